@@ -1,0 +1,50 @@
+namespace ConversationLedger;
+
+/// <summary>A committed turn: the user message, the reply and the usage record, stored together.</summary>
+public sealed record TurnResult
+{
+    /// <summary>The thread.</summary>
+    public required ThreadKey Key { get; init; }
+
+    /// <summary>The id shared by the turn's entries.</summary>
+    public required string TurnId { get; init; }
+
+    /// <summary>The stored user message.</summary>
+    public required MessageEntry User { get; init; }
+
+    /// <summary>The stored reply.</summary>
+    public required MessageEntry Reply { get; init; }
+
+    /// <summary>The stored usage record.</summary>
+    public required UsageEntry Usage { get; init; }
+
+    /// <summary>The thread's head after the commit.</summary>
+    public required ThreadHead Head { get; init; }
+
+    /// <summary>How many messages the request carried.</summary>
+    public required int MessagesSent { get; init; }
+
+    /// <summary>The model's context window in tokens (0 when the model is not in the table).</summary>
+    public required long ContextWindow { get; init; }
+
+    /// <summary>The reply's text.</summary>
+    public string ReplyText => Reply.Message.Text;
+
+    /// <summary>Why the model stopped.</summary>
+    public string? StopReason => Usage.Record.StopReason;
+
+    /// <summary>How full the context window was for this call (prompt tokens ÷ window), 0 … 1.</summary>
+    public double ContextFill => ContextWindow <= 0 ? 0 : (double)Usage.Record.Usage.TotalInputTokens / ContextWindow;
+}
+
+/// <summary>One update of a streamed turn.</summary>
+public abstract record TurnUpdate;
+
+/// <summary>Reply text arrived.</summary>
+public sealed record TurnTextDelta(string Text) : TurnUpdate;
+
+/// <summary>Thinking text arrived.</summary>
+public sealed record TurnThinkingDelta(string Text) : TurnUpdate;
+
+/// <summary>The turn was committed; always the last update of a successful stream.</summary>
+public sealed record TurnCommitted(TurnResult Turn) : TurnUpdate;

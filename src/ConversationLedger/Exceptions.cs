@@ -1,0 +1,115 @@
+namespace ConversationLedger;
+
+/// <summary>The base of every error the ledger reports on purpose. Its message is meant for the end user.</summary>
+public class LedgerException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public LedgerException(string message, Exception? innerException = null) : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>Input that is not in the expected format (broken JSON, a block without a type, …).</summary>
+public sealed class LedgerFormatException(string message, Exception? innerException = null)
+    : LedgerException(message, innerException);
+
+/// <summary>A conversation that breaks the API's rules or the ledger's strict alternation.</summary>
+public sealed class LedgerValidationException : LedgerException
+{
+    /// <summary>Creates the exception from the violations found.</summary>
+    public LedgerValidationException(IReadOnlyList<Violation> violations)
+        : base(Describe(violations))
+    {
+        Violations = violations;
+    }
+
+    /// <summary>Every violation found, in message order.</summary>
+    public IReadOnlyList<Violation> Violations { get; }
+
+    private static string Describe(IReadOnlyList<Violation> violations)
+    {
+        ArgumentNullException.ThrowIfNull(violations);
+        return violations.Count == 1
+            ? $"invalid conversation: {violations[0]}"
+            : $"invalid conversation ({violations.Count} problems): " + string.Join("; ", violations);
+    }
+}
+
+/// <summary>Another writer appended to the thread first; nothing of this operation was stored.</summary>
+public sealed class ConcurrencyConflictException(ThreadKey key, long expectedSequence, long actualSequence)
+    : LedgerException($"thread {key} changed while this turn was in flight (expected entry {expectedSequence}, found {actualSequence}); nothing was stored — reload and send again")
+{
+    /// <summary>The thread.</summary>
+    public ThreadKey Key { get; } = key;
+
+    /// <summary>The last sequence number the writer expected.</summary>
+    public long ExpectedSequence { get; } = expectedSequence;
+
+    /// <summary>The last sequence number actually stored.</summary>
+    public long ActualSequence { get; } = actualSequence;
+}
+
+/// <summary>A request that cannot fit in the model's context window; it was not sent.</summary>
+public sealed class ContextBudgetExceededException(long requestTokens, long budgetTokens, string advice)
+    : LedgerException($"the request needs about {requestTokens:N0} tokens but the budget is {budgetTokens:N0} ({requestTokens - budgetTokens:N0} over); {advice}")
+{
+    /// <summary>Estimated tokens of the request.</summary>
+    public long RequestTokens { get; } = requestTokens;
+
+    /// <summary>The budget: context window − max_tokens − margin.</summary>
+    public long BudgetTokens { get; } = budgetTokens;
+}
+
+/// <summary>A thread, entry or tenant that does not exist.</summary>
+public sealed class LedgerNotFoundException(string message) : LedgerException(message);
+
+/// <summary>A model id that the model table does not know.</summary>
+public sealed class UnknownModelException(string model)
+    : LedgerException($"unknown model {model}: add it to the model table (models.json) or pick a listed one")
+{
+    /// <summary>The id asked for.</summary>
+    public string Model { get; } = model;
+}
+
+/// <summary>
+/// A model call that failed: an API error, a dropped connection, a cut stream or a timeout. Nothing was committed.
+/// The message keeps the status, the API's error type and message and the request id; never the API key.
+/// </summary>
+public sealed class ModelCallException : LedgerException
+{
+    /// <summary>Creates the exception.</summary>
+    public ModelCallException(string message, int? statusCode = null, string? errorType = null, string? requestId = null,
+        TimeSpan? retryAfter = null, Exception? innerException = null)
+        : base(Format(message, statusCode, errorType, requestId), innerException)
+    {
+        StatusCode = statusCode;
+        ErrorType = errorType;
+        RequestId = requestId;
+        RetryAfter = retryAfter;
+        ApiMessage = message;
+    }
+
+    /// <summary>The HTTP status, when the API answered.</summary>
+    public int? StatusCode { get; }
+
+    /// <summary>The API's error type (invalid_request_error, rate_limit_error, overloaded_error, …).</summary>
+    public string? ErrorType { get; }
+
+    /// <summary>The API's request id, when known.</summary>
+    public string? RequestId { get; }
+
+    /// <summary>How long the API asked to wait before retrying (429).</summary>
+    public TimeSpan? RetryAfter { get; }
+
+    /// <summary>The API's own error message.</summary>
+    public string ApiMessage { get; }
+
+    /// <summary>Whether the API said the prompt does not fit the model's context window.</summary>
+    public bool IsPromptTooLong => ApiMessage.Contains("prompt is too long", StringComparison.OrdinalIgnoreCase);
+
+    private static string Format(string message, int? status, string? type, string? requestId)
+    {
+        var head = status is null ? "model call failed" : $"model call failed with {status}{(type is null ? "" : " " + type)}";
+        return requestId is null ? $"{head}: {message}; nothing was stored" : $"{head}: {message} (request {requestId}); nothing was stored";
+    }
+}

@@ -1,0 +1,82 @@
+namespace ConversationLedger;
+
+/// <summary>A message of the current conversation with its ledger position.</summary>
+/// <param name="Sequence">The entry's sequence number.</param>
+/// <param name="Message">The message, with the newest edit applied.</param>
+/// <param name="Tokens">Estimated tokens of the original entry.</param>
+/// <param name="Pinned">Whether the message is pinned.</param>
+/// <param name="Edited">Whether an edit superseded the original.</param>
+public sealed record LedgerMessage(long Sequence, Message Message, int Tokens, bool Pinned, bool Edited);
+
+/// <summary>
+/// The current conversation derived from ledger entries: the newest system prompt, the messages since the
+/// newest reset with edits applied, the pins and the newest summary. Nothing in the ledger is overwritten;
+/// this is a projection of it.
+/// </summary>
+public sealed record ConversationView
+{
+    /// <summary>The thread's head when the entries were read.</summary>
+    public required ThreadHead Head { get; init; }
+
+    /// <summary>The current system prompt, or null.</summary>
+    public string? SystemPrompt { get; init; }
+
+    /// <summary>The messages read, in sequence order.</summary>
+    public required IReadOnlyList<LedgerMessage> Messages { get; init; }
+
+    /// <summary>The newest summary since the newest reset, or null.</summary>
+    public SummaryEntry? Summary { get; init; }
+
+    /// <summary>The messages alone.</summary>
+    public IReadOnlyList<Message> AsMessages() => Messages.Select(m => m.Message).ToArray();
+
+    /// <summary>Projects the entries a store returned for a window.</summary>
+    public static ConversationView Project(ThreadWindow window)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        var boundary = window.Head.ResetSequence;
+        string? system = null;
+        SummaryEntry? summary = null;
+        var pinned = new HashSet<long>();
+        var edits = new Dictionary<long, Message>();
+        var messages = new List<MessageEntry>();
+        foreach (var entry in window.Entries)
+        {
+            switch (entry)
+            {
+                case SystemPromptEntry sp:
+                    system = sp.Text.Length == 0 ? null : sp.Text;
+                    break;
+                case var _ when entry.Sequence <= boundary:
+                    break;
+                case MessageEntry m:
+                    messages.Add(m);
+                    break;
+                case PinEntry { Pinned: true } p:
+                    pinned.Add(p.Target);
+                    break;
+                case PinEntry p:
+                    pinned.Remove(p.Target);
+                    break;
+                case EditEntry e:
+                    edits[e.Target] = e.Replacement;
+                    break;
+                case SummaryEntry s:
+                    summary = s;
+                    break;
+            }
+        }
+        return new ConversationView
+        {
+            Head = window.Head,
+            SystemPrompt = system,
+            Summary = summary,
+            Messages = messages
+                .OrderBy(m => m.Sequence)
+                .Select(m => edits.TryGetValue(m.Sequence, out var replacement)
+                    ? new LedgerMessage(m.Sequence, replacement, m.Tokens, pinned.Contains(m.Sequence), Edited: true)
+                    : new LedgerMessage(m.Sequence, m.Message, m.Tokens, pinned.Contains(m.Sequence), Edited: false))
+                .ToArray(),
+        };
+    }
+}

@@ -1,0 +1,327 @@
+namespace ConversationLedger;
+
+/// <summary>
+/// A store in process memory, implementing the whole store contract; for tests, demos and short-lived
+/// processes. Thread-safe: each thread has its own lock, so writers to different threads never wait on each other.
+/// Windows are found by binary search over the running sums, so a windowed read does not scan the thread.
+/// </summary>
+public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null) : IConversationStore
+{
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ThreadKey, ThreadState> _threads = new();
+
+    /// <inheritdoc />
+    public Task<ThreadHead> GetHeadAsync(ThreadKey key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_threads.TryGetValue(key, out var state))
+        {
+            return Task.FromResult(ThreadHead.Empty(key));
+        }
+        lock (state)
+        {
+            return Task.FromResult(state.Head);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(entries);
+        ArgumentOutOfRangeException.ThrowIfNegative(expectedSequence);
+        cancellationToken.ThrowIfCancellationRequested();
+        var state = _threads.GetOrAdd(key, k => new ThreadState(ThreadHead.Empty(k)));
+        lock (state)
+        {
+            if (state.Deleted)
+            {
+                // Lost a race with a delete: start over on a fresh state.
+                return AppendAsync(key, expectedSequence, entries, cancellationToken);
+            }
+            if (state.Head.LastSequence != expectedSequence)
+            {
+                throw new ConcurrencyConflictException(key, expectedSequence, state.Head.LastSequence);
+            }
+            var (stamped, head) = state.Head.Advance(entries, _time.GetUtcNow());
+            state.Add(stamped, head);
+            return Task.FromResult(new AppendResult(stamped, head));
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<ThreadWindow> ReadWindowAsync(ThreadKey key, WindowSpec window, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(window);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_threads.TryGetValue(key, out var state))
+        {
+            return Task.FromResult(new ThreadWindow(ThreadHead.Empty(key), []));
+        }
+        lock (state)
+        {
+            return Task.FromResult(new ThreadWindow(state.Head, state.Window(window)));
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<LedgerEntry>> ReadEntriesAsync(ThreadKey key, long afterSequence, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentOutOfRangeException.ThrowIfNegative(afterSequence);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_threads.TryGetValue(key, out var state))
+        {
+            return Task.FromResult<IReadOnlyList<LedgerEntry>>([]);
+        }
+        lock (state)
+        {
+            var start = (int)Math.Min(afterSequence, state.Entries.Count);
+            var count = Math.Min(limit, state.Entries.Count - start);
+            return Task.FromResult<IReadOnlyList<LedgerEntry>>(state.Entries.GetRange(start, count).ToArray());
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<ThreadPage> ListThreadsAsync(string tenant, string? scope, PageRequest page, CancellationToken cancellationToken = default)
+    {
+        ThreadKey.CheckPart(tenant, nameof(tenant));
+        ArgumentNullException.ThrowIfNull(page);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(page.Limit, nameof(page));
+        cancellationToken.ThrowIfCancellationRequested();
+        var after = ThreadCursor.Decode(page.Cursor);
+        var limit = Math.Min(page.Limit, PageRequest.MaxLimit);
+        var heads = new List<ThreadHead>();
+        foreach (var (key, state) in _threads)
+        {
+            if (key.Tenant != tenant || (scope is not null && key.Scope != scope))
+            {
+                continue;
+            }
+            lock (state)
+            {
+                if (state.Head.Exists && !state.Deleted)
+                {
+                    heads.Add(state.Head);
+                }
+            }
+        }
+        var ordered = heads
+            .Where(h => after is null || after.Precedes(h))
+            .OrderByDescending(h => h.UpdatedAt.UtcTicks)
+            .ThenBy(h => h.Key.Scope, StringComparer.Ordinal)
+            .ThenBy(h => h.Key.ThreadId, StringComparer.Ordinal)
+            .Take(limit + 1)
+            .ToList();
+        var next = ordered.Count > limit ? ThreadCursor.After(ordered[limit - 1]).Encode() : null;
+        return Task.FromResult(new ThreadPage(ordered.Take(limit).ToArray(), next));
+    }
+
+    /// <inheritdoc />
+    public Task<ThreadHead> ForkAsync(ThreadKey source, long atSequence, ThreadKey target, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(target);
+        if (source.Tenant != target.Tenant)
+        {
+            throw new ArgumentException("a thread can only be forked within its tenant", nameof(target));
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_threads.TryGetValue(source, out var from))
+        {
+            throw new LedgerNotFoundException($"thread {source} does not exist");
+        }
+        List<LedgerEntry> prefix;
+        lock (from)
+        {
+            if (atSequence < 1 || atSequence > from.Head.LastSequence)
+            {
+                throw new LedgerNotFoundException($"thread {source} has no entry {atSequence} (it has {from.Head.LastSequence})");
+            }
+            prefix = from.Entries.GetRange(0, (int)atSequence);
+        }
+        var state = _threads.GetOrAdd(target, k => new ThreadState(ThreadHead.Empty(k)));
+        lock (state)
+        {
+            if (state.Head.Exists)
+            {
+                throw new ConcurrencyConflictException(target, 0, state.Head.LastSequence);
+            }
+            var last = prefix[^1];
+            var copiedHead = state.Head with
+            {
+                LastSequence = last.Sequence,
+                RunningTokens = last.RunningTokens,
+                RunningMessages = last.RunningMessages,
+                ResetSequence = prefix.LastOrDefault(e => e.Kind == EntryKind.Reset)?.Sequence ?? 0,
+            };
+            var (stamped, head) = copiedHead.Advance([new ForkEntry(source, atSequence)], _time.GetUtcNow());
+            state.Add(prefix, copiedHead);
+            state.Add(stamped, head with { CreatedAt = head.UpdatedAt });
+            return Task.FromResult(state.Head);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<bool> DeleteThreadAsync(ThreadKey key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(Remove(key));
+    }
+
+    /// <inheritdoc />
+    public Task<int> DeleteTenantAsync(string tenant, CancellationToken cancellationToken = default)
+    {
+        ThreadKey.CheckPart(tenant, nameof(tenant));
+        cancellationToken.ThrowIfCancellationRequested();
+        var count = _threads.Keys.Where(k => k.Tenant == tenant).Count(Remove);
+        return Task.FromResult(count);
+    }
+
+    private bool Remove(ThreadKey key)
+    {
+        if (!_threads.TryRemove(key, out var state))
+        {
+            return false;
+        }
+        lock (state)
+        {
+            state.Deleted = true;
+            return state.Head.Exists;
+        }
+    }
+
+    private sealed class ThreadState(ThreadHead head)
+    {
+        public ThreadHead Head { get; private set; } = head;
+
+        public List<LedgerEntry> Entries { get; } = [];
+
+        public bool Deleted { get; set; }
+
+        // Indexes so that a window read touches only what it returns.
+        private readonly List<int> _messageIndexes = [];
+        private readonly List<int> _pinIndexes = [];
+        private readonly Dictionary<long, List<int>> _editsByTarget = [];
+        private int _systemPromptIndex = -1;
+        private int _summaryIndex = -1;
+
+        public void Add(IReadOnlyList<LedgerEntry> entries, ThreadHead head)
+        {
+            foreach (var entry in entries)
+            {
+                var index = Entries.Count;
+                Entries.Add(entry);
+                switch (entry)
+                {
+                    case MessageEntry:
+                        _messageIndexes.Add(index);
+                        break;
+                    case PinEntry:
+                        _pinIndexes.Add(index);
+                        break;
+                    case EditEntry e:
+                        if (!_editsByTarget.TryGetValue(e.Target, out var list))
+                        {
+                            _editsByTarget[e.Target] = list = [];
+                        }
+                        list.Add(index);
+                        break;
+                    case SystemPromptEntry:
+                        _systemPromptIndex = index;
+                        break;
+                    case SummaryEntry:
+                        _summaryIndex = index;
+                        break;
+                }
+            }
+            Head = head;
+        }
+
+        public IReadOnlyList<LedgerEntry> Window(WindowSpec spec)
+        {
+            var boundary = Head.ResetSequence;
+            var picked = new SortedDictionary<long, LedgerEntry>();
+            void Take(int index) => picked[Entries[index].Sequence] = Entries[index];
+
+            if (_systemPromptIndex >= 0)
+            {
+                Take(_systemPromptIndex);
+            }
+            if (_summaryIndex >= 0 && Entries[_summaryIndex].Sequence > boundary)
+            {
+                Take(_summaryIndex);
+            }
+            foreach (var index in _pinIndexes.Where(i => Entries[i].Sequence > boundary))
+            {
+                Take(index);
+                var target = ((PinEntry)Entries[index]).Target;
+                if (target >= 1 && target <= Entries.Count && Entries[(int)target - 1] is MessageEntry)
+                {
+                    Take((int)target - 1);
+                }
+            }
+
+            var first = FirstWindowMessage(spec, boundary);
+            for (var i = first; i < _messageIndexes.Count; i++)
+            {
+                Take(_messageIndexes[i]);
+            }
+            foreach (var sequence in picked.Where(p => p.Value is MessageEntry).Select(p => p.Key).ToList())
+            {
+                if (_editsByTarget.TryGetValue(sequence, out var edits))
+                {
+                    edits.ForEach(Take);
+                }
+            }
+            return picked.Values.ToArray();
+        }
+
+        // The position in _messageIndexes of the window's first message.
+        private int FirstWindowMessage(WindowSpec spec, long boundary)
+        {
+            var first = LowerBound(i => Entries[_messageIndexes[i]].Sequence > boundary);
+            if (spec.FromMessage is { } from)
+            {
+                first = Math.Max(first, LowerBound(i => Entries[_messageIndexes[i]].RunningMessages >= from));
+            }
+            if (spec.LastMessages is { } last)
+            {
+                first = Math.Max(first, _messageIndexes.Count - last);
+            }
+            if (spec.LastTokens is { } budget)
+            {
+                var floor = Head.RunningTokens - budget;
+                first = Math.Max(first, LowerBound(i =>
+                {
+                    var e = Entries[_messageIndexes[i]];
+                    return e.RunningTokens - e.Tokens >= floor;
+                }));
+            }
+            return Math.Min(first, _messageIndexes.Count);
+        }
+
+        // The first position where the monotonic predicate holds.
+        private int LowerBound(Func<int, bool> holds)
+        {
+            int lo = 0, hi = _messageIndexes.Count;
+            while (lo < hi)
+            {
+                var mid = (lo + hi) / 2;
+                if (holds(mid))
+                {
+                    hi = mid;
+                }
+                else
+                {
+                    lo = mid + 1;
+                }
+            }
+            return lo;
+        }
+    }
+}

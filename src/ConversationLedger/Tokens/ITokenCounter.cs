@@ -1,0 +1,112 @@
+using Microsoft.ML.Tokenizers;
+
+namespace ConversationLedger;
+
+/// <summary>Estimates the input tokens of messages and requests, locally and fast. Implementations are thread-safe.</summary>
+public interface ITokenCounter
+{
+    /// <summary>Estimated tokens one message adds to a request.</summary>
+    int CountTokens(Message message);
+
+    /// <summary>Estimated input tokens of a whole request (system, messages, tools).</summary>
+    long CountTokens(ModelRequest request);
+}
+
+/// <summary>
+/// A local estimate with the o200k tokenizer (Microsoft.ML.Tokenizers) plus the API's per-message and
+/// per-request framing. Claude's own tokenizer differs; <see cref="CalibratedTokenCounter"/> scales this
+/// estimate by what real calls reported. The emulator uses this same counter for its usage figures.
+/// </summary>
+public sealed class O200kTokenCounter : ITokenCounter
+{
+    /// <summary>Framing tokens per message (role and separators).</summary>
+    public const int MessageOverhead = 4;
+
+    /// <summary>Framing tokens per request.</summary>
+    public const int RequestOverhead = 3;
+
+    /// <summary>Tokens charged for an image; the API's rule is about width × height / 750, capped near 1,600.</summary>
+    public const int ImageTokens = 1600;
+
+    // Loading the tokenizer's data takes about 0.4 s, so it is done once and shared; it is immutable.
+    private static readonly Lazy<Tokenizer> Shared = new(() => TiktokenTokenizer.CreateForEncoding("o200k_base"));
+
+    /// <summary>The shared instance.</summary>
+    public static O200kTokenCounter Instance { get; } = new();
+
+    /// <summary>Tokens of plain text.</summary>
+    public static int CountText(string text) => string.IsNullOrEmpty(text) ? 0 : Shared.Value.CountTokens(text);
+
+    /// <inheritdoc />
+    public int CountTokens(Message message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var total = MessageOverhead;
+        foreach (var block in message.Content)
+        {
+            total += CountBlock(block);
+        }
+        return total;
+    }
+
+    /// <inheritdoc />
+    public long CountTokens(ModelRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        long total = RequestOverhead;
+        foreach (var block in request.System)
+        {
+            total += CountBlock(block);
+        }
+        foreach (var message in request.Messages)
+        {
+            total += CountTokens(message);
+        }
+        if (request.Tools is { } tools)
+        {
+            total += CountText(tools.GetRawText());
+        }
+        return total;
+    }
+
+    private static int CountBlock(ContentBlock block) => block.Type switch
+    {
+        "image" => ImageTokens,
+        _ => CountText(block.ReadableText()) + 1,
+    };
+}
+
+/// <summary>
+/// Scales a local estimate by a per-model factor learned from the real <c>usage</c> of past calls
+/// (an exponential moving average of reported ÷ estimated input tokens). Thread-safe.
+/// </summary>
+public sealed class CalibratedTokenCounter(ITokenCounter inner) : ITokenCounter
+{
+    private readonly ITokenCounter _inner = inner ?? throw new ArgumentNullException(nameof(inner));
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, double> _factors = new(StringComparer.Ordinal);
+
+    /// <summary>How much one observation moves the factor. <value>The default value is 0.2.</value></summary>
+    public double LearningRate { get; init; } = 0.2;
+
+    /// <summary>The current factor for a model (1 before any observation).</summary>
+    public double FactorFor(string model) => _factors.TryGetValue(model, out var f) ? f : 1.0;
+
+    /// <summary>Learns from one call: the request sent and the prompt tokens the API reported for it.</summary>
+    public void Observe(ModelRequest request, long reportedInputTokens)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var estimate = _inner.CountTokens(request);
+        if (estimate <= 0 || reportedInputTokens <= 0)
+        {
+            return;
+        }
+        var ratio = (double)reportedInputTokens / estimate;
+        _factors.AddOrUpdate(request.Model, ratio, (_, old) => old + (ratio - old) * LearningRate);
+    }
+
+    /// <inheritdoc />
+    public int CountTokens(Message message) => _inner.CountTokens(message);
+
+    /// <inheritdoc />
+    public long CountTokens(ModelRequest request) => (long)Math.Ceiling(_inner.CountTokens(request) * FactorFor(request?.Model ?? ""));
+}
