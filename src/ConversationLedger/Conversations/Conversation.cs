@@ -4,7 +4,8 @@ namespace ConversationLedger;
 
 /// <summary>
 /// One thread's conversation loop: what the guide's <c>chat()</c> does, done so that the ledger stays valid.
-/// A turn is committed atomically after the model answered — the user message, the reply and the usage record
+/// Each request carries what the history policy picks (within the token budget, with cache breakpoints);
+/// a turn is committed atomically after the model answered — the user message, the reply and the usage record
 /// together — so a failed or cancelled call leaves the ledger exactly as it was. Safe to use concurrently:
 /// a second writer gets <see cref="ConcurrencyConflictException"/> (or waits and retries, if configured).
 /// </summary>
@@ -34,12 +35,24 @@ public sealed class Conversation
         return view;
     }
 
+    /// <summary>
+    /// The request the next turn would send for <paramref name="next"/>, without sending it or writing anything:
+    /// its JSON, tokens per part, cache breakpoints, omissions and estimated cost.
+    /// </summary>
+    /// <exception cref="ContextBudgetExceededException">The request cannot be made to fit.</exception>
+    public async Task<PreparedRequest> PreviewAsync(Message next, CancellationToken cancellationToken = default)
+    {
+        CheckUserMessage(next);
+        return (await PrepareAsync(next, summarize: false, cancellationToken)).Prepared;
+    }
+
     /// <summary>Sends a user message and commits the turn.</summary>
     public Task<TurnResult> SendAsync(string text, CancellationToken cancellationToken = default) =>
         SendAsync(Message.User(text), cancellationToken);
 
     /// <summary>Sends a user message (text, images, tool results …) and commits the turn.</summary>
     /// <exception cref="LedgerValidationException">The request would break the API's rules; nothing was sent.</exception>
+    /// <exception cref="ContextBudgetExceededException">The request cannot be made to fit the context window; nothing was sent.</exception>
     /// <exception cref="ModelCallException">The model call failed; nothing was stored.</exception>
     /// <exception cref="ConcurrencyConflictException">Another writer committed first; nothing was stored.</exception>
     public async Task<TurnResult> SendAsync(Message userMessage, CancellationToken cancellationToken = default)
@@ -73,16 +86,20 @@ public sealed class Conversation
     }
 
     /// <summary>
-    /// Sends a user message and streams the reply: text and thinking deltas as they arrive, then
-    /// <see cref="TurnCommitted"/> once the turn is stored. If the stream breaks or the caller stops
-    /// enumerating, nothing is stored.
+    /// Sends a user message and streams the reply: a context warning first when the window is nearly full, then
+    /// text and thinking deltas as they arrive, then <see cref="TurnCommitted"/> once the turn is stored. If the
+    /// stream breaks or the caller stops enumerating, nothing is stored.
     /// </summary>
     public async IAsyncEnumerable<TurnUpdate> StreamAsync(Message userMessage, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         CheckUserMessage(userMessage);
-        var prepared = await PrepareAsync(userMessage, cancellationToken);
+        var prepared = await PrepareAsync(userMessage, summarize: true, cancellationToken);
+        if (prepared.Prepared.Fill >= Options.WarnAtFill)
+        {
+            yield return new TurnContextWarning(prepared.Prepared);
+        }
         ModelResponse? response = null;
-        await foreach (var update in _ledger.Model.StreamAsync(prepared.Request, cancellationToken))
+        await foreach (var update in _ledger.Model.StreamAsync(prepared.Prepared.Request, cancellationToken))
         {
             switch (update)
             {
@@ -124,11 +141,11 @@ public sealed class Conversation
         await Store.AppendAsync(Key, view.Head.LastSequence, [new SystemPromptEntry(text, nextTurn)], cancellationToken);
     }
 
-    /// <summary>Pins a message so that history policies always send it.</summary>
+    /// <summary>Pins a message (and the rest of its turn) so that windowed policies always send it.</summary>
     /// <exception cref="LedgerNotFoundException">There is no message at that sequence since the newest reset.</exception>
     public Task PinAsync(long sequence, CancellationToken cancellationToken = default) => SetPinAsync(sequence, true, cancellationToken);
 
-    /// <summary>Unpins a message.</summary>
+    /// <summary>Unpins a message (and the rest of its turn).</summary>
     public Task UnpinAsync(long sequence, CancellationToken cancellationToken = default) => SetPinAsync(sequence, false, cancellationToken);
 
     /// <summary>Starts afresh: later requests carry nothing from before; the archive stays readable.</summary>
@@ -148,17 +165,11 @@ public sealed class Conversation
     {
         ArgumentNullException.ThrowIfNull(replacement);
         var view = await LoadAsync(cancellationToken);
-        var messages = view.Messages.ToList();
-        var index = messages.FindIndex(m => m.Sequence == sequence);
-        if (index < 0)
-        {
-            throw new LedgerNotFoundException($"thread {Key} has no message at entry {sequence} since its last reset");
-        }
-        var edited = messages.Select(m => m.Message).ToArray();
+        var index = IndexOf(view, sequence);
+        var edited = view.AsMessages().ToArray();
         edited[index] = replacement;
         ConversationValidator.ThrowIfInvalid(edited, ValidationOptions.StrictHistory);
-        var entry = new EditEntry(sequence, replacement) { Tokens = 0 };
-        await Store.AppendAsync(Key, view.Head.LastSequence, [entry], cancellationToken);
+        await Store.AppendAsync(Key, view.Head.LastSequence, [new EditEntry(sequence, replacement)], cancellationToken);
     }
 
     /// <summary>Forks this thread into <paramref name="target"/> after entry <paramref name="atSequence"/> (default: the newest).</summary>
@@ -172,31 +183,81 @@ public sealed class Conversation
 
     private async Task<TurnResult> SendOnceAsync(Message userMessage, CancellationToken cancellationToken)
     {
-        var prepared = await PrepareAsync(userMessage, cancellationToken);
-        var response = await _ledger.Model.SendAsync(prepared.Request, cancellationToken);
+        var prepared = await PrepareAsync(userMessage, summarize: true, cancellationToken);
+        var response = await _ledger.Model.SendAsync(prepared.Prepared.Request, cancellationToken);
         return await CommitAsync(prepared, response, cancellationToken);
     }
 
-    private async Task<PreparedTurn> PrepareAsync(Message userMessage, CancellationToken cancellationToken)
+    private async Task<ConversationView> ReadPolicyWindowAsync(CancellationToken cancellationToken) =>
+        ConversationView.Project(await Store.ReadWindowAsync(Key, Options.Policy.Plan(), cancellationToken));
+
+    private async Task<PreparedTurn> PrepareAsync(Message userMessage, bool summarize, CancellationToken cancellationToken)
     {
-        var view = ConversationView.Project(await Store.ReadWindowAsync(Key, WindowSpec.All, cancellationToken));
-        var messages = view.AsMessages().Append(userMessage).ToArray();
-        ConversationValidator.ThrowIfInvalid(messages, ValidationOptions.StrictRequest);
-        var request = new ModelRequest
+        var view = await ReadPolicyWindowAsync(cancellationToken);
+        var selection = Options.Policy.Select(view);
+        string? summaryError = null;
+        if (summarize && selection.SummaryDue is { } due)
         {
-            Model = Options.Model,
-            MaxTokens = Options.MaxTokens,
-            System = view.SystemPrompt is { } system ? [ContentBlock.CreateText(system)] : [],
-            Messages = messages,
-        };
-        return new PreparedTurn(view.Head, userMessage, request);
+            try
+            {
+                if (await SummarizeAsync(view, due.FromSequence, due.ThroughSequence, cancellationToken))
+                {
+                    view = await ReadPolicyWindowAsync(cancellationToken);
+                    selection = Options.Policy.Select(view);
+                }
+            }
+            catch (LedgerException ex) when (ex is ModelCallException or ConcurrencyConflictException)
+            {
+                // A failed summary changes nothing; the turn goes ahead with the previous summary.
+                summaryError = ex.Message;
+            }
+        }
+        var userTokens = Options.TokenCounter.CountTokens(userMessage);
+        var prepared = _ledger.Requests.Build(view, selection, userMessage, userTokens);
+        ConversationValidator.ThrowIfInvalid(prepared.Request.Messages, ValidationOptions.StrictRequest);
+        return new PreparedTurn(view, userMessage, userTokens, prepared, summaryError);
+    }
+
+    private async Task<bool> SummarizeAsync(ConversationView view, long from, long through, CancellationToken cancellationToken)
+    {
+        var dropped = new List<Message>();
+        for (var after = from - 1; after < through;)
+        {
+            var page = await Store.ReadEntriesAsync(Key, after, (int)Math.Min(through - after, 1000), cancellationToken);
+            if (page.Count == 0)
+            {
+                break;
+            }
+            dropped.AddRange(page.Where(e => e.Sequence <= through).OfType<MessageEntry>().Select(e => e.Message));
+            after = page[^1].Sequence;
+        }
+        if (dropped.Count == 0)
+        {
+            return false;
+        }
+        var model = Options.SummaryModel ?? Options.Model;
+        var request = HistorySummarizer.BuildRequest(model, Options.SummaryMaxTokens, view.Summary?.Text, dropped);
+        var response = await _ledger.Model.SendAsync(request, cancellationToken);
+        var text = response.Message.Text.Trim();
+        if (text.Length == 0)
+        {
+            throw new ModelCallException("the summary came back empty", requestId: response.RequestId);
+        }
+        var turnId = Guid.CreateVersion7().ToString("N");
+        var usage = response.Usage;
+        LedgerEntry[] entries =
+        [
+            new SummaryEntry(text, view.Summary?.FromSequence ?? from, through, response.Model, usage.TotalInputTokens, usage.OutputTokens) { TurnId = turnId },
+            new UsageEntry(new UsageRecord(response.Model, usage, Options.Models.Cost(response.Model, usage), response.RequestId, response.StopReason)) { TurnId = turnId },
+        ];
+        await Store.AppendAsync(Key, view.Head.LastSequence, entries, cancellationToken);
+        return true;
     }
 
     private async Task<TurnResult> CommitAsync(PreparedTurn prepared, ModelResponse response, CancellationToken cancellationToken)
     {
         var reply = response.Message;
-        var history = prepared.Request.Messages.Append(reply).ToArray();
-        var problems = ConversationValidator.Validate(history, ValidationOptions.StrictHistory);
+        var problems = ConversationValidator.Validate([prepared.User, reply], ValidationOptions.StrictHistory);
         if (problems.Count > 0)
         {
             throw new ModelCallException(
@@ -204,17 +265,24 @@ public sealed class Conversation
                 requestId: response.RequestId);
         }
 
-        var counter = Options.TokenCounter;
+        var request = prepared.Prepared;
+        Options.Calibration.Observe(request.Request.Model, request.Parts.Total, response.Usage.TotalInputTokens);
+        var head = prepared.View.Head;
         var turnId = Guid.CreateVersion7().ToString("N");
-        var cost = Options.Models.Cost(response.Model, response.Usage);
-        var record = new UsageRecord(response.Model, response.Usage, cost, response.RequestId, response.StopReason);
-        LedgerEntry[] entries =
-        [
-            new MessageEntry(prepared.User) { TurnId = turnId, Tokens = counter.CountTokens(prepared.User) },
-            new MessageEntry(reply) { TurnId = turnId, Tokens = counter.CountTokens(reply) },
+        var record = new UsageRecord(response.Model, response.Usage, Options.Models.Cost(response.Model, response.Usage), response.RequestId, response.StopReason);
+        var entries = new List<LedgerEntry>
+        {
+            new MessageEntry(prepared.User) { TurnId = turnId, Tokens = prepared.UserTokens },
+            new MessageEntry(reply) { TurnId = turnId, Tokens = Options.TokenCounter.CountTokens(reply) },
             new UsageEntry(record) { TurnId = turnId },
-        ];
-        var stored = await Store.AppendAsync(Key, prepared.Head.LastSequence, entries, cancellationToken);
+        };
+        if (ShouldPin(prepared.View))
+        {
+            // The append is atomic at the expected sequence, so the turn's messages land right after the head.
+            entries.Add(new PinEntry(head.LastSequence + 1, true) { TurnId = turnId });
+            entries.Add(new PinEntry(head.LastSequence + 2, true) { TurnId = turnId });
+        }
+        var stored = await Store.AppendAsync(Key, head.LastSequence, entries, cancellationToken);
         return new TurnResult
         {
             Key = Key,
@@ -223,20 +291,54 @@ public sealed class Conversation
             Reply = (MessageEntry)stored.Entries[1],
             Usage = (UsageEntry)stored.Entries[2],
             Head = stored.Head,
-            MessagesSent = prepared.Request.Messages.Count,
-            ContextWindow = Options.Models.TryGet(response.Model, out var info) || Options.Models.TryGet(Options.Model, out info)
-                ? info.ContextWindow : 0,
+            Request = request,
+            ContextWarning = request.Fill >= Options.WarnAtFill,
+            SummaryError = prepared.SummaryError,
         };
+    }
+
+    // The first exchange is pinned, and so is a turn that answers a pinned tool call (a pinned turn must stay whole).
+    private bool ShouldPin(ConversationView view)
+    {
+        if (!Options.PinFirstExchange)
+        {
+            return false;
+        }
+        if (view.MessageCount == 0)
+        {
+            return true;
+        }
+        return view.Messages.Count > 0 && view.Messages[^1] is { Pinned: true } last
+            && last.Message.Role == Role.Assistant && last.Message.Content.Any(b => b.ToolUse is not null);
     }
 
     private async Task SetPinAsync(long sequence, bool pinned, CancellationToken cancellationToken)
     {
         var view = await LoadAsync(cancellationToken);
-        if (view.Messages.All(m => m.Sequence != sequence))
+        var index = IndexOf(view, sequence);
+        // Pins apply to whole turns: a lone pinned question or answer would break alternation when sent.
+        var start = index;
+        while (start > 0 && !HistoryUnits.IsTurnStart(view.Messages[start].Message))
         {
-            throw new LedgerNotFoundException($"thread {Key} has no message at entry {sequence} since its last reset");
+            start--;
         }
-        await Store.AppendAsync(Key, view.Head.LastSequence, [new PinEntry(sequence, pinned)], cancellationToken);
+        var end = HistoryUnits.NextTurnStart(view.Messages, start + 1);
+        var pins = view.Messages.Skip(start).Take(end - start)
+            .Select(m => (LedgerEntry)new PinEntry(m.Sequence, pinned))
+            .ToArray();
+        await Store.AppendAsync(Key, view.Head.LastSequence, pins, cancellationToken);
+    }
+
+    private int IndexOf(ConversationView view, long sequence)
+    {
+        for (var i = 0; i < view.Messages.Count; i++)
+        {
+            if (view.Messages[i].Sequence == sequence)
+            {
+                return i;
+            }
+        }
+        throw new LedgerNotFoundException($"thread {Key} has no message at entry {sequence} since its last reset");
     }
 
     private static void CheckUserMessage(Message userMessage)
@@ -248,5 +350,5 @@ public sealed class Conversation
         }
     }
 
-    private sealed record PreparedTurn(ThreadHead Head, Message User, ModelRequest Request);
+    private sealed record PreparedTurn(ConversationView View, Message User, int UserTokens, PreparedRequest Prepared, string? SummaryError);
 }

@@ -19,6 +19,8 @@ public sealed class Ledger
         ArgumentException.ThrowIfNullOrWhiteSpace(Options.Model, nameof(options));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.MaxTokens, nameof(options));
         ArgumentOutOfRangeException.ThrowIfNegative(Options.MaxConflictRetries, nameof(options));
+        ArgumentNullException.ThrowIfNull(Options.Policy, nameof(options));
+        Requests = new RequestBuilder(Options);
     }
 
     /// <summary>The store.</summary>
@@ -36,6 +38,8 @@ public sealed class Ledger
         ArgumentNullException.ThrowIfNull(key);
         return new Conversation(this, key);
     }
+
+    internal RequestBuilder Requests { get; }
 
     // Sends to one thread from this process queue here when the caller asked to wait instead of failing.
     internal SemaphoreSlim GateFor(ThreadKey key) => _gates.GetOrAdd(key, _ => new SemaphoreSlim(1, 1));

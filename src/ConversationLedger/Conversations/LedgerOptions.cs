@@ -28,6 +28,40 @@ public sealed class LedgerOptions
     /// <summary>How often to send again after conflicts with <see cref="ConflictHandling.WaitAndRetry"/>. <value>The default value is 3.</value></summary>
     public int MaxConflictRetries { get; set; } = 3;
 
+    /// <summary>
+    /// What of the history each request carries. <value>The default value is <see cref="DefaultPolicy"/>: pins, a running
+    /// summary and a window of the newest 16–24 messages that moves in steps of 8, so the prompt prefix stays cached between steps.</value>
+    /// </summary>
+    public IHistoryPolicy Policy { get; set; } = DefaultPolicy;
+
+    /// <summary>The cache-aware default policy.</summary>
+    public static IHistoryPolicy DefaultPolicy { get; } =
+        new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 16, MessageStep = 8 }));
+
+    /// <summary>Whether the first exchange of a conversation (and of each reset) is pinned when it is committed. <value>The default value is true.</value></summary>
+    public bool PinFirstExchange { get; set; } = true;
+
+    /// <summary>Whether requests carry prompt-cache breakpoints. <value>The default value is true.</value></summary>
+    public bool PromptCaching { get; set; } = true;
+
+    /// <summary>The cache TTL of the breakpoints, "5m" or "1h". <value>The default value is "5m".</value></summary>
+    public string CacheTtl { get; set; } = "5m";
+
+    /// <summary>Tokens kept free besides max_tokens: budget = context window − max_tokens − margin. <value>The default value is 1024.</value></summary>
+    public int SafetyMarginTokens { get; set; } = 1024;
+
+    /// <summary>How full the context window may get before turns carry a warning (checked before the call). <value>The default value is 0.8.</value></summary>
+    public double WarnAtFill { get; set; } = 0.8;
+
+    /// <summary>The model that writes summaries; null uses <see cref="Model"/>. <value>The default value is null.</value></summary>
+    public string? SummaryModel { get; set; }
+
+    /// <summary>The longest summary, in tokens. <value>The default value is 1024.</value></summary>
+    public int SummaryMaxTokens { get; set; } = 1024;
+
+    /// <summary>Learned per-model factors between the local estimate and the API's counts. <value>The default value is a new, empty calibration.</value></summary>
+    public TokenCalibration Calibration { get; set; } = new();
+
     /// <summary>Local token estimates for entries and requests. <value>The default value is the o200k estimator.</value></summary>
     public ITokenCounter TokenCounter { get; set; } = O200kTokenCounter.Instance;
 

@@ -21,11 +21,20 @@ public sealed record TurnResult
     /// <summary>The thread's head after the commit.</summary>
     public required ThreadHead Head { get; init; }
 
-    /// <summary>How many messages the request carried.</summary>
-    public required int MessagesSent { get; init; }
+    /// <summary>The request that was sent, with its token estimates, cache breakpoints and omissions.</summary>
+    public required PreparedRequest Request { get; init; }
 
-    /// <summary>The model's context window in tokens (0 when the model is not in the table).</summary>
-    public required long ContextWindow { get; init; }
+    /// <summary>Whether the request filled the context window past the warning threshold (known before the call).</summary>
+    public required bool ContextWarning { get; init; }
+
+    /// <summary>Why a due summary could not be written (the turn went ahead without it), or null.</summary>
+    public string? SummaryError { get; init; }
+
+    /// <summary>How many messages the request carried.</summary>
+    public int MessagesSent => Request.Request.Messages.Count;
+
+    /// <summary>The model's context window in tokens.</summary>
+    public long ContextWindow => Request.ContextWindow;
 
     /// <summary>The reply's text.</summary>
     public string ReplyText => Reply.Message.Text;
@@ -39,6 +48,9 @@ public sealed record TurnResult
 
 /// <summary>One update of a streamed turn.</summary>
 public abstract record TurnUpdate;
+
+/// <summary>The request about to be sent fills the context window past the warning threshold; sent before the call.</summary>
+public sealed record TurnContextWarning(PreparedRequest Request) : TurnUpdate;
 
 /// <summary>Reply text arrived.</summary>
 public sealed record TurnTextDelta(string Text) : TurnUpdate;

@@ -6,7 +6,8 @@ namespace ConversationLedger;
 /// <param name="Tokens">Estimated tokens of the original entry.</param>
 /// <param name="Pinned">Whether the message is pinned.</param>
 /// <param name="Edited">Whether an edit superseded the original.</param>
-public sealed record LedgerMessage(long Sequence, Message Message, int Tokens, bool Pinned, bool Edited);
+/// <param name="Ordinal">The message's position among the thread's messages (1 = first), consecutive messages differ by one.</param>
+public sealed record LedgerMessage(long Sequence, Message Message, int Tokens, bool Pinned, bool Edited, long Ordinal);
 
 /// <summary>
 /// The current conversation derived from ledger entries: the newest system prompt, the messages since the
@@ -27,6 +28,12 @@ public sealed record ConversationView
     /// <summary>The newest summary since the newest reset, or null.</summary>
     public SummaryEntry? Summary { get; init; }
 
+    /// <summary>How many messages the thread had at its newest reset (0 when never reset).</summary>
+    public long MessagesBeforeReset { get; init; }
+
+    /// <summary>How many messages the conversation has since the newest reset (read or not).</summary>
+    public long MessageCount => Head.RunningMessages - MessagesBeforeReset;
+
     /// <summary>The messages alone.</summary>
     public IReadOnlyList<Message> AsMessages() => Messages.Select(m => m.Message).ToArray();
 
@@ -37,6 +44,7 @@ public sealed record ConversationView
         var boundary = window.Head.ResetSequence;
         string? system = null;
         SummaryEntry? summary = null;
+        long messagesBeforeReset = 0;
         var pinned = new HashSet<long>();
         var edits = new Dictionary<long, Message>();
         var messages = new List<MessageEntry>();
@@ -46,6 +54,9 @@ public sealed record ConversationView
             {
                 case SystemPromptEntry sp:
                     system = sp.Text.Length == 0 ? null : sp.Text;
+                    break;
+                case ResetEntry r when r.Sequence == boundary:
+                    messagesBeforeReset = r.RunningMessages;
                     break;
                 case var _ when entry.Sequence <= boundary:
                     break;
@@ -71,11 +82,12 @@ public sealed record ConversationView
             Head = window.Head,
             SystemPrompt = system,
             Summary = summary,
+            MessagesBeforeReset = messagesBeforeReset,
             Messages = messages
                 .OrderBy(m => m.Sequence)
                 .Select(m => edits.TryGetValue(m.Sequence, out var replacement)
-                    ? new LedgerMessage(m.Sequence, replacement, m.Tokens, pinned.Contains(m.Sequence), Edited: true)
-                    : new LedgerMessage(m.Sequence, m.Message, m.Tokens, pinned.Contains(m.Sequence), Edited: false))
+                    ? new LedgerMessage(m.Sequence, replacement, m.Tokens, pinned.Contains(m.Sequence), Edited: true, m.RunningMessages)
+                    : new LedgerMessage(m.Sequence, m.Message, m.Tokens, pinned.Contains(m.Sequence), Edited: false, m.RunningMessages))
                 .ToArray(),
         };
     }

@@ -19,9 +19,9 @@ public interface IConversationStore
     Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Reads what a history policy asks for: the newest system prompt, and since the newest reset the pins with
-    /// their messages, the newest summary, the window of messages the <paramref name="window"/> selects and the
-    /// edits of every message returned. Reads only what it returns: never the whole thread for a bounded window.
+    /// Reads what a history policy asks for: the newest system prompt, the newest reset entry, and since that reset
+    /// the pins with their messages, the newest summary, the window of messages the <paramref name="window"/> selects
+    /// and the edits of every message returned. Reads only what it returns: never the whole thread for a bounded window.
     /// </summary>
     Task<ThreadWindow> ReadWindowAsync(ThreadKey key, WindowSpec window, CancellationToken cancellationToken = default);
 

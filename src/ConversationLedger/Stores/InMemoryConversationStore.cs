@@ -252,6 +252,10 @@ public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null)
             {
                 Take(_systemPromptIndex);
             }
+            if (boundary > 0)
+            {
+                Take((int)boundary - 1);
+            }
             if (_summaryIndex >= 0 && Entries[_summaryIndex].Sequence > boundary)
             {
                 Take(_summaryIndex);

@@ -14,7 +14,7 @@ public interface ITokenCounter
 
 /// <summary>
 /// A local estimate with the o200k tokenizer (Microsoft.ML.Tokenizers) plus the API's per-message and
-/// per-request framing. Claude's own tokenizer differs; <see cref="CalibratedTokenCounter"/> scales this
+/// per-request framing. Claude's own tokenizer differs; <see cref="TokenCalibration"/> scales this
 /// estimate by what real calls reported. The emulator uses this same counter for its usage figures.
 /// </summary>
 public sealed class O200kTokenCounter : ITokenCounter
@@ -77,36 +77,31 @@ public sealed class O200kTokenCounter : ITokenCounter
 }
 
 /// <summary>
-/// Scales a local estimate by a per-model factor learned from the real <c>usage</c> of past calls
-/// (an exponential moving average of reported ÷ estimated input tokens). Thread-safe.
+/// Per-model factors that scale the local estimate towards what the API really counts, learned from the
+/// <c>usage</c> of past calls (an exponential moving average of reported ÷ estimated prompt tokens). Thread-safe.
 /// </summary>
-public sealed class CalibratedTokenCounter(ITokenCounter inner) : ITokenCounter
+public sealed class TokenCalibration
 {
-    private readonly ITokenCounter _inner = inner ?? throw new ArgumentNullException(nameof(inner));
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, double> _factors = new(StringComparer.Ordinal);
 
-    /// <summary>How much one observation moves the factor. <value>The default value is 0.2.</value></summary>
+    /// <summary>How much one observation moves a factor. <value>The default value is 0.2.</value></summary>
     public double LearningRate { get; init; } = 0.2;
 
     /// <summary>The current factor for a model (1 before any observation).</summary>
     public double FactorFor(string model) => _factors.TryGetValue(model, out var f) ? f : 1.0;
 
-    /// <summary>Learns from one call: the request sent and the prompt tokens the API reported for it.</summary>
-    public void Observe(ModelRequest request, long reportedInputTokens)
+    /// <summary>A local estimate scaled by the model's factor.</summary>
+    public long Scale(string model, long estimate) => (long)Math.Ceiling(estimate * FactorFor(model));
+
+    /// <summary>Learns from one call: the local (unscaled) estimate of its prompt and the prompt tokens the API reported.</summary>
+    public void Observe(string model, long estimate, long reported)
     {
-        ArgumentNullException.ThrowIfNull(request);
-        var estimate = _inner.CountTokens(request);
-        if (estimate <= 0 || reportedInputTokens <= 0)
+        ArgumentNullException.ThrowIfNull(model);
+        if (estimate <= 0 || reported <= 0)
         {
             return;
         }
-        var ratio = (double)reportedInputTokens / estimate;
-        _factors.AddOrUpdate(request.Model, ratio, (_, old) => old + (ratio - old) * LearningRate);
+        var ratio = (double)reported / estimate;
+        _factors.AddOrUpdate(model, ratio, (_, old) => old + (ratio - old) * LearningRate);
     }
-
-    /// <inheritdoc />
-    public int CountTokens(Message message) => _inner.CountTokens(message);
-
-    /// <inheritdoc />
-    public long CountTokens(ModelRequest request) => (long)Math.Ceiling(_inner.CountTokens(request) * FactorFor(request?.Model ?? ""));
 }

@@ -1,0 +1,70 @@
+namespace ConversationLedger;
+
+/// <summary>
+/// How history is cut without breaking the API's rules: at turn boundaries. A turn starts at a clean user
+/// message (one that answers no tool call) and runs until the next one, so a tool_use and its tool_result
+/// are never separated and alternation holds on both sides of a cut. Shared by every policy.
+/// </summary>
+public static class HistoryUnits
+{
+    /// <summary>Whether a message can start a request's history: a user message that answers no tool call.</summary>
+    public static bool IsTurnStart(Message message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return message.Role == Role.User && message.Content.All(b => b.ToolResultFor is null);
+    }
+
+    /// <summary>The index of the first turn start at or after <paramref name="index"/> (or the count when there is none).</summary>
+    public static int NextTurnStart(IReadOnlyList<LedgerMessage> messages, int index)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var i = Math.Max(0, index);
+        while (i < messages.Count && !IsTurnStart(messages[i].Message))
+        {
+            i++;
+        }
+        return i;
+    }
+
+    /// <summary>
+    /// The pinned messages grown to whole turns (a pinned reply brings its question, a tool call its answer)
+    /// among the messages read, dropping turns that are incomplete in what was read.
+    /// </summary>
+    public static IReadOnlyList<LedgerMessage> PinnedTurns(IReadOnlyList<LedgerMessage> messages, int before)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var result = new List<LedgerMessage>();
+        var i = NextTurnStart(messages, 0);
+        while (i < before)
+        {
+            var end = NextTurnStart(messages, i + 1);
+            var turn = messages.Skip(i).Take(Math.Min(end, before) - i).ToList();
+            if (turn.Any(m => m.Pinned) && IsComplete(turn))
+            {
+                result.AddRange(turn);
+            }
+            i = end;
+        }
+        return result;
+    }
+
+    /// <summary>Total stored tokens of messages.</summary>
+    public static long Tokens(IEnumerable<LedgerMessage> messages) => messages.Sum(m => (long)m.Tokens);
+
+    // A turn can stand alone when its messages are consecutive in the ledger and it ends with a reply that calls no tool.
+    private static bool IsComplete(List<LedgerMessage> turn)
+    {
+        if (turn.Count < 2 || turn[^1].Message.Role != Role.Assistant || turn[^1].Message.Content.Any(b => b.ToolUse is not null))
+        {
+            return false;
+        }
+        for (var k = 1; k < turn.Count; k++)
+        {
+            if (turn[k].Ordinal != turn[k - 1].Ordinal + 1 || turn[k].Message.Role == turn[k - 1].Message.Role)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+}

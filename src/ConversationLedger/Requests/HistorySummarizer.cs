@@ -1,0 +1,41 @@
+using System.Text;
+
+namespace ConversationLedger;
+
+/// <summary>
+/// Writes a running summary of dropped history with the model: the previous summary plus the newly dropped
+/// messages in, the new summary out. The prompt asks to keep names, numbers, identifiers, code and error
+/// messages exactly, because those are what a summary usually loses and users later ask about.
+/// </summary>
+public static class HistorySummarizer
+{
+    /// <summary>The instructions given to the model.</summary>
+    public const string Instructions =
+        "You maintain the running summary of a conversation between a user and an assistant. " +
+        "Merge the previous summary and the new messages into one updated summary, written in the third person, as short bullet points. " +
+        "Keep exactly, character for character: names of people, places and products; numbers, amounts, dates and versions; " +
+        "identifiers, file names, URLs, commands; code snippets; error messages and stack trace lines; decisions made and open questions. " +
+        "Drop pleasantries and repetition. Answer with the summary only.";
+
+    /// <summary>The request that asks for a summary.</summary>
+    public static ModelRequest BuildRequest(string model, int maxTokens, string? previousSummary, IEnumerable<Message> dropped)
+    {
+        ArgumentNullException.ThrowIfNull(dropped);
+        var text = new StringBuilder();
+        text.Append("Previous summary:\n").Append(string.IsNullOrWhiteSpace(previousSummary) ? "(none)" : previousSummary).Append("\n\nNew messages:\n");
+        foreach (var message in dropped)
+        {
+            var body = string.Join("\n", message.Content.Select(b => b.Type == "text" ? b.Text : $"[{b.Type}] {b.ReadableText()}")
+                .Where(t => !string.IsNullOrWhiteSpace(t)));
+            text.Append(message.Role == Role.User ? "User: " : "Assistant: ").Append(body).Append('\n');
+        }
+        text.Append("\nWrite the updated summary.");
+        return new ModelRequest
+        {
+            Model = model,
+            MaxTokens = maxTokens,
+            System = [ContentBlock.CreateText(Instructions)],
+            Messages = [Message.User(text.ToString())],
+        };
+    }
+}

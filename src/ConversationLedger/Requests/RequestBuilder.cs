@@ -1,0 +1,157 @@
+namespace ConversationLedger;
+
+/// <summary>
+/// Turns a policy's selection and the new message into the request to send: the one place where the system
+/// prompt and summary become system blocks, thinking blocks are dropped after a cut, cache breakpoints are
+/// placed, and the request is fitted into the token budget. Cache breakpoints (at most 4) go on the system
+/// prompt, on the summary, on the last pinned message and on the new message: the first three change only
+/// when the window steps, so the prefix up to the previous turn's last message is read from the cache.
+/// </summary>
+internal sealed class RequestBuilder(LedgerOptions options)
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _textTokens = new(StringComparer.Ordinal);
+
+    public PreparedRequest Build(ConversationView view, HistorySelection selection, Message next, int nextTokens)
+    {
+        var model = options.Models.Get(options.Model);
+        var budget = model.ContextWindow - options.MaxTokens - options.SafetyMarginTokens;
+        var fitted = Fit(selection, view, next, nextTokens, budget, model.Id, out var parts, out var estimate);
+        if (estimate > budget)
+        {
+            throw new ContextBudgetExceededException(estimate, budget,
+                "the new message alone does not fit: shorten it, lower max_tokens, or pick a model with a larger window");
+        }
+
+        var breakpoints = new List<string>();
+        var ttl = options.PromptCaching ? options.CacheTtl : null;
+        var system = new List<ContentBlock>();
+        if (view.SystemPrompt is { } prompt)
+        {
+            system.Add(Mark(ContentBlock.CreateText(prompt), ttl, breakpoints, "after the system prompt"));
+        }
+        if (fitted.Summary is { } summary)
+        {
+            system.Add(Mark(ContentBlock.CreateText(SummaryBlockText(summary)), ttl, breakpoints,
+                $"after the summary of entries {summary.FromSequence}–{summary.ThroughSequence}"));
+        }
+
+        var messages = fitted.Messages.Select(m => fitted.IsCut ? WithoutThinking(m.Message) : m.Message).ToList();
+        if (fitted.Pinned.Count > 0 && fitted.Window.Count > 0)
+        {
+            var last = fitted.Pinned.Count - 1;
+            messages[last] = MarkLastBlock(messages[last], ttl, breakpoints, $"after the pinned messages (entry {fitted.Pinned[^1].Sequence})");
+        }
+        messages.Add(MarkLastBlock(next, ttl, breakpoints, "on the new message"));
+
+        var request = new ModelRequest
+        {
+            Model = options.Model,
+            MaxTokens = options.MaxTokens,
+            System = system,
+            Messages = messages,
+        };
+        return new PreparedRequest
+        {
+            Request = request,
+            Selection = fitted,
+            Parts = parts,
+            EstimatedInputTokens = estimate,
+            ContextWindow = model.ContextWindow,
+            Budget = budget,
+            Breakpoints = ttl is null ? [] : breakpoints,
+            UncachedInputCostUsd = estimate * model.InputPerMTok / 1_000_000m,
+        };
+    }
+
+    /// <summary>The text the model sees for a summary.</summary>
+    public static string SummaryBlockText(SummaryEntry summary) =>
+        $"<conversation-summary entries=\"{summary.FromSequence}-{summary.ThroughSequence}\">\n{summary.Text}\n</conversation-summary>";
+
+    // Drops whole turns from the oldest end of the window, then pins, then the summary, until the request fits.
+    private HistorySelection Fit(HistorySelection selection, ConversationView view, Message next, int nextTokens, long budget,
+        string model, out RequestParts parts, out long estimate)
+    {
+        var systemTokens = view.SystemPrompt is { } s ? TextTokens(s) : 0;
+        var current = selection;
+        while (true)
+        {
+            parts = new RequestParts(
+                systemTokens,
+                current.Summary is { } summary ? TextTokens(SummaryBlockText(summary)) : 0,
+                HistoryUnits.Tokens(current.Pinned),
+                HistoryUnits.Tokens(current.Window),
+                nextTokens);
+            estimate = options.Calibration.Scale(model, parts.Total);
+            if (estimate <= budget)
+            {
+                return current;
+            }
+            if (current.Window.Count > 0)
+            {
+                var cut = HistoryUnits.NextTurnStart(current.Window, 1);
+                var dropped = current.Window.Take(cut).ToArray();
+                current = current with
+                {
+                    Window = current.Window.Skip(cut).ToArray(),
+                    Omitted = [.. current.Omitted, new Omission(dropped[0].Sequence, dropped[^1].Sequence, dropped.Length, "dropped to fit the token budget")],
+                };
+            }
+            else if (current.Pinned.Count > 0)
+            {
+                current = current with
+                {
+                    Pinned = [],
+                    Omitted = [.. current.Omitted, new Omission(current.Pinned[0].Sequence, current.Pinned[^1].Sequence, current.Pinned.Count, "pinned, but dropped to fit the token budget")],
+                };
+            }
+            else if (current.Summary is not null)
+            {
+                current = current with { Summary = null };
+            }
+            else
+            {
+                return current;
+            }
+        }
+    }
+
+    private int TextTokens(string text)
+    {
+        if (_textTokens.TryGetValue(text, out var tokens))
+        {
+            return tokens;
+        }
+        if (_textTokens.Count > 4096)
+        {
+            _textTokens.Clear(); // a bound, not an eviction policy: system prompts and summaries repeat a lot
+        }
+        return _textTokens[text] = O200kTokenCounter.CountText(text) + 1;
+    }
+
+    private static ContentBlock Mark(ContentBlock block, string? ttl, List<string> breakpoints, string where)
+    {
+        if (ttl is null)
+        {
+            return block;
+        }
+        breakpoints.Add(where);
+        return block.WithCacheControl(ttl);
+    }
+
+    private static Message MarkLastBlock(Message message, string? ttl, List<string> breakpoints, string where)
+    {
+        if (ttl is null || message.Content.Count == 0)
+        {
+            return message;
+        }
+        var blocks = message.Content.ToArray();
+        blocks[^1] = Mark(blocks[^1], ttl, breakpoints, where);
+        return new Message(message.Role, blocks);
+    }
+
+    // Once history is cut, the prefix a thinking block was signed over has changed; the API rejects such blocks.
+    private static Message WithoutThinking(Message message) =>
+        message.Role == Role.Assistant && message.Content.Any(b => b.IsThinking)
+            ? new Message(message.Role, message.Content.Where(b => !b.IsThinking).ToArray())
+            : message;
+}
