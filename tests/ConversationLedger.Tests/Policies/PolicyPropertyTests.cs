@@ -1,0 +1,79 @@
+using FsCheck;
+using FsCheck.Xunit;
+
+namespace ConversationLedger.Tests.Policies;
+
+public sealed class PolicyPropertyTests
+{
+    private static readonly ModelCatalog SmallWindow = new(
+    [
+        new ModelInfo { Id = "tiny", ContextWindow = 6000, MaxOutput = 1000, InputPerMTok = 3, OutputPerMTok = 15, MinCacheableTokens = 100 },
+    ]);
+
+    public static IEnumerable<object[]> Policies() =>
+    [
+        [KeepAllPolicy.Instance],
+        [SlidingWindowPolicy.TruncateOldest(messages: 6)],
+        [SlidingWindowPolicy.TruncateOldest(tokens: 1500)],
+        [SlidingWindowPolicy.Guide(10)],
+        [new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 8, MessageStep = 4 })],
+        [new SlidingWindowPolicy(new SlidingWindowOptions { Messages = null, Tokens = 2000, TokenStep = 500 })],
+        [new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 6, MessageStep = 4 }))],
+        [LedgerOptions.DefaultPolicy],
+    ];
+
+    private static IHistoryPolicy PolicyAt(int index) => (IHistoryPolicy)Policies().ElementAt(Math.Abs(index) % Policies().Count())[0];
+
+    [Property(MaxTest = 150)]
+    public void Every_policy_yields_a_request_the_API_accepts_and_that_fits_the_budget(PositiveInt seed, byte turns, int policyIndex)
+    {
+        var policy = PolicyAt(policyIndex);
+        var store = RandomLedger.BuildAsync(seed.Get, turns % 60).GetAwaiter().GetResult();
+        var options = new LedgerOptions { Model = "tiny", MaxTokens = 500, SafetyMarginTokens = 100, Models = SmallWindow, Policy = policy };
+        var view = ConversationView.Project(store.ReadWindowAsync(RandomLedger.Key, policy.Plan()).GetAwaiter().GetResult());
+        var next = Message.User("and now?");
+        PreparedRequest prepared;
+        try
+        {
+            prepared = new RequestBuilder(options).Build(view, policy.Select(view), next, O200kTokenCounter.Instance.CountTokens(next));
+        }
+        catch (ContextBudgetExceededException ex)
+        {
+            Assert.Fail($"{policy}: {ex.Message}");
+            return;
+        }
+
+        var messages = prepared.Request.Messages;
+        var api = ConversationValidator.Validate(messages, ValidationOptions.ApiRequest);
+        var strict = ConversationValidator.Validate(messages, ValidationOptions.StrictRequest);
+        var thinkingAfterCut = prepared.Selection.IsCut && messages.Any(m => m.Content.Any(b => b.IsThinking));
+        var breakpoints = messages.Sum(m => m.Content.Count(b => b.HasCacheControl)) + prepared.Request.System.Count(b => b.HasCacheControl);
+        Assert.True(api.Count == 0, $"{policy}: {string.Join("; ", api)}");
+        Assert.True(strict.Count == 0, $"{policy}: {string.Join("; ", strict)}");
+        Assert.False(thinkingAfterCut, $"{policy}: thinking blocks were sent after a cut");
+        Assert.True(prepared.EstimatedInputTokens <= prepared.Budget, $"{policy}: {prepared.EstimatedInputTokens} > {prepared.Budget}");
+        Assert.True(breakpoints <= 4, $"{policy}: {breakpoints} cache breakpoints");
+        Assert.Equal("and now?", messages[^1].Text);
+    }
+
+    [Theory]
+    [MemberData(nameof(Policies))]
+    public async Task A_windowed_read_touches_a_bounded_number_of_entries_however_long_the_thread(IHistoryPolicy policy)
+    {
+        var shortThread = await RandomLedger.BuildAsync(7, 20);
+        var longThread = await RandomLedger.BuildAsync(7, 600);
+
+        var shortRead = await shortThread.ReadWindowAsync(RandomLedger.Key, policy.Plan());
+        var longRead = await longThread.ReadWindowAsync(RandomLedger.Key, policy.Plan());
+
+        if (policy is KeepAllPolicy)
+        {
+            Assert.True(longRead.Entries.Count > shortRead.Entries.Count);
+        }
+        else
+        {
+            // Window + one step + pins + summary + system prompt + edits, never the thread.
+            Assert.True(longRead.Entries.Count < 80, $"{policy} read {longRead.Entries.Count} entries of a 600-turn thread");
+        }
+    }
+}
