@@ -1,0 +1,28 @@
+using System.ComponentModel;
+using ConversationLedger.Cli.Chat;
+using ConversationLedger.Cli.Hosting;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace ConversationLedger.Cli.Commands;
+
+/// <summary><c>ledger chat</c>: the conversation loop, on a thread that persists.</summary>
+[Description("Chat in a thread: replies stream as they arrive; the thread is resumed when it exists")]
+public sealed class ChatCommand(CliServices services) : LedgerCommand<ChatSettings>(services)
+{
+    /// <inheritdoc />
+    protected override ValidationResult ValidateMore(ChatSettings settings) =>
+        CheckId(settings.Thread, "thread")
+        ?? (settings.System is ['@', .. var path] && !File.Exists(path)
+            ? ValidationResult.Error($"--system {settings.System}: no such file")
+            : ValidationResult.Success());
+
+    /// <inheritdoc />
+    protected override async Task<int> RunAsync(ChatSettings settings, CancellationToken cancellationToken)
+    {
+        var system = settings.System is ['@', .. var path] ? (await File.ReadAllTextAsync(path, cancellationToken)).Trim() : settings.System;
+        await using var session = await OpenAsync(settings, withModel: true, cancellationToken);
+        await new ChatSession(Services, session, settings.Thread).RunAsync(system, cancellationToken);
+        return 0;
+    }
+}

@@ -1,0 +1,88 @@
+using ConversationLedger.Cli.Hosting;
+using ConversationLedger.Cli.Rendering;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace ConversationLedger.Cli.Commands;
+
+/// <summary>
+/// The base of the commands that work on a ledger: checks the store, scope and thread options up front, and turns
+/// expected failures (<see cref="LedgerException"/>, I/O) into one red line and exit code 1, and Ctrl+C into 130.
+/// </summary>
+public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncCommand<TSettings>
+    where TSettings : LedgerSettings
+{
+    /// <summary>Exit code of a cancelled command (128 + SIGINT, as shells report it).</summary>
+    public const int CancelledExitCode = 130;
+
+    /// <summary>The outside world.</summary>
+    protected CliServices Services { get; } = services ?? throw new ArgumentNullException(nameof(services));
+
+    /// <summary>The output console.</summary>
+    protected IAnsiConsole Console => Services.Console;
+
+    /// <inheritdoc />
+    public override ValidationResult Validate(CommandContext context, TSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        try
+        {
+            CliDefaults.Store(settings.Store, Services.Environment);
+        }
+        catch (FormatException ex)
+        {
+            return ValidationResult.Error(ex.Message);
+        }
+        return CheckId(settings.Scope, "scope") ?? ValidateMore(settings);
+    }
+
+    /// <summary>Checks the options of this command beyond the common ones.</summary>
+    protected virtual ValidationResult ValidateMore(TSettings settings) => ValidationResult.Success();
+
+    /// <summary>An error when <paramref name="value"/> cannot be part of a thread key; null when it can.</summary>
+    protected static ValidationResult? CheckId(string? value, string what)
+    {
+        try
+        {
+            ThreadKey.CheckPart(value!, what);
+            return null;
+        }
+        catch (ArgumentException)
+        {
+            return ValidationResult.Error($"bad {what} \"{value}\": it must be 1–{ThreadKey.MaxPartLength} characters without control characters");
+        }
+    }
+
+    /// <inheritdoc />
+    public sealed override async Task<int> ExecuteAsync(CommandContext context, TSettings settings, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunAsync(settings, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Services.Errors.MarkupLine("[yellow]cancelled[/]");
+            return CancelledExitCode;
+        }
+        catch (Exception ex) when (ErrorLine.IsExpected(ex))
+        {
+            ErrorLine.Write(Services.Errors, ex);
+            return 1;
+        }
+    }
+
+    /// <summary>Runs the command; expected errors may propagate.</summary>
+    protected abstract Task<int> RunAsync(TSettings settings, CancellationToken cancellationToken);
+
+    /// <summary>Opens the store (and the model, if asked), announcing an emulator in one line.</summary>
+    protected async Task<LedgerSession> OpenAsync(TSettings settings, bool withModel, CancellationToken cancellationToken)
+    {
+        var session = await LedgerSession.OpenAsync(Services, settings, withModel, cancellationToken);
+        if (session.ModelNotice is { } notice)
+        {
+            Console.MarkupLine($"[yellow]{Markup.Escape(notice)}[/]");
+        }
+        return session;
+    }
+}

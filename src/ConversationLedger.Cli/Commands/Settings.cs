@@ -1,0 +1,138 @@
+using System.ComponentModel;
+using Spectre.Console.Cli;
+
+namespace ConversationLedger.Cli.Commands;
+
+/// <summary>Options every ledger command takes: where the ledger is and which scope.</summary>
+public class LedgerSettings : CommandSettings
+{
+    /// <summary>The store URI (else LEDGER_STORE, else the default SQLite file).</summary>
+    [CommandOption("--store <URI>")]
+    [Description("sqlite:PATH, postgres:CONNECTION-STRING, redis:CONFIG or memory: (default: LEDGER_STORE, else ~/.local/share/ledger/ledger.db)")]
+    public string? Store { get; set; }
+
+    /// <summary>The scope (context id: a ticket, a document, a task).</summary>
+    [CommandOption("--scope <ID>")]
+    [Description("The scope the threads belong to (a ticket, a document, a task)")]
+    [DefaultValue("default")]
+    public string Scope { get; set; } = "default";
+
+    /// <summary>The model (else LEDGER_MODEL, else claude-sonnet-5-5).</summary>
+    [CommandOption("--model <MODEL>")]
+    [Description("The model id (default: LEDGER_MODEL, else claude-sonnet-5-5)")]
+    public string? Model { get; set; }
+}
+
+/// <summary>Options of commands about one thread given as an argument.</summary>
+public class ThreadSettings : LedgerSettings
+{
+    /// <summary>The thread id.</summary>
+    [CommandArgument(0, "<THREAD>")]
+    [Description("The thread id")]
+    public string Thread { get; set; } = "";
+}
+
+/// <summary>Options of <c>ledger chat</c>.</summary>
+public sealed class ChatSettings : LedgerSettings
+{
+    /// <summary>The thread to talk in; resumed if it exists.</summary>
+    [CommandOption("-t|--thread <ID>")]
+    [Description("The thread to talk in; resumed when it exists")]
+    [DefaultValue("default")]
+    public string Thread { get; set; } = "default";
+
+    /// <summary>The system prompt, or @file to read it from a file.</summary>
+    [CommandOption("--system <TEXT>")]
+    [Description("Sets the system prompt (TEXT or @file); a change is recorded in the ledger")]
+    public string? System { get; set; }
+}
+
+/// <summary>Options of <c>ledger threads</c>.</summary>
+public sealed class ThreadsSettings : LedgerSettings
+{
+    /// <summary>The most threads to list.</summary>
+    [CommandOption("--limit <N>")]
+    [Description("The most threads to list")]
+    [DefaultValue(50)]
+    public int Limit { get; set; } = 50;
+}
+
+/// <summary>Options of <c>ledger show</c>.</summary>
+public sealed class ShowSettings : ThreadSettings
+{
+    /// <summary>Whether to show every entry, archive and events included.</summary>
+    [CommandOption("--all")]
+    [Description("Show every ledger entry (archive, events, usage), not just the current conversation")]
+    public bool All { get; set; }
+}
+
+/// <summary>Options of <c>ledger inspect</c>.</summary>
+public sealed class InspectSettings : ThreadSettings
+{
+    /// <summary>The next user message to preview.</summary>
+    [CommandOption("-m|--message <TEXT>")]
+    [Description("The next user message to preview the request with")]
+    [DefaultValue("(your next message)")]
+    public string Message { get; set; } = "(your next message)";
+
+    /// <summary>Whether to print the request body exactly as sent (one line) instead of indented.</summary>
+    [CommandOption("--raw")]
+    [Description("Print the request body byte for byte as it would be sent")]
+    public bool Raw { get; set; }
+}
+
+/// <summary>Options of <c>ledger usage</c>.</summary>
+public sealed class UsageSettings : LedgerSettings
+{
+    /// <summary>The thread id.</summary>
+    [CommandArgument(0, "[THREAD]")]
+    [Description("The thread id (default: default)")]
+    public string Thread { get; set; } = "default";
+}
+
+/// <summary>Options of <c>ledger fork</c>.</summary>
+public sealed class ForkSettings : ThreadSettings
+{
+    /// <summary>The entry to fork after (default: the newest).</summary>
+    [CommandOption("--at <N>")]
+    [Description("Fork after entry N (default: the newest)")]
+    public long? At { get; set; }
+
+    /// <summary>The new thread's id.</summary>
+    [CommandOption("--to <ID>")]
+    [Description("The new thread's id (default: THREAD-fork-XXXX)")]
+    public string? To { get; set; }
+}
+
+/// <summary>Options of <c>ledger export</c>.</summary>
+public sealed class ExportSettings : ThreadSettings
+{
+    /// <summary>The file to write (default: standard output).</summary>
+    [CommandOption("-o|--output <FILE>")]
+    [Description("The file to write (default: standard output)")]
+    public string? Output { get; set; }
+}
+
+/// <summary>Options of <c>ledger import</c>.</summary>
+public sealed class ImportSettings : LedgerSettings
+{
+    /// <summary>The file to read.</summary>
+    [CommandArgument(0, "<FILE>")]
+    [Description("An export written by ledger export")]
+    public string File { get; set; } = "";
+
+    /// <summary>The thread to import into (default: the id in the file).</summary>
+    [CommandOption("--as <ID>")]
+    [Description("The thread id to import as (default: the one in the file)")]
+    public string? As { get; set; }
+}
+
+/// <summary>Options of <c>ledger emulator</c>.</summary>
+public sealed class EmulatorSettings : CommandSettings
+{
+    /// <summary>The loopback port (0 picks a free one).</summary>
+    [CommandOption("-p|--port <N>")]
+    [Description("The loopback port to listen on (default: a free one)")]
+    [DefaultValue(0)]
+    public int Port { get; set; }
+}

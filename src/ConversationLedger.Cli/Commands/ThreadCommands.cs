@@ -1,0 +1,166 @@
+using System.ComponentModel;
+using ConversationLedger.Cli.Hosting;
+using ConversationLedger.Cli.Rendering;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace ConversationLedger.Cli.Commands;
+
+/// <summary>The base of commands on one existing thread: checks the thread id.</summary>
+public abstract class ThreadCommand<TSettings>(CliServices services) : LedgerCommand<TSettings>(services)
+    where TSettings : ThreadSettings
+{
+    /// <inheritdoc />
+    protected override ValidationResult ValidateMore(TSettings settings) =>
+        CheckId(settings?.Thread, "thread") ?? ValidationResult.Success();
+}
+
+/// <summary><c>ledger threads</c>.</summary>
+[Description("List the threads, newest activity first")]
+public sealed class ThreadsCommand(CliServices services) : LedgerCommand<ThreadsSettings>(services)
+{
+    /// <inheritdoc />
+    protected override ValidationResult ValidateMore(ThreadsSettings settings) =>
+        settings.Limit is > 0 and <= PageRequest.MaxLimit ? ValidationResult.Success() : ValidationResult.Error($"--limit must be 1–{PageRequest.MaxLimit}");
+
+    /// <inheritdoc />
+    protected override async Task<int> RunAsync(ThreadsSettings settings, CancellationToken cancellationToken)
+    {
+        await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
+        var page = await session.Store.ListThreadsAsync(session.Tenant, settings.Scope, new PageRequest(Limit: settings.Limit), cancellationToken);
+        ThreadViews.WriteThreads(Console, page.Threads);
+        if (page.NextCursor is not null)
+        {
+            Console.MarkupLine($"[dim]more threads exist; --limit shows more[/]");
+        }
+        return 0;
+    }
+}
+
+/// <summary><c>ledger show THREAD</c>.</summary>
+[Description("Show a thread's conversation (checked against the alternation rules)")]
+public sealed class ShowCommand(CliServices services) : ThreadCommand<ShowSettings>(services)
+{
+    /// <inheritdoc />
+    protected override async Task<int> RunAsync(ShowSettings settings, CancellationToken cancellationToken)
+    {
+        await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
+        await session.RequireThreadAsync(settings.Thread, cancellationToken);
+        var conversation = session.Ledger.Open(session.Key(settings.Thread));
+        // Loading validates: a damaged thread is reported, not shown as if it were fine.
+        var view = await conversation.LoadAsync(cancellationToken);
+        if (settings.All)
+        {
+            var entries = new List<LedgerEntry>();
+            await foreach (var entry in ThreadViews.ReadAllAsync(session.Store, conversation.Key, cancellationToken))
+            {
+                entries.Add(entry);
+            }
+            ThreadViews.WriteEntries(Console, entries);
+        }
+        else
+        {
+            ThreadViews.WriteConversation(Console, view);
+        }
+        Console.MarkupLine($"[green]valid:[/] [dim]{view.Messages.Count} messages alternate user/assistant[/]");
+        return 0;
+    }
+}
+
+/// <summary><c>ledger inspect THREAD</c>.</summary>
+[Description("Show the next request: its JSON body, tokens per part and a cost estimate")]
+public sealed class InspectCommand(CliServices services) : ThreadCommand<InspectSettings>(services)
+{
+    /// <inheritdoc />
+    protected override async Task<int> RunAsync(InspectSettings settings, CancellationToken cancellationToken)
+    {
+        await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
+        await session.RequireThreadAsync(settings.Thread, cancellationToken);
+        var conversation = session.Ledger.Open(session.Key(settings.Thread));
+        await ThreadViews.WriteInspectAsync(Console, conversation, session.Ledger.Options, settings.Message, settings.Raw, cancellationToken);
+        return 0;
+    }
+}
+
+/// <summary><c>ledger usage [THREAD]</c>.</summary>
+[Description("Tokens and cost per turn, and a chart of prompt tokens over the turns")]
+public sealed class UsageCommand(CliServices services) : LedgerCommand<UsageSettings>(services)
+{
+    /// <inheritdoc />
+    protected override ValidationResult ValidateMore(UsageSettings settings) => CheckId(settings.Thread, "thread") ?? ValidationResult.Success();
+
+    /// <inheritdoc />
+    protected override async Task<int> RunAsync(UsageSettings settings, CancellationToken cancellationToken)
+    {
+        await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
+        await session.RequireThreadAsync(settings.Thread, cancellationToken);
+        await ThreadViews.WriteUsageAsync(Console, session.Store, session.Key(settings.Thread), session.Ledger.Options.Models, cancellationToken);
+        return 0;
+    }
+}
+
+/// <summary><c>ledger reset THREAD</c>.</summary>
+[Description("Start a thread afresh; its earlier entries stay readable in the archive")]
+public sealed class ResetCommand(CliServices services) : ThreadCommand<ThreadSettings>(services)
+{
+    /// <inheritdoc />
+    protected override async Task<int> RunAsync(ThreadSettings settings, CancellationToken cancellationToken)
+    {
+        await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
+        await session.RequireThreadAsync(settings.Thread, cancellationToken);
+        await session.Ledger.Open(session.Key(settings.Thread)).ResetAsync("ledger reset", cancellationToken);
+        Console.MarkupLine($"[green]reset[/] {Markup.Escape(session.Key(settings.Thread).ToString())}: the next request starts afresh");
+        return 0;
+    }
+}
+
+/// <summary><c>ledger fork THREAD [--at N]</c>.</summary>
+[Description("Copy a thread (up to entry N) into a new thread")]
+public sealed class ForkCommand(CliServices services) : ThreadCommand<ForkSettings>(services)
+{
+    /// <inheritdoc />
+    protected override ValidationResult ValidateMore(ForkSettings settings)
+    {
+        var baseResult = base.ValidateMore(settings);
+        if (!baseResult.Successful)
+        {
+            return baseResult;
+        }
+        if (settings.At is <= 0)
+        {
+            return ValidationResult.Error("--at must be an entry number (1 or more)");
+        }
+        return settings.To is null ? ValidationResult.Success() : CheckId(settings.To, "--to thread") ?? ValidationResult.Success();
+    }
+
+    /// <inheritdoc />
+    protected override async Task<int> RunAsync(ForkSettings settings, CancellationToken cancellationToken)
+    {
+        await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
+        await session.RequireThreadAsync(settings.Thread, cancellationToken);
+        var target = session.Key(settings.To ?? Chat.ChatSession.ForkName(settings.Thread));
+        await session.Ledger.Open(session.Key(settings.Thread)).ForkAsync(target, settings.At, cancellationToken);
+        Console.MarkupLine($"[green]forked[/] into {Markup.Escape(target.ThreadId)}");
+        // The new id alone on the last line, for scripts.
+        Console.WriteLine(target.ThreadId);
+        return 0;
+    }
+}
+
+/// <summary><c>ledger delete THREAD</c>.</summary>
+[Description("Erase a thread and all its entries (the one real delete)")]
+public sealed class DeleteCommand(CliServices services) : ThreadCommand<ThreadSettings>(services)
+{
+    /// <inheritdoc />
+    protected override async Task<int> RunAsync(ThreadSettings settings, CancellationToken cancellationToken)
+    {
+        await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
+        var key = session.Key(settings.Thread);
+        if (!await session.Store.DeleteThreadAsync(key, cancellationToken))
+        {
+            throw new LedgerNotFoundException($"thread {key} does not exist (ledger threads lists them)");
+        }
+        Console.MarkupLine($"[green]deleted[/] {Markup.Escape(key.ToString())}");
+        return 0;
+    }
+}

@@ -1,0 +1,21 @@
+using Spectre.Console;
+
+namespace ConversationLedger.Cli.Rendering;
+
+/// <summary>Expected errors as one red line: what went wrong and, for API errors, the request id; never a stack trace.</summary>
+public static class ErrorLine
+{
+    /// <summary>Whether the error is one the user can act on (as opposed to a bug).</summary>
+    public static bool IsExpected(Exception exception) =>
+        exception is LedgerException or IOException or UnauthorizedAccessException or FormatException or ArgumentException;
+
+    /// <summary>Writes the error line.</summary>
+    public static void Write(IAnsiConsole console, Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(exception);
+        // The core's messages already name the thread, the rule or the request id.
+        var message = exception.Message.ReplaceLineEndings(" ");
+        console.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
+    }
+}

@@ -1,0 +1,311 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace ConversationLedger.Cli.Rendering;
+
+/// <summary>
+/// How threads, messages, turns, usage and request previews look. Shared by the one-shot commands and the chat's
+/// slash commands, so <c>ledger usage</c> and <c>/usage</c> print the same thing.
+/// </summary>
+public static class ThreadViews
+{
+    /// <summary>The context fill at which the chat warns.</summary>
+    public const double WarnFill = 0.8;
+
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    /// <summary>One message: who, its entry number (what /pin takes) and its text.</summary>
+    public static void WriteMessage(IAnsiConsole console, LedgerMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(message);
+        var who = message.Message.Role == Role.User ? "[bold green]you[/]" : "[bold blue]claude[/]";
+        var marks = (message.Pinned ? " [yellow]pinned[/]" : "") + (message.Edited ? " [grey]edited[/]" : "");
+        console.MarkupLine($"{who} [dim]#{message.Sequence}[/]{marks}");
+        console.WriteLine(Describe(message.Message));
+    }
+
+    /// <summary>The last <paramref name="turns"/> turns of a conversation, with a note of how many came before.</summary>
+    public static void WriteRecent(IAnsiConsole console, ConversationView view, int turns)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(view);
+        var shown = view.Messages.TakeLast(turns * 2).ToArray();
+        var earlier = view.Messages.Count - shown.Length;
+        if (earlier > 0)
+        {
+            console.MarkupLine($"[dim]… {earlier} earlier message{(earlier == 1 ? "" : "s")} (/history shows all)[/]");
+        }
+        foreach (var message in shown)
+        {
+            WriteMessage(console, message);
+        }
+    }
+
+    /// <summary>The current conversation: system prompt, summary, messages since the newest reset.</summary>
+    public static void WriteConversation(IAnsiConsole console, ConversationView view)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(view);
+        var head = view.Head;
+        console.MarkupLine($"[bold]{Markup.Escape(head.Key.ToString())}[/] [dim]{head.LastSequence} entries · {view.Messages.Count} messages now"
+            + (head.ResetSequence > 0 ? $" · reset at #{head.ResetSequence} (earlier entries archived: --all)" : "") + "[/]");
+        if (view.SystemPrompt is { } system)
+        {
+            console.MarkupLine($"[bold]system[/] [dim]{Markup.Escape(Shorten(system, 200))}[/]");
+        }
+        if (view.Summary is { } summary)
+        {
+            console.MarkupLine($"[bold]summary[/] [dim]of #{summary.FromSequence}–#{summary.ThroughSequence}: {Markup.Escape(Shorten(summary.Text, 200))}[/]");
+        }
+        foreach (var message in view.Messages)
+        {
+            WriteMessage(console, message);
+        }
+    }
+
+    /// <summary>Every entry of the ledger, events included: what happened, in order.</summary>
+    public static void WriteEntries(IAnsiConsole console, IEnumerable<LedgerEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(entries);
+        var table = new Table().Border(TableBorder.Simple).AddColumns("#", "kind", "when", "what");
+        foreach (var entry in entries)
+        {
+            table.AddRow(
+                entry.Sequence.ToString(Invariant),
+                EntryCodecName(entry),
+                entry.RecordedAt.ToString("yyyy-MM-dd HH:mm:ss", Invariant),
+                Markup.Escape(Shorten(DescribeEntry(entry), 100)));
+        }
+        console.Write(table);
+    }
+
+    /// <summary>The dim line after each turn: tokens, cost and how full the context window was; a warning at 80 %.</summary>
+    public static void WriteTurnFooter(IAnsiConsole console, TurnResult turn)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(turn);
+        var usage = turn.Usage.Record.Usage;
+        var fill = turn.ContextWindow > 0
+            ? $"context {turn.ContextFill.ToString("P1", Invariant)} of {turn.ContextWindow.ToString("N0", Invariant)}"
+            : "context window unknown";
+        console.MarkupLine($"[dim]in {usage.InputTokens.ToString("N0", Invariant)} · out {usage.OutputTokens.ToString("N0", Invariant)}"
+            + $" · cache read {usage.CacheReadInputTokens.ToString("N0", Invariant)} write {usage.CacheCreationInputTokens.ToString("N0", Invariant)}"
+            + $" · {Money(turn.Usage.Record.CostUsd)} · {turn.MessagesSent} messages sent · {fill}[/]");
+        if (turn.ContextFill >= WarnFill)
+        {
+            console.MarkupLine($"[bold yellow]warning: the context window is {turn.ContextFill.ToString("P0", Invariant)} full; /reset starts afresh (the archive stays readable)[/]");
+        }
+    }
+
+    /// <summary>A table of threads, newest activity first.</summary>
+    public static void WriteThreads(IAnsiConsole console, IReadOnlyList<ThreadHead> threads, string? current = null)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(threads);
+        if (threads.Count == 0)
+        {
+            console.MarkupLine("[dim]no threads yet: ledger chat starts one[/]");
+            return;
+        }
+        var table = new Table().Border(TableBorder.Simple).AddColumns("thread", "scope", "entries", "messages", "tokens", "updated");
+        foreach (var head in threads)
+        {
+            var id = Markup.Escape(head.Key.ThreadId);
+            table.AddRow(
+                head.Key.ThreadId == current ? $"[bold]{id}[/] [dim](here)[/]" : id,
+                Markup.Escape(head.Key.Scope),
+                head.LastSequence.ToString(Invariant),
+                head.RunningMessages.ToString(Invariant),
+                head.RunningTokens.ToString("N0", Invariant),
+                head.UpdatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm", Invariant));
+        }
+        console.Write(table);
+    }
+
+    /// <summary>Per-turn usage: a table of tokens and cost, and a bar chart of prompt tokens over the turns.</summary>
+    public static async Task WriteUsageAsync(IAnsiConsole console, IConversationStore store, ThreadKey key, ModelCatalog models,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(models);
+        var turns = new List<UsageEntry>();
+        await foreach (var entry in ReadAllAsync(store, key, cancellationToken))
+        {
+            if (entry is UsageEntry usage)
+            {
+                turns.Add(usage);
+            }
+        }
+        if (turns.Count == 0)
+        {
+            console.MarkupLine($"[dim]{Markup.Escape(key.ToString())} has no turns yet[/]");
+            return;
+        }
+        var table = new Table().Border(TableBorder.Simple)
+            .AddColumns("turn", "model", "input", "cache read", "cache write", "output", "cost", "context");
+        for (var i = 0; i < turns.Count; i++)
+        {
+            var record = turns[i].Record;
+            var window = models.TryGet(record.Model, out var info) ? info.ContextWindow : 0;
+            table.AddRow(
+                (i + 1).ToString(Invariant),
+                Markup.Escape(record.Model),
+                record.Usage.InputTokens.ToString("N0", Invariant),
+                record.Usage.CacheReadInputTokens.ToString("N0", Invariant),
+                record.Usage.CacheCreationInputTokens.ToString("N0", Invariant),
+                record.Usage.OutputTokens.ToString("N0", Invariant),
+                Money(record.CostUsd),
+                window > 0 ? ((double)record.Usage.TotalInputTokens / window).ToString("P1", Invariant) : "?");
+        }
+        var total = turns.Select(t => t.Record).ToArray();
+        table.AddRow(
+            "[bold]all[/]", "",
+            total.Sum(r => r.Usage.InputTokens).ToString("N0", Invariant),
+            total.Sum(r => r.Usage.CacheReadInputTokens).ToString("N0", Invariant),
+            total.Sum(r => r.Usage.CacheCreationInputTokens).ToString("N0", Invariant),
+            total.Sum(r => r.Usage.OutputTokens).ToString("N0", Invariant),
+            $"[bold]{Money(total.Sum(r => r.CostUsd))}[/]", "");
+        console.Write(table);
+
+        // The guide: "Graph it over time" — prompt tokens grow with every turn that resends the history.
+        const int MaxBars = 40;
+        var first = Math.Max(0, turns.Count - MaxBars);
+        var chart = new BarChart()
+            .Label($"[bold]prompt tokens per turn[/]{(first > 0 ? $" [dim](last {MaxBars} of {turns.Count})[/]" : "")}")
+            .Width(Math.Min(100, console.Profile.Width));
+        for (var i = first; i < turns.Count; i++)
+        {
+            var usage = turns[i].Record.Usage;
+            chart.AddItem($"turn {i + 1}", usage.TotalInputTokens, usage.CacheReadInputTokens > 0 ? Color.Green : Color.Blue);
+        }
+        console.Write(chart);
+    }
+
+    /// <summary>
+    /// The next request a turn would send (prepared by the conversation itself, policy and all): the tokens of each
+    /// part, what was left out, the cache breakpoints, the share of the context window and the cost estimate, then
+    /// its JSON body.
+    /// </summary>
+    public static async Task WriteInspectAsync(IAnsiConsole console, Conversation conversation, LedgerOptions options, string nextMessage, bool raw,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(conversation);
+        ArgumentNullException.ThrowIfNull(options);
+        var prepared = await conversation.PreviewAsync(Message.User(nextMessage), cancellationToken);
+        var request = prepared.Request;
+        var parts = prepared.Parts;
+
+        var table = new Table().Border(TableBorder.Simple).AddColumns("part", "tokens (estimate)");
+        table.AddRow("system prompt", N(parts.System));
+        if (prepared.Selection.Summary is { } summary)
+        {
+            table.AddRow($"summary of #{summary.FromSequence}–#{summary.ThroughSequence}", N(parts.Summary));
+        }
+        foreach (var message in prepared.Selection.Pinned)
+        {
+            table.AddRow($"pinned #{message.Sequence} {message.Message.Role}: {Markup.Escape(Shorten(message.Message.Text, 50))}", N(message.Tokens));
+        }
+        foreach (var message in prepared.Selection.Window)
+        {
+            table.AddRow($"#{message.Sequence} {message.Message.Role}: {Markup.Escape(Shorten(message.Message.Text, 50))}", N(message.Tokens));
+        }
+        table.AddRow($"next user: {Markup.Escape(Shorten(nextMessage, 50))}", N(parts.NewMessage));
+        table.AddRow("[bold]request[/] [dim](with framing)[/]", $"[bold]{N(parts.Total)}[/]");
+        console.Write(table);
+
+        foreach (var omission in prepared.Selection.Omitted)
+        {
+            console.MarkupLine($"[dim]left out #{omission.FromSequence}–#{omission.ThroughSequence} ({omission.Messages} messages): {Markup.Escape(omission.Reason)}[/]");
+        }
+        foreach (var breakpoint in prepared.Breakpoints)
+        {
+            console.MarkupLine($"[dim]cache breakpoint: {Markup.Escape(breakpoint)}[/]");
+        }
+        var outputCost = options.Models.Cost(request.Model, new TokenUsage { OutputTokens = request.MaxTokens });
+        console.MarkupLine($"model {Markup.Escape(request.Model)} · policy {Markup.Escape(options.Policy.ToString() ?? "")} · {request.Messages.Count} messages"
+            + $" · about {N(prepared.EstimatedInputTokens)} prompt tokens = {prepared.Fill.ToString("P2", Invariant)} of the {N(prepared.ContextWindow)}-token window"
+            + $" (budget {N(prepared.Budget)})");
+        console.MarkupLine($"cost estimate: input at most {Money(prepared.UncachedInputCostUsd)} (cache reads make it less), output up to {Money(outputCost)} (max_tokens {request.MaxTokens.ToString(Invariant)})");
+        if (prepared.Fill >= WarnFill)
+        {
+            console.MarkupLine($"[bold yellow]warning: the context window would be {prepared.Fill.ToString("P0", Invariant)} full[/]");
+        }
+        console.MarkupLine("[bold]request body[/] [dim](POST /v1/messages)[/]");
+        var json = prepared.ToJson();
+        console.WriteLine(raw ? json : Indent(json));
+    }
+
+    /// <summary>Every entry of a thread, archive included, page by page.</summary>
+    public static async IAsyncEnumerable<LedgerEntry> ReadAllAsync(IConversationStore store, ThreadKey key,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        const int Page = 500;
+        var after = 0L;
+        while (true)
+        {
+            var page = await store.ReadEntriesAsync(key, after, Page, cancellationToken);
+            foreach (var entry in page)
+            {
+                yield return entry;
+            }
+            if (page.Count < Page)
+            {
+                yield break;
+            }
+            after = page[^1].Sequence;
+        }
+    }
+
+    private static string N(long value) => value.ToString("N0", Invariant);
+
+    /// <summary>US dollars with enough digits for a single cheap call.</summary>
+    public static string Money(decimal usd) => "$" + usd.ToString(usd < 0.01m ? "0.000000" : "0.0000", Invariant);
+
+    private static string Describe(Message message)
+    {
+        // Non-text blocks (tool calls, images, thinking) are named so the shape of the turn stays visible.
+        var parts = message.Content.Select(b => b.Type == "text" ? b.Text : $"[{b.Type}]");
+        return string.Join("\n", parts);
+    }
+
+    private static string EntryCodecName(LedgerEntry entry) => EntryCodec.KindName(entry.Kind);
+
+    private static string DescribeEntry(LedgerEntry entry) => entry switch
+    {
+        MessageEntry m => $"{m.Message.Role}: {m.Message.Text}",
+        SystemPromptEntry s => $"system prompt from turn {s.EffectiveTurn}: {s.Text}",
+        PinEntry p => $"{(p.Pinned ? "pin" : "unpin")} #{p.Target}",
+        SummaryEntry s => $"summary of #{s.FromSequence}–#{s.ThroughSequence}: {s.Text}",
+        ResetEntry r => $"reset{(r.Reason is null ? "" : ": " + r.Reason)}",
+        ForkEntry f => $"forked from {f.Parent} after #{f.AtSequence}",
+        EditEntry e => $"edit #{e.Target}: {e.Replacement.Text}",
+        UsageEntry u => $"{u.Record.Model}: in {u.Record.Usage.InputTokens} out {u.Record.Usage.OutputTokens} {Money(u.Record.CostUsd)}"
+            + (u.Record.RequestId is null ? "" : $" ({u.Record.RequestId})"),
+        _ => entry.Kind.ToString(),
+    };
+
+    private static string Shorten(string text, int max)
+    {
+        var line = text.ReplaceLineEndings(" ");
+        return line.Length <= max ? line : string.Concat(line.AsSpan(0, max), "…");
+    }
+
+    private static string Indent(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return JsonSerializer.Serialize(document.RootElement, IndentedJson);
+    }
+
+    private static readonly JsonSerializerOptions IndentedJson = new()
+    {
+        WriteIndented = true,
+        // Keep non-ASCII text readable; this is for eyes, the exact bytes are --raw.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+}
