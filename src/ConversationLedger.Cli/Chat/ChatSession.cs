@@ -143,11 +143,11 @@ public sealed class ChatSession
                     case TurnContextWarning warning:
                         // Known before the call: say it before the reply, as the guide advises.
                         Console.WriteLine();
-                        Console.MarkupLine($"[bold yellow]warning: this request fills {warning.Request.Fill.ToString("P0", CultureInfo.InvariantCulture)} of the context window; /reset starts afresh[/]");
+                        Console.MarkupLine($"[bold yellow]warning: this request fills {ThreadViews.Percent(warning.Request.Fill, 0)} of the context window; /reset starts afresh[/]");
                         break;
                     case TurnCommitted committed:
                         Console.WriteLine();
-                        ThreadViews.WriteTurnFooter(Console, committed.Turn);
+                        ThreadViews.WriteTurnFooter(Console, committed.Turn, _session.Ledger.Options.WarnAtFill);
                         break;
                 }
             }
@@ -227,7 +227,7 @@ public sealed class ChatSession
                 var options = _session.Ledger.Options;
                 Console.MarkupLine($"policy [bold]{Markup.Escape(options.Policy.ToString() ?? "")}[/]"
                     + $"[dim] · first exchange pinned: {(options.PinFirstExchange ? "yes" : "no")} · prompt caching: {(options.PromptCaching ? options.CacheTtl : "off")}"
-                    + $" · warn at {options.WarnAtFill.ToString("P0", CultureInfo.InvariantCulture)} · /inspect shows what the next request carries[/]");
+                    + $" · warn at {ThreadViews.Percent(options.WarnAtFill, 0)} · /inspect shows what the next request carries[/]");
                 break;
             default:
                 Console.MarkupLine($"[red]error:[/] unknown command {Markup.Escape(command)}; /help lists them");

@@ -11,9 +11,6 @@ namespace ConversationLedger.Cli.Rendering;
 /// </summary>
 public static class ThreadViews
 {
-    /// <summary>The context fill at which the chat warns.</summary>
-    public const double WarnFill = 0.8;
-
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
     /// <summary>One message: who, its entry number (what /pin takes) and its text.</summary>
@@ -83,21 +80,24 @@ public static class ThreadViews
         console.Write(table);
     }
 
-    /// <summary>The dim line after each turn: tokens, cost and how full the context window was; a warning at 80 %.</summary>
-    public static void WriteTurnFooter(IAnsiConsole console, TurnResult turn)
+    /// <summary>
+    /// The dim line after each turn: tokens, cost and how full the context window was; a warning when the reported
+    /// fill reached <paramref name="warnAt"/> and the estimate before the call had not already warned.
+    /// </summary>
+    public static void WriteTurnFooter(IAnsiConsole console, TurnResult turn, double warnAt)
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(turn);
         var usage = turn.Usage.Record.Usage;
         var fill = turn.ContextWindow > 0
-            ? $"context {turn.ContextFill.ToString("P1", Invariant)} of {turn.ContextWindow.ToString("N0", Invariant)}"
+            ? $"context {Percent(turn.ContextFill, 1)} of {turn.ContextWindow.ToString("N0", Invariant)}"
             : "context window unknown";
         console.MarkupLine($"[dim]in {usage.InputTokens.ToString("N0", Invariant)} · out {usage.OutputTokens.ToString("N0", Invariant)}"
             + $" · cache read {usage.CacheReadInputTokens.ToString("N0", Invariant)} write {usage.CacheCreationInputTokens.ToString("N0", Invariant)}"
             + $" · {Money(turn.Usage.Record.CostUsd)} · {turn.MessagesSent} messages sent · {fill}[/]");
-        if (turn.ContextFill >= WarnFill)
+        if (!turn.ContextWarning && turn.ContextFill >= warnAt)
         {
-            console.MarkupLine($"[bold yellow]warning: the context window is {turn.ContextFill.ToString("P0", Invariant)} full; /reset starts afresh (the archive stays readable)[/]");
+            console.MarkupLine($"[bold yellow]warning: the context window is {Percent(turn.ContextFill, 0)} full; /reset starts afresh (the archive stays readable)[/]");
         }
     }
 
@@ -159,7 +159,7 @@ public static class ThreadViews
                 record.Usage.CacheCreationInputTokens.ToString("N0", Invariant),
                 record.Usage.OutputTokens.ToString("N0", Invariant),
                 Money(record.CostUsd),
-                window > 0 ? ((double)record.Usage.TotalInputTokens / window).ToString("P1", Invariant) : "?");
+                window > 0 ? Percent((double)record.Usage.TotalInputTokens / window, 1) : "?");
         }
         var total = turns.Select(t => t.Record).ToArray();
         table.AddRow(
@@ -228,12 +228,12 @@ public static class ThreadViews
         }
         var outputCost = options.Models.Cost(request.Model, new TokenUsage { OutputTokens = request.MaxTokens });
         console.MarkupLine($"model {Markup.Escape(request.Model)} · policy {Markup.Escape(options.Policy.ToString() ?? "")} · {request.Messages.Count} messages"
-            + $" · about {N(prepared.EstimatedInputTokens)} prompt tokens = {prepared.Fill.ToString("P2", Invariant)} of the {N(prepared.ContextWindow)}-token window"
+            + $" · about {N(prepared.EstimatedInputTokens)} prompt tokens = {Percent(prepared.Fill, 2)} of the {N(prepared.ContextWindow)}-token window"
             + $" (budget {N(prepared.Budget)})");
         console.MarkupLine($"cost estimate: input at most {Money(prepared.UncachedInputCostUsd)} (cache reads make it less), output up to {Money(outputCost)} (max_tokens {request.MaxTokens.ToString(Invariant)})");
-        if (prepared.Fill >= WarnFill)
+        if (prepared.Fill >= options.WarnAtFill)
         {
-            console.MarkupLine($"[bold yellow]warning: the context window would be {prepared.Fill.ToString("P0", Invariant)} full[/]");
+            console.MarkupLine($"[bold yellow]warning: the context window would be {Percent(prepared.Fill, 0)} full[/]");
         }
         console.MarkupLine("[bold]request body[/] [dim](POST /v1/messages)[/]");
         var json = prepared.ToJson();
@@ -261,6 +261,10 @@ public static class ThreadViews
             after = page[^1].Sequence;
         }
     }
+
+    /// <summary>A share as a percentage, "12.5%".</summary>
+    public static string Percent(double share, int decimals) =>
+        (share * 100).ToString("F" + decimals.ToString(Invariant), Invariant) + "%";
 
     private static string N(long value) => value.ToString("N0", Invariant);
 

@@ -1,0 +1,142 @@
+using ConversationLedger.Cli.Tests.Support;
+
+namespace ConversationLedger.Cli.Tests;
+
+public sealed class CommandTests
+{
+    [Fact]
+    public async Task Demo_shows_the_stateless_run_cannot_see_the_name_and_the_stateful_one_can()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("", "demo");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("did the second reply know the name? stateless: no, stateful: yes", result.Output);
+        var stateless = cli.Model.Requests[1];
+        var stateful = cli.Model.Requests[3];
+        Assert.Single(stateless.Messages);
+        Assert.Equal(3, stateful.Messages.Count);
+    }
+
+    [Fact]
+    public async Task Threads_lists_the_threads_of_the_scope()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("hi\n", "chat", "--thread", "a");
+        await cli.RunAsync("hi\n", "chat", "--thread", "b", "--scope", "other");
+
+        var result = await cli.RunAsync("", "threads");
+
+        Assert.Contains(" a ", result.Output);
+        Assert.DoesNotContain(" b ", result.Output);
+    }
+
+    [Fact]
+    public async Task Show_prints_the_conversation_and_says_it_is_valid()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("hello there\n", "chat");
+
+        var result = await cli.RunAsync("", "show", "default");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("hello there", result.Output);
+        Assert.Contains("valid:", result.Output);
+    }
+
+    [Fact]
+    public async Task Show_of_a_missing_thread_is_one_error_line_and_exit_code_1()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("", "show", "nope");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("error: thread local/default/nope does not exist (ledger threads lists them)", result.Output.Trim());
+    }
+
+    [Fact]
+    public async Task Inspect_shows_the_next_request_body_tokens_and_cost()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("hello there\n", "chat");
+
+        var result = await cli.RunAsync("", "inspect", "default", "--message", "and now?", "--raw");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("next user: and now?", result.Output);
+        Assert.Contains("cost estimate:", result.Output);
+        Assert.Contains("\"model\":\"claude-sonnet-5-5\"", result.Output);
+        Assert.Contains("{\"type\":\"text\",\"text\":\"and now?\"", result.Output);
+        Assert.Empty(cli.Model.Requests.Skip(1));
+    }
+
+    [Fact]
+    public async Task Usage_prints_a_row_per_turn_and_a_chart()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("one\ntwo\n", "chat");
+
+        var result = await cli.RunAsync("", "usage");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("turn 2", result.Output);
+        Assert.Contains("prompt tokens per turn", result.Output);
+    }
+
+    [Fact]
+    public async Task Reset_fork_and_delete_change_the_ledger()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("one\n", "chat");
+
+        var fork = await cli.RunAsync("", "fork", "default", "--to", "copy", "--at", "2");
+        var reset = await cli.RunAsync("", "reset", "default");
+        var delete = await cli.RunAsync("", "delete", "copy");
+        var again = await cli.RunAsync("", "delete", "copy");
+
+        Assert.Equal([0, 0, 0, 1], [fork.ExitCode, reset.ExitCode, delete.ExitCode, again.ExitCode]);
+        var head = await cli.Store.GetHeadAsync(new ThreadKey("local", "default", "default"));
+        Assert.True(head.ResetSequence > 0);
+        Assert.False((await cli.Store.GetHeadAsync(new ThreadKey("local", "default", "copy"))).Exists);
+    }
+
+    [Theory]
+    [InlineData("bogus:x")]
+    [InlineData("sqlite:")]
+    [InlineData("nothing")]
+    public async Task A_bad_store_uri_is_one_clear_error_and_a_nonzero_exit(string uri)
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("", "threads", "--store", uri);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.StartsWith("error: bad store", result.Output.Trim());
+        Assert.Empty(cli.OpenedStores);
+    }
+
+    [Fact]
+    public async Task LEDGER_STORE_is_used_when_no_option_is_given()
+    {
+        var cli = new CliHarness();
+        cli.Environment["LEDGER_STORE"] = "sqlite:/tmp/x.db";
+
+        await cli.RunAsync("", "threads");
+
+        Assert.Equal(new Hosting.StoreLocation(Hosting.StoreKind.Sqlite, "/tmp/x.db"), Assert.Single(cli.OpenedStores));
+    }
+
+    [Fact]
+    public async Task LEDGER_MODEL_and_the_model_option_choose_the_model()
+    {
+        var cli = new CliHarness();
+        cli.Environment["LEDGER_MODEL"] = "claude-haiku-5-5";
+
+        await cli.RunAsync("hi\n", "chat");
+        await cli.RunAsync("hi\n", "chat", "--model", "claude-opus-5-5");
+
+        Assert.Equal(["claude-haiku-5-5", "claude-opus-5-5"], cli.Model.Requests.Select(r => r.Model));
+    }
+}

@@ -1,0 +1,58 @@
+using ConversationLedger.Cli.Hosting;
+using Spectre.Console.Testing;
+
+namespace ConversationLedger.Cli.Tests.Support;
+
+/// <summary>
+/// Runs <c>ledger</c> commands in memory: a test console, one in-memory store shared by every run (so runs see each
+/// other's threads, as they would with a file), a fake model and an environment of the test's choosing.
+/// </summary>
+public sealed class CliHarness
+{
+    public InMemoryConversationStore Store { get; } = new();
+
+    public FakeModel Model { get; } = new();
+
+    public Dictionary<string, string> Environment { get; } = [];
+
+    public List<StoreLocation> OpenedStores { get; } = [];
+
+    /// <summary>Runs a command with <paramref name="input"/> as its standard input.</summary>
+    public Task<Result> RunAsync(string input, params string[] args) => RunAsync(new StringReader(input), _ => { }, args);
+
+    /// <summary>Runs a command; <paramref name="started"/> gets the interrupts (to press Ctrl+C) while it runs.</summary>
+    public async Task<Result> RunAsync(TextReader input, Action<Interrupts> started, params string[] args)
+    {
+        using var console = new TestConsole().Width(200);
+        using var interrupts = new Interrupts();
+        var services = new CliServices
+        {
+            Console = console,
+            Input = input,
+            Interrupts = interrupts,
+            Environment = name => Environment.GetValueOrDefault(name),
+            Stores = new Opener(this),
+            Models = new ModelOpener(Model),
+        };
+        started(interrupts);
+        var exit = await LedgerApp.RunAsync(args, services);
+        return new Result(exit, console.Output);
+    }
+
+    public sealed record Result(int ExitCode, string Output);
+
+    private sealed class Opener(CliHarness harness) : IStoreOpener
+    {
+        public Task<IConversationStore> OpenAsync(StoreLocation location, CancellationToken cancellationToken = default)
+        {
+            harness.OpenedStores.Add(location);
+            return Task.FromResult<IConversationStore>(harness.Store);
+        }
+    }
+
+    private sealed class ModelOpener(FakeModel model) : IModelOpener
+    {
+        public Task<ModelConnection> OpenAsync(Func<string, string?> environment, CancellationToken cancellationToken = default) =>
+            Task.FromResult(new ModelConnection(model, "fake model"));
+    }
+}

@@ -1,0 +1,90 @@
+using System.Runtime.CompilerServices;
+
+namespace ConversationLedger.Cli.Tests.Support;
+
+/// <summary>
+/// A hand-written model: its reply says how many messages it received and the earliest user text, as the
+/// emulator's does, so statelessness shows in the output. Streams the reply in words; <see cref="HoldStream"/>
+/// makes a stream stop after its first word until it is cancelled.
+/// </summary>
+public sealed class FakeModel : IModelClient
+{
+    private readonly List<ModelRequest> _requests = [];
+
+    /// <summary>Every request received, in order.</summary>
+    public IReadOnlyList<ModelRequest> Requests
+    {
+        get
+        {
+            lock (_requests)
+            {
+                return _requests.ToArray();
+            }
+        }
+    }
+
+    /// <summary>When set, streams pause after the first delta until cancelled.</summary>
+    public bool HoldStream { get; set; }
+
+    /// <summary>Signalled when a held stream has sent its first delta.</summary>
+    public TaskCompletionSource FirstDeltaSent { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Thrown by the next call instead of answering.</summary>
+    public Exception? FailNext { get; set; }
+
+    /// <summary>The prompt tokens each reply reports.</summary>
+    public long InputTokens { get; set; } = 100;
+
+    /// <summary>The reply text for a request.</summary>
+    public static string ReplyTo(ModelRequest request)
+    {
+        var earliest = request.Messages.First(m => m.Role == Role.User).Text;
+        return $"I can see {request.Messages.Count} messages. Earliest user text: \"{earliest}\".";
+    }
+
+    /// <inheritdoc />
+    public Task<ModelResponse> SendAsync(ModelRequest request, CancellationToken cancellationToken = default)
+    {
+        Record(request);
+        return Task.FromResult(Response(request));
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<ModelStreamEvent> StreamAsync(ModelRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        Record(request);
+        var response = Response(request);
+        var words = response.Message.Text.Split(' ');
+        for (var i = 0; i < words.Length; i++)
+        {
+            yield return new TextDelta(0, (i == 0 ? "" : " ") + words[i]);
+            if (i == 0 && HoldStream)
+            {
+                FirstDeltaSent.TrySetResult();
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            await Task.Yield();
+        }
+        yield return new StreamCompleted(response);
+    }
+
+    /// <inheritdoc />
+    public Task<long> CountTokensAsync(ModelRequest request, CancellationToken cancellationToken = default) => Task.FromResult(InputTokens);
+
+    private void Record(ModelRequest request)
+    {
+        if (FailNext is { } failure)
+        {
+            FailNext = null;
+            throw failure;
+        }
+        lock (_requests)
+        {
+            _requests.Add(request);
+        }
+    }
+
+    private ModelResponse Response(ModelRequest request) => new(
+        "msg_fake", request.Model, Message.Assistant(ReplyTo(request)), "end_turn",
+        new TokenUsage { InputTokens = InputTokens, OutputTokens = 12 }, "req_fake");
+}
