@@ -23,7 +23,7 @@ public static class LedgerApp
         {
             config.SetApplicationName("ledger");
             config.ConfigureConsole(services.Console);
-            config.CancellationExitCode(LedgerCommand<LedgerSettings>.CancelledExitCode);
+            config.CancellationExitCode(CommandGuard.CancelledExitCode);
             config.SetExceptionHandler((exception, _) => Fail(services, exception));
             config.AddCommand<ChatCommand>("chat")
                 .WithExample("chat")
@@ -56,7 +56,7 @@ public static class LedgerApp
                 services.Errors.MarkupLine($"[red]error:[/] {Markup.Escape(app.Message)}");
                 return 2;
             case OperationCanceledException:
-                return LedgerCommand<LedgerSettings>.CancelledExitCode;
+                return CommandGuard.CancelledExitCode;
             case var expected when ErrorLine.IsExpected(expected):
                 ErrorLine.Write(services.Errors, expected);
                 return 1;

@@ -12,9 +12,6 @@ namespace ConversationLedger.Cli.Commands;
 public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncCommand<TSettings>
     where TSettings : LedgerSettings
 {
-    /// <summary>Exit code of a cancelled command (128 + SIGINT, as shells report it).</summary>
-    public const int CancelledExitCode = 130;
-
     /// <summary>The outside world.</summary>
     protected CliServices Services { get; } = services ?? throw new ArgumentNullException(nameof(services));
 
@@ -54,23 +51,8 @@ public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncComm
     }
 
     /// <inheritdoc />
-    public sealed override async Task<int> ExecuteAsync(CommandContext context, TSettings settings, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await RunAsync(settings, cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            Services.Errors.MarkupLine("[yellow]cancelled[/]");
-            return CancelledExitCode;
-        }
-        catch (Exception ex) when (ErrorLine.IsExpected(ex))
-        {
-            ErrorLine.Write(Services.Errors, ex);
-            return 1;
-        }
-    }
+    public sealed override Task<int> ExecuteAsync(CommandContext context, TSettings settings, CancellationToken cancellationToken) =>
+        CommandGuard.RunAsync(Services, () => RunAsync(settings, cancellationToken), cancellationToken);
 
     /// <summary>Runs the command; expected errors may propagate.</summary>
     protected abstract Task<int> RunAsync(TSettings settings, CancellationToken cancellationToken);

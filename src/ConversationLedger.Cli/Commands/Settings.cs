@@ -135,4 +135,9 @@ public sealed class EmulatorSettings : CommandSettings
     [Description("The loopback port to listen on (default: a free one)")]
     [DefaultValue(0)]
     public int Port { get; set; }
+
+    /// <summary>A fault applied to every request, e.g. <c>ttft:500,tps:5</c> (slow streaming) or <c>529</c>.</summary>
+    [CommandOption("--fault <SPEC>")]
+    [Description("A fault for every request: 429[:S], 529, 500, drop, cut:K, error-event[:K], ttft:MS, tps:N (combine with commas)")]
+    public string? Fault { get; set; }
 }

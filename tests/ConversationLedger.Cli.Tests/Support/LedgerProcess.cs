@@ -1,0 +1,90 @@
+using System.Diagnostics;
+
+namespace ConversationLedger.Cli.Tests.Support;
+
+/// <summary>
+/// Runs the real <c>ledger</c> executable (<c>dotnet ledger.dll</c>, built beside the tests) with piped standard
+/// input, in a temporary data directory with a SQLite store, and never with an API key: replies come from the
+/// emulator the CLI starts in its own process.
+/// </summary>
+public sealed class LedgerProcess : IDisposable
+{
+    private static readonly string LedgerDll = Path.Combine(AppContext.BaseDirectory, "ledger.dll");
+
+    public LedgerProcess()
+    {
+        Directory.CreateDirectory(Root);
+    }
+
+    /// <summary>A directory of this test's own.</summary>
+    public string Root { get; } = Path.Combine(Path.GetTempPath(), "ledger-cli-" + Guid.NewGuid().ToString("N")[..12]);
+
+    /// <summary>The SQLite file of this test.</summary>
+    public string Database => Path.Combine(Root, "ledger.db");
+
+    /// <summary>Extra environment variables for the child.</summary>
+    public Dictionary<string, string> Environment { get; } = [];
+
+    public async Task<Result> RunAsync(string stdin, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Root,
+        };
+        start.ArgumentList.Add(LedgerDll);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        // Tests must never reach the real API.
+        foreach (var name in new[] { "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "LEDGER_MODEL", "LEDGER_EMULATOR_FAULT" })
+        {
+            start.Environment.Remove(name);
+        }
+        start.Environment["LEDGER_STORE"] = "sqlite:" + Database;
+        start.Environment["XDG_DATA_HOME"] = Root;
+        start.Environment["HOME"] = Root;
+        start.Environment["NO_COLOR"] = "1";
+        foreach (var (name, value) in Environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardInput.WriteAsync(stdin);
+        process.StandardInput.Close();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"ledger {string.Join(' ', args)} did not finish; output so far: {await stdout}{await stderr}");
+        }
+        return new Result(process.ExitCode, await stdout, await stderr);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temp directory is harmless.
+        }
+    }
+
+    public sealed record Result(int ExitCode, string Output, string Errors)
+    {
+        public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Output}\n--- stderr\n{Errors}";
+    }
+}
