@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Drives the interactive `ledger chat` in tmux as a person would: three turns, slash commands, Ctrl+C while a slow
+# reply streams (that turn is dropped, the chat goes on), Ctrl+C twice at the prompt to quit, a resumed session
+# ended by Ctrl+D; then checks with `ledger show` that the thread is valid and holds exactly the completed turns.
+# No API key is used: the CLI's in-process emulator answers, slowed by a latency fault.
+# Usage: bash scripts/tmux-chat.sh        (KEEP=1 keeps the temp directory; LEDGER_DLL=path skips the build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v tmux >/dev/null || { echo "tmux is required: apt-get install -y tmux" >&2; exit 1; }
+dll=${LEDGER_DLL:-src/ConversationLedger.Cli/bin/Debug/net10.0/ledger.dll}
+if [ -z "${LEDGER_DLL:-}" ]; then
+  dotnet build src/ConversationLedger.Cli -nologo -v q >/dev/null
+fi
+dll=$(realpath "$dll")
+
+work=$(mktemp -d)
+session="ledger-chat-$$"
+pane="$session:0.0"
+cleanup() {
+  tmux kill-session -t "$session" 2>/dev/null || true
+  if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+# The child's environment: never an API key; a SQLite file of our own; replies at 40 tokens a second.
+run_env=(env -u ANTHROPIC_API_KEY -u ANTHROPIC_BASE_URL LEDGER_STORE="sqlite:$work/ledger.db" XDG_DATA_HOME="$work"
+         LEDGER_EMULATOR_FAULT="ttft:200,tps:40")
+ledger() { "${run_env[@]}" dotnet "$dll" "$@"; }
+
+screen() { tmux capture-pane -p -t "$pane" -S -500; }
+fail() {
+  echo "FAIL: $*" >&2
+  echo "--- pane:" >&2
+  screen >&2 || true
+  exit 1
+}
+# Waits until the pane shows $1 (a fixed string) at least $2 times (default 1), for at most $3 seconds (default 60).
+wait_for() {
+  local text=$1 count=${2:-1} deadline=$((SECONDS + ${3:-60}))
+  until [ "$(screen | grep -cF -- "$text")" -ge "$count" ]; do
+    [ $SECONDS -lt $deadline ] || fail "timed out waiting for \"$text\" (x$count)"
+    sleep 0.2
+  done
+}
+type_line() { tmux send-keys -t "$pane" -l -- "$1"; tmux send-keys -t "$pane" Enter; }
+start_chat() {
+  tmux kill-session -t "$session" 2>/dev/null || true
+  tmux new-session -d -s "$session" -x 150 -y 50 \
+    "$(printf '%q ' "${run_env[@]}" dotnet "$dll" chat --thread tmux); echo CHAT-EXIT=\$?; sleep 600"
+}
+
+echo "1. three turns"
+start_chat
+wait_for "replies come from the local emulator"
+wait_for "you>"
+type_line "My name is Hesham and I build automation systems."
+wait_for "I can see 1 message"
+type_line "What do I build?"
+wait_for "I can see 3 messages"
+type_line "Thanks."
+wait_for "I can see 5 messages"
+wait_for "context " 3
+
+echo "2. slash commands"
+type_line "/history"
+wait_for "claude #"
+type_line "/usage"
+wait_for "prompt tokens per turn"
+
+echo "3. Ctrl+C while a long reply streams"
+type_line "Please write 400 words about ledgers."
+wait_for "lorem" 1 30
+tmux send-keys -t "$pane" C-c
+wait_for "cancelled: nothing of this turn was stored"
+type_line "Still there?"
+wait_for "I can see 7 messages"
+
+echo "4. Ctrl+C twice at the prompt quits"
+sleep 0.5
+tmux send-keys -t "$pane" C-c
+wait_for "(Ctrl+C again to quit, or type exit)"
+tmux send-keys -t "$pane" C-c
+wait_for "CHAT-EXIT=0"
+
+echo "5. resume, one more turn, Ctrl+D"
+start_chat
+wait_for "resuming local/default/tmux: 4 turns"
+wait_for "you>"
+type_line "And my name?"
+wait_for "I can see 9 messages"
+wait_for "Earliest user text: \"My name is Hesham"
+tmux send-keys -t "$pane" C-d
+wait_for "CHAT-EXIT=0"
+
+echo "6. the thread is valid and holds exactly the completed turns"
+shown=$(ledger show tmux) || fail "ledger show failed: $shown"
+echo "$shown" | grep -qF "valid:" || fail "ledger show did not say valid: $shown"
+echo "$shown" | grep -qF "10 messages now" || fail "expected 10 messages: $shown"
+if echo "$shown" | grep -qF "400 words"; then fail "the cancelled turn was stored: $shown"; fi
+echo "OK: interactive chat, cancellation and resume behave; the thread is valid"
