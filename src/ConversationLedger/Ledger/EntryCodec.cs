@@ -60,11 +60,12 @@ public static class EntryCodec
         int tokens, long runningTokens, long runningMessages)
     {
         ArgumentNullException.ThrowIfNull(payload);
+        var entryKind = ParseKind(kind);
         try
         {
             using var document = JsonDocument.Parse(payload);
             var p = document.RootElement;
-            LedgerEntry entry = ParseKind(kind) switch
+            LedgerEntry entry = entryKind switch
             {
                 EntryKind.Message => new MessageEntry(Message.Parse(p)),
                 EntryKind.SystemPrompt => new SystemPromptEntry(Str(p, "text"), p.GetProperty("effective_turn").GetInt64()),
@@ -88,7 +89,9 @@ public static class EntryCodec
                 RunningMessages = runningMessages,
             };
         }
-        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        // A broken message block throws LedgerFormatException itself; it is wrapped too so that every malformed
+        // payload names the entry it was found in.
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or LedgerFormatException)
         {
             throw new LedgerFormatException($"entry {sequence} ({kind}) has a malformed payload: {ex.Message}", ex);
         }
