@@ -223,6 +223,17 @@ public sealed class ConversationValidatorTests
     }
 
     [Fact]
+    public void A_prefilled_request_cannot_end_with_an_unanswered_tool_use()
+    {
+        Message[] messages = [User("Weather?"), Assistant(Text("Checking."), ToolUse("toolu_01"))];
+
+        var violation = Assert.Single(ConversationValidator.Validate(messages, Prefill));
+
+        Assert.Equal(ValidationRule.ToolUseNotAnswered, violation.Rule);
+        Assert.Equal("message 1: tool_use toolu_01 has no tool_result after it; a prefilled request cannot end with a tool_use", violation.ToString());
+    }
+
+    [Fact]
     public void A_request_ending_with_a_system_message_is_rejected_even_with_prefill()
     {
         Message[] messages = [User("Hi"), SystemMessage("Be brief.")];
