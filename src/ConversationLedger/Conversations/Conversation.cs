@@ -80,28 +80,42 @@ public sealed class Conversation
     public async IAsyncEnumerable<TurnUpdate> StreamAsync(Message userMessage, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         CheckUserMessage(userMessage);
-        var prepared = await PrepareAsync(userMessage, cancellationToken);
-        ModelResponse? response = null;
-        await foreach (var update in _ledger.Model.StreamAsync(prepared.Request, cancellationToken))
+        // With WaitAndRetry a stream queues behind this process's other turns on the thread, as SendAsync does.
+        // It is not sent again after a conflict with another process: its deltas have already been shown.
+        var gate = Options.OnConflict == ConflictHandling.WaitAndRetry ? _ledger.GateFor(Key) : null;
+        if (gate is not null)
         {
-            switch (update)
+            await gate.WaitAsync(cancellationToken);
+        }
+        try
+        {
+            var prepared = await PrepareAsync(userMessage, cancellationToken);
+            ModelResponse? response = null;
+            await foreach (var update in _ledger.Model.StreamAsync(prepared.Request, cancellationToken))
             {
-                case TextDelta text:
-                    yield return new TurnTextDelta(text.Text);
-                    break;
-                case ThinkingDelta thinking:
-                    yield return new TurnThinkingDelta(thinking.Text);
-                    break;
-                case StreamCompleted done:
-                    response = done.Response;
-                    break;
+                switch (update)
+                {
+                    case TextDelta text:
+                        yield return new TurnTextDelta(text.Text);
+                        break;
+                    case ThinkingDelta thinking:
+                        yield return new TurnThinkingDelta(thinking.Text);
+                        break;
+                    case StreamCompleted done:
+                        response = done.Response;
+                        break;
+                }
             }
+            if (response is null)
+            {
+                throw new ModelCallException("the stream ended without a complete message");
+            }
+            yield return new TurnCommitted(await CommitAsync(prepared, response, cancellationToken));
         }
-        if (response is null)
+        finally
         {
-            throw new ModelCallException("the stream ended without a complete message");
+            gate?.Release();
         }
-        yield return new TurnCommitted(await CommitAsync(prepared, response, cancellationToken));
     }
 
     /// <summary>Streams the reply to a text message.</summary>
