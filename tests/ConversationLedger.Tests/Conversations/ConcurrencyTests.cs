@@ -59,6 +59,43 @@ public sealed class ConcurrencyTests
     }
 
     [Fact]
+    public async Task With_wait_and_retry_a_stream_waits_for_a_send_in_flight_instead_of_conflicting()
+    {
+        // Given a send whose model call is in flight
+        var t = new TestLedger(new LedgerOptions { OnConflict = ConflictHandling.WaitAndRetry, TokenCounter = CharacterTokenCounter.Instance });
+        var gate = new Gate(expected: 1);
+        t.Model.SendAsyncCallback = AnswerAfter(gate);
+        var streamCalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        t.Model.StreamAsyncCallback = (_, ct) =>
+        {
+            streamCalled.TrySetResult();
+            return FakeModelClient.StreamText(["re: ", "B"], ct);
+        };
+        var send = t.Conversation.SendAsync("A");
+        await gate.AllArrived;
+
+        // When a stream on the same thread starts, and then the send's answer arrives
+        var stream = Task.Run(async () =>
+        {
+            TurnUpdate? last = null;
+            await foreach (var update in t.Conversation.StreamAsync("B"))
+            {
+                last = update;
+            }
+            return Assert.IsType<TurnCommitted>(last).Turn;
+        });
+        // Give the stream the chance to reach the model while the send is still in flight (it must not).
+        await Task.WhenAny(streamCalled.Task, Task.Delay(TimeSpan.FromMilliseconds(200)));
+        gate.Open();
+        await Task.WhenAll(send, stream);
+
+        // Then both turns are stored, one after the other
+        Assert.Equal(
+            [Message.User("A"), Message.Assistant("re: A"), Message.User("B"), Message.Assistant("re: B")],
+            await t.MessagesAsync());
+    }
+
+    [Fact]
     public async Task With_wait_and_retry_a_send_that_lost_to_another_process_sends_again_on_the_new_history()
     {
         // Given two ledgers (two processes) over one store, both sending to one thread at once

@@ -60,6 +60,21 @@ public sealed class StreamingTests
     }
 
     [Fact]
+    public async Task With_wait_and_retry_an_abandoned_stream_does_not_hold_up_the_next_send()
+    {
+        var t = new TestLedger(new LedgerOptions { OnConflict = ConflictHandling.WaitAndRetry, TokenCounter = CharacterTokenCounter.Instance });
+        t.Model.StreamAsyncCallback = (_, ct) => FakeModelClient.StreamText(["Hel", "lo"], ct);
+        await foreach (var _ in t.Conversation.StreamAsync("Abandoned"))
+        {
+            break;
+        }
+
+        var turn = await t.Conversation.SendAsync("Next").WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(1, turn.MessagesSent);
+    }
+
+    [Fact]
     public async Task Cancelling_a_stream_midway_stores_nothing()
     {
         var t = new TestLedger();
