@@ -158,6 +158,17 @@ public sealed class EntryCodecTests
         Assert.Throws<LedgerFormatException>(() => EntryCodec.ReadEntry(element));
     }
 
+    [Theory]
+    [InlineData("""{"kind":"reset","payload":{},"sequence":1.5}""")]
+    [InlineData("""{"kind":"reset","payload":{},"tokens":99999999999}""")]
+    public void ReadEntry_rejects_metadata_numbers_out_of_range_with_a_format_error(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        var element = document.RootElement;
+
+        Assert.Throws<LedgerFormatException>(() => EntryCodec.ReadEntry(element));
+    }
+
     [Fact]
     public void TargetOf_names_the_message_a_pin_or_edit_refers_to()
     {

@@ -95,6 +95,14 @@ public sealed class ContentBlockTests
         Assert.Throws<ArgumentException>(parameter, () => ContentBlock.CreateToolUse(id, name));
     }
 
+    [Theory]
+    [InlineData("{not json")]
+    [InlineData("[1,2]")]
+    public void CreateToolUse_rejects_an_input_that_is_not_a_json_object_naming_the_parameter(string inputJson)
+    {
+        Assert.Throws<ArgumentException>("inputJson", () => ContentBlock.CreateToolUse("toolu_01", "get_weather", inputJson));
+    }
+
     [Fact]
     public void CreateToolResult_guards_its_tool_use_id()
     {
