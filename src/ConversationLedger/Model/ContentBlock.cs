@@ -73,7 +73,21 @@ public sealed class ContentBlock : IEquatable<ContentBlock>
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
         ArgumentException.ThrowIfNullOrEmpty(name);
-        using var input = JsonDocument.Parse(inputJson);
+        ArgumentNullException.ThrowIfNull(inputJson);
+        JsonDocument input;
+        try
+        {
+            input = JsonDocument.Parse(inputJson);
+        }
+        catch (JsonException ex)
+        {
+            throw new ArgumentException($"the tool input is not valid JSON: {ex.Message}", nameof(inputJson), ex);
+        }
+        using var _ = input;
+        if (input.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            throw new ArgumentException($"the tool input must be a JSON object, got {input.RootElement.ValueKind}", nameof(inputJson));
+        }
         return Write(w =>
         {
             w.WriteString("type", "tool_use");
