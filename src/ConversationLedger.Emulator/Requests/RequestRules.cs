@@ -1,0 +1,43 @@
+namespace ConversationLedger.Emulator;
+
+/// <summary>
+/// The checks that need the model table and the conversation rules: unknown model, max_tokens over the
+/// model's limit, the core validator's rules (API mode), prefill support and the breakpoint limit.
+/// </summary>
+public static class RequestRules
+{
+    /// <summary>The API's limit on cache_control breakpoints in one request.</summary>
+    public const int MaxCacheBreakpoints = 4;
+
+    /// <summary>Returns the first problem of a shape-checked request, or null when the API would accept it.</summary>
+    public static ApiError? Check(ParsedRequest parsed, ModelCatalog catalog, RequestKind kind, out ModelInfo? model)
+    {
+        ArgumentNullException.ThrowIfNull(parsed);
+        ArgumentNullException.ThrowIfNull(catalog);
+        var request = parsed.Request;
+        if (!catalog.TryGet(request.Model, out var found))
+        {
+            model = null;
+            return ApiErrors.UnknownModel(request.Model);
+        }
+        model = found;
+        if (kind == RequestKind.Messages && request.MaxTokens > found.MaxOutput)
+        {
+            return ApiErrors.MaxTokensTooLarge(request.MaxTokens, found.MaxOutput, request.Model);
+        }
+
+        // Prefill is allowed by the validator here and checked against the model table just below.
+        var violations = ConversationValidator.Validate(request.Messages, new ValidationOptions { AllowPrefill = true });
+        if (violations.Count > 0)
+        {
+            return ApiErrors.FromViolation(violations[0], request.Messages);
+        }
+        if (kind == RequestKind.Messages && request.Messages[^1].Role == Role.Assistant && !found.SupportsPrefill)
+        {
+            return ApiErrors.PrefillNotSupported();
+        }
+
+        var breakpoints = PromptLayout.CountBreakpoints(parsed);
+        return breakpoints > MaxCacheBreakpoints ? ApiErrors.TooManyCacheBreakpoints(breakpoints) : null;
+    }
+}
