@@ -23,11 +23,13 @@ public static class RequestReader
     {
         "model", "max_tokens", "messages", "system", "tools", "tool_choice", "thinking", "stream", "metadata",
         "stop_sequences", "cache_control", "service_tier", "container", "context_management", "mcp_servers", "output_config",
+        "inference_geo", "speed", "diagnostics", "user_profile_id",
     };
 
     private static readonly HashSet<string> CountTokensFields = new(StringComparer.Ordinal)
     {
         "model", "messages", "system", "tools", "tool_choice", "thinking", "cache_control", "context_management", "mcp_servers", "output_config",
+        "speed",
     };
 
     private static readonly HashSet<string> SamplingFields = new(StringComparer.Ordinal) { "temperature", "top_p", "top_k" };
