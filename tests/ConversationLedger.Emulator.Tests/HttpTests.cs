@@ -137,9 +137,14 @@ public sealed class HttpTests : EmulatorTestBase
     [Fact]
     public async Task A_body_over_32_MB_gets_413_with_the_envelope()
     {
-        var body = Body(Conversation(new string('x', 33 * 1024 * 1024)));
+        var prefix = Encoding.UTF8.GetBytes($$"""{"model":"{{Model}}","max_tokens":10,"messages":[{"role":"user","content":" """);
+        var body = new byte[33 * 1024 * 1024];
+        Array.Fill(body, (byte)'x');
+        prefix.CopyTo(body, 0);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = new ByteArrayContent(body) };
+        request.Headers.Add("x-api-key", Key);
 
-        using var response = await PostAsync("/v1/messages", body);
+        using var response = await Http().SendAsync(request);
 
         Assert.Equal((HttpStatusCode)413, response.StatusCode);
         Assert.Equal("request_too_large", (await JsonAsync(response)).GetProperty("error").GetProperty("type").GetString());

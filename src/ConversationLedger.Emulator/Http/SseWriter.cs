@@ -12,6 +12,8 @@ namespace ConversationLedger.Emulator;
 /// </summary>
 internal sealed partial class SseWriter(HttpContext context, FaultSpec fault, string requestId)
 {
+    private static readonly TimeSpan CutGrace = TimeSpan.FromMilliseconds(100);
+
     private readonly Stream _body = context.Response.Body;
     private int _sent;
 
@@ -158,6 +160,8 @@ internal sealed partial class SseWriter(HttpContext context, FaultSpec fault, st
         if (fault.CutAfterEvents == _sent)
         {
             await _body.FlushAsync(cancellationToken);
+            // A reset discards data the client has not read yet; give it a moment to take the events already sent.
+            await Task.Delay(CutGrace, cancellationToken);
             context.Abort();
             return false;
         }
