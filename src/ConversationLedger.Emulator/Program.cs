@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using ConversationLedger;
 using ConversationLedger.Emulator;
 
@@ -42,12 +43,9 @@ catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or L
 
 await using var server = new EmulatorServer(new EmulatorOptions { Models = models, ApiKey = apiKey });
 using var stop = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    stop.Cancel();
-};
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
+// Ctrl+C (SIGINT) and SIGTERM stop serving; the registrations go before `stop` is disposed.
+using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
 var url = await server.StartAsync(port, stop.Token);
 Console.WriteLine($"listening on {url}");
 try
@@ -59,6 +57,12 @@ catch (OperationCanceledException)
     // Ctrl+C: stop serving.
 }
 return 0;
+
+void Stop(PosixSignalContext context)
+{
+    context.Cancel = true;
+    stop.Cancel();
+}
 
 static ModelCatalog LoadModels(string path)
 {
