@@ -232,4 +232,17 @@ public sealed class MessagesTests : EmulatorTestBase
         Assert.Empty(message.Content);
         Assert.Equal(0, message.Usage.OutputTokens);
     }
+
+    [Fact]
+    public async Task A_forced_tool_choice_gets_a_tool_call()
+    {
+        var tools = """ "tools":[{"name":"get_weather","input_schema":{"type":"object"}}],"tool_choice":{"type":"tool","name":"get_weather"} """;
+
+        var message = await Sdk().Messages.Create(Params(Body(Conversation("Weather?"), tools)));
+
+        Assert.Equal("tool_use", message.StopReason!.Raw());
+        Assert.True(message.Content[0].TryPickToolUse(out var call));
+        Assert.Equal("get_weather", call!.Name);
+        Assert.StartsWith("toolu_", call.ID);
+    }
 }

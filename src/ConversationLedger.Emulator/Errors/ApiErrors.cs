@@ -73,6 +73,13 @@ public static class ApiErrors
     public static ApiError TooManyCacheBreakpoints(int found) =>
         BadRequest($"A maximum of 4 blocks with cache_control may be provided. Found {found.ToString(CultureInfo.InvariantCulture)}.");
 
+    /// <summary>400: thinking is on but the assistant turn being continued (a tool loop) does not start with thinking.</summary>
+    public static ApiError ThinkingMissingInFinalAssistant(int messageIndex, string foundType) => BadRequest(
+        $"messages.{messageIndex}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{foundType}`. " +
+        "When `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of " +
+        "`tool_use` and `tool_result` blocks). We recommend you include thinking blocks from previous turns. To avoid this " +
+        "requirement, disable `thinking`.");
+
     /// <summary>
     /// The API's wording for one violation found by the core <see cref="ConversationValidator"/> (API mode).
     /// </summary>

@@ -52,6 +52,20 @@ public static partial class ReplyBuilder
             budget -= BlockTokens.Of(thinking);
         }
 
+        if (ForcedTool(parsed) is { } tool)
+        {
+            // tool_choice "any" or "tool" obliges the model to call a tool; the emulator calls it with no arguments.
+            blocks.Add(Block(w =>
+            {
+                w.WriteString("type", "tool_use");
+                w.WriteString("id", "toolu_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(request.ToJson())))[..24]);
+                w.WriteString("name", tool);
+                w.WriteStartObject("input");
+                w.WriteEndObject();
+            }));
+            return new Reply(blocks, "tool_use", null, BlockTokens.Of(blocks), BlockTokens.Of(blocks.Where(b => b.IsThinking)));
+        }
+
         var text = DefaultText(request, inputTokens);
         string stopReason = "end_turn";
         string? stopSequence = null;
@@ -119,6 +133,21 @@ public static partial class ReplyBuilder
             have += byTokens ? O200kTokenCounter.CountText(word) : 1;
         }
         return sb.ToString();
+    }
+
+    private static string? ForcedTool(ParsedRequest parsed)
+    {
+        if (parsed.Request.ToolChoice is not { ValueKind: System.Text.Json.JsonValueKind.Object } choice
+            || !choice.TryGetProperty("type", out var type) || type.ValueKind != System.Text.Json.JsonValueKind.String)
+        {
+            return null;
+        }
+        return type.GetString() switch
+        {
+            "tool" when choice.TryGetProperty("name", out var name) && name.ValueKind == System.Text.Json.JsonValueKind.String => name.GetString(),
+            "any" when parsed.Tools.Count > 0 => parsed.Tools[0].GetProperty("name").GetString(),
+            _ => null,
+        };
     }
 
     private static int CountWords(string text) => text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;

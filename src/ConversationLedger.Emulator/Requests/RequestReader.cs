@@ -251,6 +251,7 @@ public static class RequestReader
                 System = system,
                 Messages = messages,
                 Tools = tools.Count > 0 ? root.GetProperty("tools").Clone() : null,
+                ToolChoice = root.TryGetProperty("tool_choice", out var toolChoice) && toolChoice.ValueKind == JsonValueKind.Object ? toolChoice.Clone() : null,
                 Thinking = thinking,
                 StopSequences = stopSequences,
                 AutomaticCacheTtl = automaticTtl,

@@ -37,7 +37,26 @@ public static class RequestRules
             return ApiErrors.PrefillNotSupported();
         }
 
+        if (parsed.ThinkingEnabled && ThinkingMissingInToolLoop(request.Messages) is { } index)
+        {
+            return ApiErrors.ThinkingMissingInFinalAssistant(index, request.Messages[index].Content[0].Type);
+        }
+
         var breakpoints = PromptLayout.CountBreakpoints(parsed);
         return breakpoints > MaxCacheBreakpoints ? ApiErrors.TooManyCacheBreakpoints(breakpoints) : null;
+    }
+
+    // With thinking on, a request that answers tool calls continues the last assistant turn, which must open with
+    // its thinking block. Returns that assistant message's index when it does not.
+    private static int? ThinkingMissingInToolLoop(IReadOnlyList<Message> messages)
+    {
+        var last = messages.Count - 1;
+        if (last < 1 || messages[last].Role != Role.User || !messages[last].Content.Any(b => b.Type == "tool_result"))
+        {
+            return null;
+        }
+        var assistant = last - 1;
+        var turn = messages[assistant];
+        return turn.Role == Role.Assistant && turn.Content.Count > 0 && !turn.Content[0].IsThinking ? assistant : null;
     }
 }
