@@ -118,6 +118,9 @@ public sealed class HttpTests : EmulatorTestBase
         """{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"x"}],"metadata":[1]}""",
         new string('[', 5000) + new string(']', 5000),
         "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"\\ud800\"}],\"x\":1}",
+        "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"\\ud800\"},{\"role\":\"assistant\",\"content\":\"\"}]}",
+        "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"\\udc00x\"},{\"type\":\"text\",\"text\":\" \"}]}]}",
+        "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"system\":\"\\ud800\",\"tools\":[{\"name\":\"\\ud800\"}],\"stop_sequences\":[\"\\ud800\"],\"metadata\":{}, \"max_tokens\":99999999}",
     };
 
     [Theory]

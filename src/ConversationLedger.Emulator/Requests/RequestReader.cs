@@ -57,6 +57,12 @@ public static class RequestReader
         }
         using (document)
         {
+            if (UnreadableString(document.RootElement, "") is { } at)
+            {
+                // Unpaired surrogates parse as JSON but are not text; reading them later would throw.
+                error = ApiErrors.WrongType(at.Length == 0 ? "body" : at, "a valid string (it holds an unpaired surrogate)");
+                return null;
+            }
             try
             {
                 return ReadRoot(document.RootElement, kind, anthropicVersion, out error);
@@ -67,6 +73,62 @@ public static class RequestReader
                 error = ApiErrors.BadRequest(ex.Message);
                 return null;
             }
+        }
+    }
+
+    // The path of the first string (or property name) that is not valid UTF-16 text; null when all are.
+    private static string? UnreadableString(JsonElement element, string path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                return Readable(element) ? null : path;
+            case JsonValueKind.Array:
+                var i = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (UnreadableString(item, Join(path, i.ToString(System.Globalization.CultureInfo.InvariantCulture))) is { } found)
+                    {
+                        return found;
+                    }
+                    i++;
+                }
+                return null;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    string name;
+                    try
+                    {
+                        name = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        return path;
+                    }
+                    if (UnreadableString(property.Value, Join(path, name)) is { } found)
+                    {
+                        return found;
+                    }
+                }
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    private static string Join(string path, string part) => path.Length == 0 ? part : path + "." + part;
+
+    private static bool Readable(JsonElement element)
+    {
+        try
+        {
+            element.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
         }
     }
 
@@ -399,14 +461,71 @@ public static class RequestReader
         {
             return ApiErrors.WrongType($"{path}.thinking.signature", "a valid string");
         }
-        if (t == "tool_result" && b.TryGetProperty("content", out var c) && c.ValueKind is not (JsonValueKind.String or JsonValueKind.Array))
+        if (t == "tool_result" && b.TryGetProperty("content", out var c))
         {
-            return ApiErrors.WrongType($"{path}.tool_result.content", "a valid string or a valid list");
+            if (c.ValueKind is not (JsonValueKind.String or JsonValueKind.Array))
+            {
+                return ApiErrors.WrongType($"{path}.tool_result.content", "a valid string or a valid list");
+            }
+            if (c.ValueKind == JsonValueKind.Array)
+            {
+                var j = 0;
+                foreach (var inner in c.EnumerateArray())
+                {
+                    if (CheckBlock(inner, $"{path}.tool_result.content.{j}") is { } innerProblem)
+                    {
+                        return innerProblem;
+                    }
+                    j++;
+                }
+            }
+        }
+        if (t is "image" or "document" && CheckSource(b.GetProperty("source"), $"{path}.{t}.source") is { } sourceProblem)
+        {
+            return sourceProblem;
         }
         if (b.TryGetProperty("cache_control", out var cc) && cc.ValueKind != JsonValueKind.Null)
         {
             ReadCacheControl(cc, $"{path}.{t}.cache_control", out var ccError);
             return ccError;
+        }
+        return null;
+    }
+
+    // The source of an image or document: its type decides which other fields must be strings.
+    private static ApiError? CheckSource(JsonElement source, string path)
+    {
+        if (!source.TryGetProperty("type", out var type))
+        {
+            return ApiErrors.FieldRequired($"{path}.type");
+        }
+        if (type.ValueKind != JsonValueKind.String)
+        {
+            return ApiErrors.WrongType($"{path}.type", "a valid string");
+        }
+        string[] required = type.GetString() switch
+        {
+            "base64" => ["media_type", "data"],
+            "text" => ["media_type", "data"],
+            "url" => ["url"],
+            "file" => ["file_id"],
+            _ => [],
+        };
+        foreach (var field in required)
+        {
+            if (!source.TryGetProperty(field, out var value))
+            {
+                return ApiErrors.FieldRequired($"{path}.{type.GetString()}.{field}");
+            }
+            if (value.ValueKind != JsonValueKind.String)
+            {
+                return ApiErrors.WrongType($"{path}.{type.GetString()}.{field}", "a valid string");
+            }
+        }
+        if (type.GetString() == "content" && source.TryGetProperty("content", out var content)
+            && content.ValueKind is not (JsonValueKind.String or JsonValueKind.Array))
+        {
+            return ApiErrors.WrongType($"{path}.content.content", "a valid string or a valid list");
         }
         return null;
     }
