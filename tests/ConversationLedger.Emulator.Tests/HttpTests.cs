@@ -12,6 +12,7 @@ public sealed class HttpTests : EmulatorTestBase
     {
         using var health = await Http().GetAsync("/health");
         using var missing = await Http().GetAsync("/v2/nothing");
+        using var wrongMethod = await Http().GetAsync("/v1/messages");
         using var noKey = await PostAsync("/v1/messages", Body(Conversation("Hi")), apiKey: null);
         using var ok = await PostAsync("/v1/messages", Body(Conversation("Hi")));
 
@@ -26,6 +27,8 @@ public sealed class HttpTests : EmulatorTestBase
         Assert.Equal("x-api-key header is required", envelope.GetProperty("error").GetProperty("message").GetString());
         Assert.Equal(RequestIdHeader(noKey), envelope.GetProperty("request_id").GetString());
         Assert.Equal(RequestIdHeader(missing), (await JsonAsync(missing)).GetProperty("request_id").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, wrongMethod.StatusCode);
+        Assert.Equal(RequestIdHeader(wrongMethod), (await JsonAsync(wrongMethod)).GetProperty("request_id").GetString());
     }
 
     [Fact]

@@ -34,6 +34,9 @@ public static class RequestReader
 
     private static readonly HashSet<string> SamplingFields = new(StringComparer.Ordinal) { "temperature", "top_p", "top_k" };
 
+    /// <summary>The most messages one request may carry.</summary>
+    public const int MaxMessages = 100_000;
+
     /// <summary>The API version from which temperature, top_p and top_k are rejected.</summary>
     public const string SamplingRemovedInVersion = "2026-10-21";
 
@@ -196,6 +199,11 @@ public static class RequestReader
         if (messagesElement.ValueKind != JsonValueKind.Array)
         {
             error = ApiErrors.WrongType("messages", "a valid list");
+            return null;
+        }
+        if (messagesElement.GetArrayLength() > MaxMessages)
+        {
+            error = ApiErrors.BadRequest($"messages: too many messages ({messagesElement.GetArrayLength()} > {MaxMessages} maximum)");
             return null;
         }
         var messages = new List<Message>(messagesElement.GetArrayLength());
