@@ -12,6 +12,12 @@ public sealed class EmulatorOptions
     /// <summary>The clock of the prompt cache (tests advance it to expire entries). <value>The default value is <see cref="TimeProvider.System"/>.</value></summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// Whether thinking blocks the emulator signed are rejected when anything before them (or their text) changed,
+    /// as the newest models do. <value>The default value is true.</value>
+    /// </summary>
+    public bool VerifyThinkingSignatures { get; init; } = true;
+
     /// <summary>The largest request body accepted; larger ones get 413. <value>The default value is 32 MB.</value></summary>
     public long MaxRequestBodyBytes { get; init; } = 32L * 1024 * 1024;
 }

@@ -114,7 +114,8 @@ public sealed class PromptLayout
         request.AutomaticCacheTtl is not null
         && !(request.Messages.Count > 0 && request.Messages[^1].Content.Count > 0 && request.Messages[^1].Content[^1].HasCacheControl);
 
-    private static string WithoutCacheControl(JsonElement tool)
+    /// <summary>A tool definition's JSON without its cache_control marker (markers move between requests; the prefix does not).</summary>
+    internal static string WithoutCacheControl(JsonElement tool)
     {
         using var stream = new MemoryStream();
         using (var writer = new Utf8JsonWriter(stream))

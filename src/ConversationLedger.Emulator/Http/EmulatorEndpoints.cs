@@ -75,7 +75,7 @@ internal sealed class EmulatorEndpoints(EmulatorServer server)
 
         var parsed = RequestReader.Read(body, RequestKind.Messages, Version(context), out var error);
         ModelInfo? model = null;
-        error ??= RequestRules.Check(parsed!, Options.Models, RequestKind.Messages, out model);
+        error ??= RequestRules.Check(parsed!, Options.Models, RequestKind.Messages, Options.VerifyThinkingSignatures, out model);
         if (error is not null)
         {
             await HttpExchange.WriteErrorAsync(context, error, ct);
@@ -129,7 +129,7 @@ internal sealed class EmulatorEndpoints(EmulatorServer server)
             return;
         }
         var parsed = RequestReader.Read(body, RequestKind.CountTokens, Version(context), out var error);
-        error ??= RequestRules.Check(parsed!, Options.Models, RequestKind.CountTokens, out _);
+        error ??= RequestRules.Check(parsed!, Options.Models, RequestKind.CountTokens, Options.VerifyThinkingSignatures, out _);
         if (error is not null)
         {
             await HttpExchange.WriteErrorAsync(context, error, ct);

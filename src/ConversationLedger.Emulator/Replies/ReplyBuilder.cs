@@ -46,7 +46,7 @@ public static partial class ReplyBuilder
             {
                 w.WriteString("type", "thinking");
                 w.WriteString("thinking", thought);
-                w.WriteString("signature", Signature(thought));
+                w.WriteString("signature", ThinkingSignatures.Sign(parsed, request.Messages.Count, thought));
             });
             blocks.Add(thinking);
             budget -= BlockTokens.Of(thinking);
@@ -196,10 +196,6 @@ public static partial class ReplyBuilder
 
     private static string Plural(long count, string noun) =>
         string.Create(CultureInfo.InvariantCulture, $"{count} {noun}{(count == 1 ? "" : "s")}");
-
-    // Deterministic, so a replayed conversation sends back the same bytes; not a secret.
-    private static string Signature(string thinking) =>
-        Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes("emulator-signature:" + thinking)));
 
     [GeneratedRegex(@"\b(\d{1,6})\s+(words?|tokens?)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex PaddingRequest();

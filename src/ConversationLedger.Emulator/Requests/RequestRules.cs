@@ -10,7 +10,12 @@ public static class RequestRules
     public const int MaxCacheBreakpoints = 4;
 
     /// <summary>Returns the first problem of a shape-checked request, or null when the API would accept it.</summary>
-    public static ApiError? Check(ParsedRequest parsed, ModelCatalog catalog, RequestKind kind, out ModelInfo? model)
+    /// <param name="parsed">The shape-checked request.</param>
+    /// <param name="catalog">The model table.</param>
+    /// <param name="kind">Which endpoint the request was sent to.</param>
+    /// <param name="verifyThinkingSignatures">Whether thinking blocks the emulator signed must come back with their prompt unchanged.</param>
+    /// <param name="model">The model, when the table knows it.</param>
+    public static ApiError? Check(ParsedRequest parsed, ModelCatalog catalog, RequestKind kind, bool verifyThinkingSignatures, out ModelInfo? model)
     {
         ArgumentNullException.ThrowIfNull(parsed);
         ArgumentNullException.ThrowIfNull(catalog);
@@ -40,6 +45,11 @@ public static class RequestRules
         if (parsed.ThinkingEnabled && ThinkingMissingInToolLoop(request.Messages) is { } index)
         {
             return ApiErrors.ThinkingMissingInFinalAssistant(index, request.Messages[index].Content[0].Type);
+        }
+
+        if (verifyThinkingSignatures && ThinkingSignatures.Verify(parsed) is { } signatureError)
+        {
+            return signatureError;
         }
 
         var breakpoints = PromptLayout.CountBreakpoints(parsed);
