@@ -40,10 +40,13 @@ public sealed class FaultTests : EmulatorTestBase
     public async Task The_SDK_retries_scheduled_429_and_529_and_then_succeeds()
     {
         Server.Faults.Enqueue("429:10ms", "529");
+        Server.Script.Enqueue(ScriptedReply.Text("third time lucky"));
 
         var message = await Sdk(maxRetries: 2).Messages.Create(Params(Hello));
 
-        Assert.NotEmpty(message.Content);
+        // Faulted attempts consume no scripted reply.
+        Assert.True(message.Content[0].TryPickText(out var text));
+        Assert.Equal("third time lucky", text!.Text);
         var attempts = Server.Requests.Snapshot();
         Assert.Equal(3, attempts.Count);
         Assert.Equal(["0", "1", "2"], attempts.Select(a => a.Headers["x-stainless-retry-count"]));
@@ -140,6 +143,19 @@ public sealed class FaultTests : EmulatorTestBase
         Assert.True(firstDelta >= TimeSpan.FromMilliseconds(290), $"first delta after {firstDelta}");
         // About 36 output tokens at 200 per second: at least 150 ms of pacing after the first token.
         Assert.True(streamed - firstDelta >= TimeSpan.FromMilliseconds(100), $"paced for {streamed - firstDelta}");
+    }
+
+    [Fact]
+    public async Task Concurrent_calls_are_each_answered_and_logged()
+    {
+        var client = Sdk();
+
+        var replies = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
+            client.Messages.Create(Params(Body(Conversation($"Question number {i}"))))));
+
+        Assert.Equal(40, replies.Select(r => r.ID).Distinct().Count());
+        Assert.Equal(40, Server.Requests.Count);
+        Assert.All(replies, r => Assert.Equal("end_turn", r.StopReason!.Raw()));
     }
 
     [Fact]
