@@ -72,7 +72,16 @@ public sealed class EmulatorServer : IAsyncDisposable
         });
         var app = builder.Build();
         new EmulatorEndpoints(this).Map(app);
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            // A port in use or a cancelled start leaves nothing behind.
+            await app.DisposeAsync();
+            throw;
+        }
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         _baseUrl = new Uri(address).GetLeftPart(UriPartial.Authority).Replace("localhost", "127.0.0.1", StringComparison.Ordinal);
         _app = app;

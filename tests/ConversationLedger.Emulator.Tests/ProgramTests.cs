@@ -55,3 +55,30 @@ public sealed class ProgramTests
         }
     }
 }
+
+public sealed class EmulatorServerTests
+{
+    [Fact]
+    public async Task The_base_url_is_known_only_after_start_and_a_server_starts_once()
+    {
+        await using var server = new EmulatorServer();
+
+        Assert.Throws<InvalidOperationException>(() => server.BaseUrl);
+        var url = await server.StartAsync();
+
+        Assert.Matches(@"^http://127\.0\.0\.1:\d+$", url);
+        Assert.Equal(url, server.BaseUrl);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => server.StartAsync());
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>("port", () => new EmulatorServer().StartAsync(-1));
+    }
+
+    [Fact]
+    public async Task A_port_in_use_fails_to_start()
+    {
+        await using var first = new EmulatorServer();
+        var port = new Uri(await first.StartAsync()).Port;
+        await using var second = new EmulatorServer();
+
+        await Assert.ThrowsAnyAsync<IOException>(() => second.StartAsync(port));
+    }
+}
