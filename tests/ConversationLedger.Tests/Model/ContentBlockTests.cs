@@ -161,3 +161,20 @@ public sealed class ContentBlockTests
         Assert.Equal(RawJson.ThinkingBlock, block.Json);
     }
 }
+
+public sealed class ContentBlockReadableTextTests
+{
+    [Theory]
+    [InlineData("""{"type":"document","source":{"type":"text","data":42}}""")]
+    [InlineData("""{"type":"document","source":"oops"}""")]
+    [InlineData("""{"type":"tool_result","tool_use_id":"toolu_1","content":[{"text":"no type"},7,"x"]}""")]
+    public void Readable_text_never_throws_on_malformed_content(string json)
+    {
+        var block = ContentBlock.Parse(json);
+
+        var text = block.ReadableText();
+
+        Assert.NotNull(text);
+        Assert.True(O200kTokenCounter.Instance.CountTokens(new Message(Role.User, [block])) > 0);
+    }
+}
