@@ -93,32 +93,46 @@ public sealed class Conversation
     public async IAsyncEnumerable<TurnUpdate> StreamAsync(Message userMessage, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         CheckUserMessage(userMessage);
-        var prepared = await PrepareAsync(userMessage, summarize: true, cancellationToken);
-        if (prepared.Prepared.Fill >= Options.WarnAtFill)
+        // With WaitAndRetry a stream queues behind this process's other turns on the thread, as SendAsync does.
+        // It is not sent again after a conflict with another process: its deltas have already been shown.
+        var gate = Options.OnConflict == ConflictHandling.WaitAndRetry ? _ledger.GateFor(Key) : null;
+        if (gate is not null)
         {
-            yield return new TurnContextWarning(prepared.Prepared);
+            await gate.WaitAsync(cancellationToken);
         }
-        ModelResponse? response = null;
-        await foreach (var update in _ledger.Model.StreamAsync(prepared.Prepared.Request, cancellationToken))
+        try
         {
-            switch (update)
+            var prepared = await PrepareAsync(userMessage, summarize: true, cancellationToken);
+            if (prepared.Prepared.Fill >= Options.WarnAtFill)
             {
-                case TextDelta text:
-                    yield return new TurnTextDelta(text.Text);
-                    break;
-                case ThinkingDelta thinking:
-                    yield return new TurnThinkingDelta(thinking.Text);
-                    break;
-                case StreamCompleted done:
-                    response = done.Response;
-                    break;
+                yield return new TurnContextWarning(prepared.Prepared);
             }
+            ModelResponse? response = null;
+            await foreach (var update in _ledger.Model.StreamAsync(prepared.Prepared.Request, cancellationToken))
+            {
+                switch (update)
+                {
+                    case TextDelta text:
+                        yield return new TurnTextDelta(text.Text);
+                        break;
+                    case ThinkingDelta thinking:
+                        yield return new TurnThinkingDelta(thinking.Text);
+                        break;
+                    case StreamCompleted done:
+                        response = done.Response;
+                        break;
+                }
+            }
+            if (response is null)
+            {
+                throw new ModelCallException("the stream ended without a complete message");
+            }
+            yield return new TurnCommitted(await CommitAsync(prepared, response, cancellationToken));
         }
-        if (response is null)
+        finally
         {
-            throw new ModelCallException("the stream ended without a complete message");
+            gate?.Release();
         }
-        yield return new TurnCommitted(await CommitAsync(prepared, response, cancellationToken));
     }
 
     /// <summary>Streams the reply to a text message.</summary>
@@ -257,7 +271,7 @@ public sealed class Conversation
     private async Task<TurnResult> CommitAsync(PreparedTurn prepared, ModelResponse response, CancellationToken cancellationToken)
     {
         var reply = response.Message;
-        var problems = ConversationValidator.Validate([prepared.User, reply], ValidationOptions.StrictHistory);
+        var problems = ConversationValidator.Validate([.. prepared.Prepared.Request.Messages, reply], ValidationOptions.StrictHistory);
         if (problems.Count > 0)
         {
             throw new ModelCallException(

@@ -60,11 +60,12 @@ public static class EntryCodec
         int tokens, long runningTokens, long runningMessages)
     {
         ArgumentNullException.ThrowIfNull(payload);
+        var entryKind = ParseKind(kind);
         try
         {
             using var document = JsonDocument.Parse(payload);
             var p = document.RootElement;
-            LedgerEntry entry = ParseKind(kind) switch
+            LedgerEntry entry = entryKind switch
             {
                 EntryKind.Message => new MessageEntry(Message.Parse(p)),
                 EntryKind.SystemPrompt => new SystemPromptEntry(Str(p, "text"), p.GetProperty("effective_turn").GetInt64()),
@@ -88,7 +89,9 @@ public static class EntryCodec
                 RunningMessages = runningMessages,
             };
         }
-        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        // A broken message block throws LedgerFormatException itself; it is wrapped too so that every malformed
+        // payload names the entry it was found in.
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or LedgerFormatException)
         {
             throw new LedgerFormatException($"entry {sequence} ({kind}) has a malformed payload: {ex.Message}", ex);
         }
@@ -132,10 +135,19 @@ public static class EntryCodec
         {
             throw new LedgerFormatException("an entry needs a string \"kind\" and a \"payload\"");
         }
-        var sequence = element.TryGetProperty("sequence", out var s) && s.ValueKind == JsonValueKind.Number ? s.GetInt64() : 0;
+        // GetInt64/GetInt32 would throw FormatException for 1.5 or an overflow; an import must fail with one clear line.
+        long sequence = 0;
+        if (element.TryGetProperty("sequence", out var s) && s.ValueKind == JsonValueKind.Number && !s.TryGetInt64(out sequence))
+        {
+            throw new LedgerFormatException($"an entry's \"sequence\" must be a whole number, got {s.GetRawText()}");
+        }
         var at = element.TryGetProperty("recorded_at", out var a) && a.ValueKind == JsonValueKind.String && a.TryGetDateTimeOffset(out var t) ? t : default;
         var turn = element.TryGetProperty("turn_id", out var tu) && tu.ValueKind == JsonValueKind.String ? tu.GetString() : null;
-        var tokens = element.TryGetProperty("tokens", out var tk) && tk.ValueKind == JsonValueKind.Number ? tk.GetInt32() : 0;
+        var tokens = 0;
+        if (element.TryGetProperty("tokens", out var tk) && tk.ValueKind == JsonValueKind.Number && !tk.TryGetInt32(out tokens))
+        {
+            throw new LedgerFormatException($"an entry's \"tokens\" must be a whole number below 2^31, got {tk.GetRawText()}");
+        }
         return Decode(kind.GetString()!, payload.GetRawText(), sequence, at, turn, tokens, 0, 0);
     }
 

@@ -73,7 +73,21 @@ public sealed class ContentBlock : IEquatable<ContentBlock>
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
         ArgumentException.ThrowIfNullOrEmpty(name);
-        using var input = JsonDocument.Parse(inputJson);
+        ArgumentNullException.ThrowIfNull(inputJson);
+        JsonDocument input;
+        try
+        {
+            input = JsonDocument.Parse(inputJson);
+        }
+        catch (JsonException ex)
+        {
+            throw new ArgumentException($"the tool input is not valid JSON: {ex.Message}", nameof(inputJson), ex);
+        }
+        using var _ = input;
+        if (input.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            throw new ArgumentException($"the tool input must be a JSON object, got {input.RootElement.ValueKind}", nameof(inputJson));
+        }
         return Write(w =>
         {
             w.WriteString("type", "tool_use");
@@ -188,10 +202,10 @@ public sealed class ContentBlock : IEquatable<ContentBlock>
                     var sb = new StringBuilder();
                     foreach (var inner in content.EnumerateArray())
                     {
-                        if (inner.ValueKind == JsonValueKind.Object)
-                        {
-                            sb.Append(From(inner).ReadableText()).Append('\n');
-                        }
+                        // Items are read leniently: a token estimate must never fail on content the validator reports.
+                        var isBlock = inner.ValueKind == JsonValueKind.Object
+                            && inner.TryGetProperty("type", out var innerType) && innerType.ValueKind == JsonValueKind.String;
+                        sb.Append(isBlock ? From(inner).ReadableText() : inner.GetRawText()).Append('\n');
                     }
                     return sb.ToString();
                 }
@@ -199,9 +213,10 @@ public sealed class ContentBlock : IEquatable<ContentBlock>
             case "image":
                 return "";
             case "document":
-                return _element.TryGetProperty("source", out var source) && source.TryGetProperty("data", out var data)
-                    && source.TryGetProperty("type", out var st) && st.GetString() == "text"
-                    ? data.GetString() ?? ""
+                return _element.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.Object
+                    && source.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.String
+                    && source.TryGetProperty("type", out var st) && st.ValueKind == JsonValueKind.String && st.GetString() == "text"
+                    ? data.GetString()!
                     : "";
             default:
                 return Json;

@@ -101,7 +101,8 @@ public sealed class TokenCalibration
         {
             return;
         }
-        var ratio = (double)reported / estimate;
-        _factors.AddOrUpdate(model, ratio, (_, old) => old + (ratio - old) * LearningRate);
+        // Bounded, and starting from 1: one odd call (a cache-warming request, a proxy that rewrites prompts) must not swing budgets.
+        var ratio = Math.Clamp((double)reported / estimate, 0.25, 4.0);
+        _factors.AddOrUpdate(model, 1 + (ratio - 1) * LearningRate, (_, old) => old + (ratio - old) * LearningRate);
     }
 }

@@ -283,6 +283,13 @@ public static class ConversationValidator
                 found.Add(new Violation(last, final.Content.Count - 1, ValidationRule.PrefillTrailingWhitespace,
                     "a prefilled final assistant message cannot end with whitespace"));
             }
+            else if (final.Content.Select(b => b.ToolUse?.Id).Where(id => !string.IsNullOrEmpty(id)).ToList() is { Count: > 0 } unanswered)
+            {
+                // CheckToolPairing lets a final tool_use pass because a stored history may wait for its result;
+                // a request may not, and with prefill on, the ending check above does not catch it either.
+                found.Add(new Violation(last, null, ValidationRule.ToolUseNotAnswered,
+                    $"tool_use {string.Join(", ", unanswered)} has no tool_result after it; a prefilled request cannot end with a tool_use"));
+            }
         }
         else if (final.Role == Role.System)
         {

@@ -1,0 +1,117 @@
+using System.Globalization;
+using System.Text;
+using ConversationLedger.Anthropic;
+using ConversationLedger.Emulator;
+
+namespace ConversationLedger.Benchmarks;
+
+/// <summary>
+/// The guide's example as a 200-turn conversation against the emulator: a 2,000-token system prompt, a
+/// 5,000-token document pasted at turn 3, a 3,000-token reply at turn 4, ~150-token messages otherwise, and
+/// three planted facts — the user's name (turn 1), an exact error message (inside the turn-3 document) and an
+/// instruction pinned by hand (turn 2). Each policy runs the same script; the emulator's usage (with its prompt
+/// cache accounting) is what is billed.
+/// </summary>
+internal static class TokenEconomyScenario
+{
+    public const string Name = "Hesham";
+    public const string ErrorLine = "Error: ECONNRESET at db/pool.js:88 (pool exhausted after 30000 ms, max 20 clients)";
+    public const string Instruction = "always cite ticket TCK-4471 in British English";
+    private const string Model = "claude-sonnet-5-5";
+
+    public sealed record Row(string Policy, int Turns, decimal InputCostUsd, decimal SummaryCostUsd, double CacheHitRatio,
+        long LargestRequestTokens, int SummaryCalls, bool NameKept, bool ErrorKept, bool InstructionKept)
+    {
+        public int FactsKept => (NameKept ? 1 : 0) + (ErrorKept ? 1 : 0) + (InstructionKept ? 1 : 0);
+
+        public decimal TotalInputCostUsd => InputCostUsd + SummaryCostUsd;
+    }
+
+    public static IReadOnlyList<(string Name, IHistoryPolicy Policy, bool Caching, bool PinByHand)> Variants() =>
+    [
+        ("keep-all, no caching (the guide's loop)", KeepAllPolicy.Instance, false, false),
+        ("keep-all + prompt caching", KeepAllPolicy.Instance, true, true),
+        ("guide's sliding window (first exchange + last 18)", SlidingWindowPolicy.Guide(20), true, false),
+        ("summarize (window 16, slides every turn)", new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 16 })), true, true),
+        ("cache-aware default (pins + summary + window 16, step 8)", LedgerOptions.DefaultPolicy, true, true),
+    ];
+
+    public static async Task<IReadOnlyList<Row>> RunAsync(int turns, TextWriter progress)
+    {
+        var rows = new List<Row>();
+        foreach (var (name, policy, caching, pinByHand) in Variants())
+        {
+            rows.Add(await RunOneAsync(name, policy, caching, pinByHand, turns));
+            progress.WriteLine($"  {name}: done");
+        }
+        return rows;
+    }
+
+    private static async Task<Row> RunOneAsync(string name, IHistoryPolicy policy, bool caching, bool pinByHand, int turns)
+    {
+        await using var emulator = new EmulatorServer();
+        var url = await emulator.StartAsync();
+        var models = ModelCatalog.Default;
+        var adapter = new AnthropicModelClient(new AnthropicModelClientOptions { ApiKey = "bench", BaseUrl = url, MaxRetries = 0 });
+        var model = new ExtractiveSummaryModel(adapter, models);
+        var ledger = new Ledger(new InMemoryConversationStore(), model, new LedgerOptions
+        {
+            Model = Model,
+            MaxTokens = 4096,
+            Policy = policy,
+            PromptCaching = caching,
+        });
+        var chat = ledger.Open(new ThreadKey("bench", "economy", "guide-200"));
+        await chat.SetSystemPromptAsync(ScenarioText.OfTokens(2000, "You are a senior software architect helping one user debug a production service. Be concise.", seed: 1));
+
+        decimal inputCost = 0;
+        long cacheRead = 0, prompt = 0, largest = 0;
+        TurnResult? last = null;
+        for (var turn = 1; turn <= turns; turn++)
+        {
+            emulator.Script.Enqueue(ScriptedReply.Text(ScenarioText.OfTokens(turn == 4 ? 3000 : 150, $"Reply {turn}:", seed: 1000 + turn)));
+            last = await chat.SendAsync(UserText(turn));
+            var usage = last.Usage.Record.Usage;
+            inputCost += models.Cost(Model, usage with { OutputTokens = 0 });
+            cacheRead += usage.CacheReadInputTokens;
+            prompt += usage.TotalInputTokens;
+            largest = Math.Max(largest, usage.TotalInputTokens);
+            if (turn == 2 && pinByHand)
+            {
+                await chat.PinAsync(last.User.Sequence);
+            }
+        }
+
+        var sent = last!.Request.ToJson();
+        return new Row(name, turns, inputCost, model.SummaryCostUsd, prompt == 0 ? 0 : (double)cacheRead / prompt, largest, model.SummaryCalls,
+            sent.Contains(Name, StringComparison.Ordinal),
+            sent.Contains(ErrorLine.Replace("/", "\\/", StringComparison.Ordinal), StringComparison.Ordinal) || sent.Contains(ErrorLine, StringComparison.Ordinal),
+            sent.Contains(Instruction, StringComparison.Ordinal));
+    }
+
+    private static string UserText(int turn) => turn switch
+    {
+        1 => ScenarioText.OfTokens(150, $"My name is {Name} and I build automation systems.", seed: turn),
+        2 => ScenarioText.OfTokens(150, $"Important: {Instruction}.", seed: turn),
+        3 => ScenarioText.OfTokens(5000, $"Here is the incident log. The first failure reads: {ErrorLine}.", seed: turn),
+        _ => ScenarioText.OfTokens(150, $"Question {turn}:", seed: turn),
+    };
+
+    public static string Table(IReadOnlyList<Row> rows)
+    {
+        var naive = rows[0].TotalInputCostUsd;
+        var cached = rows[1].TotalInputCostUsd;
+        var table = new StringBuilder();
+        table.AppendLine("| policy | billed input $ | vs keep-all | vs keep-all + caching | cache hit ratio | largest request (tokens) | summary calls | facts kept (name, error, pinned) |");
+        table.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var r in rows)
+        {
+            table.AppendLine(CultureInfo.InvariantCulture, $"| {r.Policy} | {r.TotalInputCostUsd:F4} | {Percent(r.TotalInputCostUsd, naive)} | {Percent(r.TotalInputCostUsd, cached)} | {r.CacheHitRatio:P1} | {r.LargestRequestTokens:N0} | {r.SummaryCalls} | {r.FactsKept}/3 ({Mark(r.NameKept)} {Mark(r.ErrorKept)} {Mark(r.InstructionKept)}) |");
+        }
+        return table.ToString();
+    }
+
+    private static string Percent(decimal value, decimal of) => of == 0 ? "–" : (value / of).ToString("P1", CultureInfo.InvariantCulture);
+
+    private static string Mark(bool kept) => kept ? "yes" : "no";
+}

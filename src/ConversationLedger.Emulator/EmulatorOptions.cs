@@ -1,0 +1,23 @@
+namespace ConversationLedger.Emulator;
+
+/// <summary>How an <see cref="EmulatorServer"/> behaves.</summary>
+public sealed class EmulatorOptions
+{
+    /// <summary>The one API key accepted; null accepts any non-empty key. <value>The default value is null.</value></summary>
+    public string? ApiKey { get; init; }
+
+    /// <summary>The model table: limits, prefill support, minimum cacheable prefix. <value>The default value is <see cref="ModelCatalog.Default"/>.</value></summary>
+    public ModelCatalog Models { get; init; } = ModelCatalog.Default;
+
+    /// <summary>The clock of the prompt cache (tests advance it to expire entries). <value>The default value is <see cref="TimeProvider.System"/>.</value></summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// Whether thinking blocks the emulator signed are rejected when anything before them (or their text) changed,
+    /// as the newest models do. <value>The default value is true.</value>
+    /// </summary>
+    public bool VerifyThinkingSignatures { get; init; } = true;
+
+    /// <summary>The largest request body accepted; larger ones get 413. <value>The default value is 32 MB.</value></summary>
+    public long MaxRequestBodyBytes { get; init; } = 32L * 1024 * 1024;
+}

@@ -1,0 +1,63 @@
+using System.Text.Json;
+
+namespace ConversationLedger.Anthropic.Tests;
+
+public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassFixture<EmulatorFixture>, IDisposable
+{
+    public void Dispose() => fixture.Emulator.Reset();
+
+    private Ledger NewLedger(LedgerOptions? options = null) =>
+        new(new InMemoryConversationStore(), fixture.Client(), options ?? new LedgerOptions { Policy = KeepAllPolicy.Instance });
+
+    [Fact]
+    public async Task The_third_request_carries_all_five_earlier_messages()
+    {
+        var chat = NewLedger().Open(new ThreadKey("t", "s", "three-turns"));
+
+        await chat.SendAsync("I'm building a REST API in Flask. What's the cleanest way to handle authentication?");
+        await chat.SendAsync("I like the JWT approach. Show me the middleware implementation.");
+        var third = await chat.SendAsync("How do I handle token refresh without logging the user out?");
+
+        using var sent = JsonDocument.Parse(fixture.Emulator.Requests.Snapshot()[^1].Body);
+        var messages = sent.RootElement.GetProperty("messages").EnumerateArray().ToList();
+        // The guide's turn 3: user, assistant, user, assistant, and the new question.
+        Assert.Equal(5, messages.Count);
+        Assert.Equal(["user", "assistant", "user", "assistant", "user"], messages.Select(m => m.GetProperty("role").GetString()));
+        Assert.Contains("Flask", messages[0].GetProperty("content")[0].GetProperty("text").GetString(), StringComparison.Ordinal);
+        // The emulator's default reply says what it could see: statelessness, visible.
+        Assert.Contains("5 messages", third.ReplyText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_stream_cut_by_the_server_stores_nothing()
+    {
+        var ledger = NewLedger();
+        var chat = ledger.Open(new ThreadKey("t", "s", "cut"));
+        await chat.SendAsync("first");
+        var before = await ledger.Store.ReadEntriesAsync(chat.Key, 0, 1000);
+        fixture.Emulator.Faults.Enqueue("cut:5");
+
+        await Assert.ThrowsAsync<ModelCallException>(async () =>
+        {
+            await foreach (var _ in chat.StreamAsync("second"))
+            {
+            }
+        });
+
+        Assert.Equal(before, await ledger.Store.ReadEntriesAsync(chat.Key, 0, 1000));
+    }
+
+    [Fact]
+    public async Task A_repeated_prefix_is_read_from_the_prompt_cache()
+    {
+        var chat = NewLedger(new LedgerOptions()).Open(new ThreadKey("t", "s", "cache"));
+        await chat.SetSystemPromptAsync(string.Join(' ', Enumerable.Range(0, 1500).Select(i => $"rule{i}")));
+
+        var first = await chat.SendAsync("hello");
+        var second = await chat.SendAsync("and again");
+
+        Assert.True(first.Usage.Record.Usage.CacheCreationInputTokens > 0);
+        Assert.True(second.Usage.Record.Usage.CacheReadInputTokens >= first.Usage.Record.Usage.CacheCreationInputTokens);
+        Assert.True(second.Usage.Record.CostUsd < first.Usage.Record.CostUsd * 2);
+    }
+}

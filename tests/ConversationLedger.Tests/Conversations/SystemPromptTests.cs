@@ -1,0 +1,94 @@
+using ConversationLedger.Tests.TestSupport;
+
+namespace ConversationLedger.Tests.Conversations;
+
+public sealed class SystemPromptTests
+{
+    [Fact]
+    public async Task A_system_prompt_set_before_any_turn_takes_effect_at_turn_one()
+    {
+        var t = new TestLedger();
+
+        await t.Conversation.SetSystemPromptAsync("Be concise.");
+
+        var entry = Assert.IsType<SystemPromptEntry>(Assert.Single(await t.EntriesAsync()));
+        Assert.Equal("Be concise.", entry.Text);
+        Assert.Equal(1, entry.EffectiveTurn);
+    }
+
+    [Fact]
+    public async Task A_changed_system_prompt_is_recorded_with_the_turn_it_takes_effect_at()
+    {
+        var t = new TestLedger();
+        await t.Conversation.SetSystemPromptAsync("Be concise.");
+        await t.Conversation.SendAsync("One");
+        await t.Conversation.SendAsync("Two");
+
+        await t.Conversation.SetSystemPromptAsync("Be thorough.");
+
+        var entry = Assert.IsType<SystemPromptEntry>((await t.EntriesAsync())[^1]);
+        Assert.Equal("Be thorough.", entry.Text);
+        Assert.Equal(3, entry.EffectiveTurn);
+    }
+
+    [Fact]
+    public async Task An_unchanged_system_prompt_records_nothing()
+    {
+        var t = new TestLedger();
+        await t.Conversation.SetSystemPromptAsync("Be concise.");
+        await t.Conversation.SendAsync("One");
+        var before = await t.EntriesAsync();
+
+        await t.Conversation.SetSystemPromptAsync("Be concise.");
+
+        Assert.Equal(before, await t.EntriesAsync());
+    }
+
+    [Fact]
+    public async Task Clearing_a_prompt_that_was_never_set_records_nothing()
+    {
+        var t = new TestLedger();
+
+        await t.Conversation.SetSystemPromptAsync("");
+
+        Assert.Empty(await t.EntriesAsync());
+    }
+
+    [Fact]
+    public async Task A_new_system_prompt_applies_from_the_next_request_on()
+    {
+        var t = new TestLedger();
+        await t.Conversation.SetSystemPromptAsync("Be concise.");
+        await t.Conversation.SendAsync("One");
+
+        await t.Conversation.SetSystemPromptAsync("Be thorough.");
+        await t.Conversation.SendAsync("Two");
+
+        var requests = t.Model.Requests.ToArray();
+        Assert.Equal("Be concise.", Assert.Single(requests[0].System).Text);
+        Assert.Equal("Be thorough.", Assert.Single(requests[1].System).Text);
+        Assert.Equal(3, requests[1].Messages.Count);
+    }
+
+    [Fact]
+    public async Task An_empty_system_prompt_clears_it_from_later_requests()
+    {
+        var t = new TestLedger();
+        await t.Conversation.SetSystemPromptAsync("Be concise.");
+
+        await t.Conversation.SetSystemPromptAsync("");
+        await t.Conversation.SendAsync("One");
+
+        Assert.Equal(2, (await t.EntriesAsync()).OfType<SystemPromptEntry>().Count());
+        Assert.Empty(Assert.Single(t.Model.Requests).System);
+        Assert.Null((await t.Conversation.LoadAsync()).SystemPrompt);
+    }
+
+    [Fact]
+    public async Task Set_system_prompt_guards_against_null()
+    {
+        var t = new TestLedger();
+
+        await Assert.ThrowsAsync<ArgumentNullException>("text", () => t.Conversation.SetSystemPromptAsync(null!));
+    }
+}

@@ -1,0 +1,34 @@
+namespace ConversationLedger.Tests.Model;
+
+public sealed class TokenCalibrationTests
+{
+    [Fact]
+    public void A_model_with_no_observations_is_scaled_by_one()
+    {
+        Assert.Equal(1000, new TokenCalibration().Scale("claude-sonnet-5-5", 1000));
+    }
+
+    [Fact]
+    public void Repeated_observations_move_the_factor_towards_what_the_API_reports()
+    {
+        var calibration = new TokenCalibration();
+
+        for (var i = 0; i < 50; i++)
+        {
+            calibration.Observe("claude-sonnet-5-5", estimate: 1000, reported: 1200);
+        }
+
+        Assert.InRange(calibration.FactorFor("claude-sonnet-5-5"), 1.19, 1.2001);
+        Assert.Equal(1.0, calibration.FactorFor("claude-opus-5-5"));
+    }
+
+    [Fact]
+    public void One_wild_observation_cannot_swing_the_factor_far()
+    {
+        var calibration = new TokenCalibration();
+
+        calibration.Observe("m", estimate: 1000, reported: 1_000_000);
+
+        Assert.InRange(calibration.FactorFor("m"), 1.0, 1.61);
+    }
+}

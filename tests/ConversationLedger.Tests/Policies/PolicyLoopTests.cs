@@ -1,0 +1,216 @@
+using System.Text.Json.Nodes;
+using ConversationLedger.Tests.TestSupport;
+
+namespace ConversationLedger.Tests.Policies;
+
+public sealed class PolicyLoopTests
+{
+    private static readonly ModelCatalog Models = new(
+    [
+        new ModelInfo { Id = "small", ContextWindow = 2000, MaxOutput = 1000, InputPerMTok = 3, OutputPerMTok = 15 },
+        new ModelInfo { Id = "claude-sonnet-5-5", ContextWindow = 1_000_000, MaxOutput = 128_000, InputPerMTok = 2, OutputPerMTok = 10 },
+    ]);
+
+    private static LedgerOptions Options(IHistoryPolicy? policy = null, string model = "claude-sonnet-5-5") => new()
+    {
+        Model = model,
+        MaxTokens = 200,
+        SafetyMarginTokens = 100,
+        Models = Models,
+        Policy = policy ?? LedgerOptions.DefaultPolicy,
+        TokenCounter = CharacterTokenCounter.Instance,
+        Calibration = new TokenCalibration { LearningRate = 0 }, // the fake's usage figures are not real counts
+    };
+
+    [Fact]
+    public async Task The_first_exchange_is_pinned_in_the_same_commit_as_the_turn()
+    {
+        var t = new TestLedger(Options());
+
+        var turn = await t.Conversation.SendAsync("My name is Hesham.");
+
+        var entries = await t.EntriesAsync();
+        Assert.Equal([turn.User.Sequence, turn.Reply.Sequence], entries.OfType<PinEntry>().Select(p => p.Target));
+        Assert.All(entries, e => Assert.Equal(turn.TurnId, e.TurnId));
+        Assert.All((await t.Conversation.LoadAsync()).Messages, m => Assert.True(m.Pinned));
+    }
+
+    [Fact]
+    public async Task A_turn_that_nearly_fills_the_window_warns_before_the_model_is_called()
+    {
+        var t = new TestLedger(Options(model: "small"));
+        var callsWhenWarned = -1;
+
+        await foreach (var update in t.Conversation.StreamAsync(new string('x', 6500)))
+        {
+            if (update is TurnContextWarning warning)
+            {
+                callsWhenWarned = t.Model.Calls;
+                Assert.True(warning.Request.Fill >= 0.8, $"fill {warning.Request.Fill}");
+            }
+        }
+
+        Assert.Equal(0, callsWhenWarned);
+        var sent = await t.Conversation.SendAsync(new string('y', 6500));
+        Assert.True(sent.ContextWarning);
+    }
+
+    [Fact]
+    public async Task A_request_that_cannot_fit_is_never_sent_and_nothing_is_stored()
+    {
+        var t = new TestLedger(Options(model: "small"));
+        await t.Conversation.SendAsync("hello");
+        var before = await t.EntriesAsync();
+
+        var error = await Assert.ThrowsAsync<ContextBudgetExceededException>(() => t.Conversation.SendAsync(new string('z', 20_000)));
+
+        Assert.Equal(1, t.Model.Calls);
+        Assert.Equal(before, await t.EntriesAsync());
+        Assert.True(error.RequestTokens > error.BudgetTokens);
+        Assert.Contains("over", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Older_turns_are_dropped_whole_to_fit_the_budget()
+    {
+        var t = new TestLedger(Options(KeepAllPolicy.Instance, model: "small"));
+        for (var i = 0; i < 6; i++)
+        {
+            await t.Conversation.SendAsync($"turn {i} " + new string('w', 1500));
+        }
+
+        var turn = await t.Conversation.SendAsync("last");
+
+        Assert.True(turn.Request.EstimatedInputTokens <= turn.Request.Budget);
+        Assert.Contains(turn.Request.Selection.Omitted, o => o.Reason.Contains("budget", StringComparison.Ordinal));
+        Assert.Empty(ConversationValidator.Validate(turn.Request.Request.Messages, ValidationOptions.StrictRequest));
+    }
+
+    [Fact]
+    public async Task A_failed_summary_leaves_the_ledger_unchanged_and_the_turn_goes_ahead()
+    {
+        var policy = new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 4, MessageStep = 2 }));
+        var t = new TestLedger(Options(policy));
+        t.Model.SendAsyncCallback = (request, _) => IsSummaryRequest(request)
+            ? throw new ModelCallException("overloaded", 529, "overloaded_error", "req_sum")
+            : Task.FromResult(FakeModelClient.Respond("answer"));
+        for (var i = 0; i < 5; i++)
+        {
+            await t.Conversation.SendAsync($"question {i}");
+        }
+
+        var turn = await t.Conversation.SendAsync("question 5");
+
+        var entries = await t.EntriesAsync();
+        Assert.Empty(entries.OfType<SummaryEntry>());
+        Assert.Equal(6, entries.OfType<UsageEntry>().Count()); // one per turn, none for the failed summaries
+        Assert.Contains("overloaded", turn.SummaryError, StringComparison.Ordinal);
+        Assert.Contains(t.Model.Requests, IsSummaryRequest);
+    }
+
+    [Fact]
+    public async Task Dropped_messages_are_summarized_once_per_step_and_the_summary_travels_in_the_system_prompt()
+    {
+        var policy = new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 4, MessageStep = 2 }));
+        var t = new TestLedger(Options(policy));
+        await t.Conversation.SetSystemPromptAsync("Be brief.");
+        t.Model.SendAsyncCallback = (request, _) => Task.FromResult(FakeModelClient.Respond(
+            IsSummaryRequest(request) ? "- The user is Hesham; error E42 at turn 2." : "answer"));
+
+        TurnResult? last = null;
+        for (var i = 0; i < 6; i++)
+        {
+            last = await t.Conversation.SendAsync($"question {i}");
+        }
+
+        var summaries = (await t.EntriesAsync()).OfType<SummaryEntry>().ToList();
+        Assert.NotEmpty(summaries);
+        Assert.All(summaries, s => Assert.True(s.FromSequence <= s.ThroughSequence));
+        Assert.Equal(summaries.Count, t.Model.Requests.Count(IsSummaryRequest));
+        var system = last!.Request.Request.System.Select(b => b.Text).ToList();
+        Assert.Equal("Be brief.", system[0]);
+        Assert.Contains("error E42", system[1], StringComparison.Ordinal);
+        // The pinned first exchange is still sent verbatim, ahead of the window.
+        Assert.Equal("question 0", last.Request.Request.Messages[0].Text);
+    }
+
+    [Fact]
+    public async Task Cache_breakpoints_sit_on_the_system_prompt_and_the_new_message()
+    {
+        var t = new TestLedger(Options());
+        await t.Conversation.SetSystemPromptAsync("You are a senior software architect.");
+
+        var turn = await t.Conversation.SendAsync("hello");
+
+        var request = turn.Request.Request;
+        Assert.True(request.System[0].HasCacheControl);
+        Assert.True(request.Messages[^1].Content[^1].HasCacheControl);
+        Assert.Equal(2, turn.Request.Breakpoints.Count);
+        // Stored messages never carry the request's breakpoints.
+        Assert.All((await t.EntriesAsync()).OfType<MessageEntry>(), e => Assert.DoesNotContain(e.Message.Content, b => b.HasCacheControl));
+    }
+
+    [Fact]
+    public async Task A_stepped_window_keeps_the_previous_request_as_an_exact_prefix_between_steps()
+    {
+        var t = new TestLedger(Options(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 6, MessageStep = 4 })));
+        var requests = new List<ModelRequest>();
+        for (var i = 0; i < 14; i++)
+        {
+            requests.Add((await t.Conversation.SendAsync($"question {i}")).Request.Request);
+        }
+
+        var stable = 0;
+        for (var i = 1; i < requests.Count; i++)
+        {
+            var previous = WithoutCacheControl(requests[i - 1]);
+            var current = WithoutCacheControl(requests[i]);
+            if (current.Take(previous.Count).SequenceEqual(previous))
+            {
+                stable++;
+            }
+        }
+        // The window moves every 4 messages = every 2 turns: at most every other request breaks the prefix.
+        Assert.True(stable >= (requests.Count - 1) / 2, $"only {stable} of {requests.Count - 1} requests kept the prefix");
+    }
+
+    [Fact]
+    public async Task A_window_that_slides_every_turn_changes_the_prefix_every_turn()
+    {
+        var t = new TestLedger(Options(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 6, IncludePins = false })));
+        var requests = new List<ModelRequest>();
+        for (var i = 0; i < 8; i++)
+        {
+            requests.Add((await t.Conversation.SendAsync($"question {i}")).Request.Request);
+        }
+
+        var last = WithoutCacheControl(requests[^1]);
+        var previous = WithoutCacheControl(requests[^2]);
+        Assert.False(last.Take(previous.Count).SequenceEqual(previous));
+    }
+
+    [Fact]
+    public async Task Preview_shows_the_next_request_without_sending_or_storing_anything()
+    {
+        var t = new TestLedger(Options());
+        await t.Conversation.SendAsync("hello");
+        var before = await t.EntriesAsync();
+
+        var preview = await t.Conversation.PreviewAsync(Message.User("next"));
+
+        Assert.Equal(1, t.Model.Calls);
+        Assert.Equal(before, await t.EntriesAsync());
+        Assert.Equal(3, preview.Request.Messages.Count);
+        Assert.Equal(preview.Parts.NewMessage, CharacterTokenCounter.Instance.CountTokens(Message.User("next")));
+        Assert.Equal("next", JsonNode.Parse(preview.ToJson())!["messages"]![2]!["content"]![0]!["text"]!.GetValue<string>());
+        Assert.True(preview.UncachedInputCostUsd > 0);
+    }
+
+    private static bool IsSummaryRequest(ModelRequest request) =>
+        request.System.Count > 0 && request.System[0].Text == HistorySummarizer.Instructions;
+
+    private static List<string> WithoutCacheControl(ModelRequest request) =>
+        request.System.Select(b => b.WithCacheControl(null).Json)
+            .Concat(request.Messages.Select(m => new Message(m.Role, m.Content.Select(b => b.WithCacheControl(null)).ToArray()).ToJson()))
+            .ToList();
+}
