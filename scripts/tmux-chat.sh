@@ -54,13 +54,16 @@ echo "1. three turns"
 start_chat
 wait_for "replies come from the local emulator"
 wait_for "you>"
+# Each committed turn ends with one usage line ("… sent · context …"): counting them counts turns.
 type_line "My name is Hesham and I build automation systems."
 wait_for "I can see 1 message"
+wait_for " sent · context" 1
 type_line "What do I build?"
 wait_for "I can see 3 messages"
+wait_for " sent · context" 2
 type_line "Thanks."
 wait_for "I can see 5 messages"
-wait_for "context " 3
+wait_for " sent · context" 3
 
 echo "2. slash commands"
 type_line "/history"
@@ -74,7 +77,7 @@ wait_for "lorem" 1 30
 tmux send-keys -t "$pane" C-c
 wait_for "cancelled: nothing of this turn was stored"
 type_line "Still there?"
-wait_for "I can see 7 messages"
+wait_for " sent · context" 4
 
 echo "4. Ctrl+C twice at the prompt quits"
 sleep 0.5
@@ -89,7 +92,7 @@ wait_for "resuming local/default/tmux: 4 turns"
 wait_for "you>"
 type_line "And my name?"
 wait_for "I can see 9 messages"
-wait_for "Earliest user text: \"My name is Hesham"
+wait_for " sent · context" 1
 tmux send-keys -t "$pane" C-d
 wait_for "CHAT-EXIT=0"
 

@@ -36,6 +36,7 @@ public static class LedgerApp
             config.AddCommand<ResetCommand>("reset");
             config.AddCommand<ForkCommand>("fork").WithExample("fork", "default", "--at", "4");
             config.AddCommand<DeleteCommand>("delete");
+            config.AddCommand<EmulatorCommand>("emulator").WithExample("emulator", "--port", "4010");
         });
         return app;
     }

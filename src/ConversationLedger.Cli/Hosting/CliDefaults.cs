@@ -38,7 +38,7 @@ public static class CliDefaults
     public static StoreLocation DefaultStore(Func<string, string?> environment)
     {
         ArgumentNullException.ThrowIfNull(environment);
-        // The SQLite store is not merged yet; then this becomes: new StoreLocation(StoreKind.Sqlite, DefaultDatabasePath(environment)).
+        // In memory until the SQLite store is merged (branch "stores"); then: new StoreLocation(StoreKind.Sqlite, DefaultDatabasePath(environment)).
         return new StoreLocation(StoreKind.Memory, "");
     }
 

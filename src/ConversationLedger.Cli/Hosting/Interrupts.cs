@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace ConversationLedger.Cli.Hosting;
 
 /// <summary>
@@ -10,17 +12,29 @@ public sealed class Interrupts : IDisposable
     private readonly List<Action> _handlers = [];
     private readonly CancellationTokenSource _command = new();
     private bool _hooked;
+    private PosixSignalRegistration? _terminate;
 
     /// <summary>Cancelled when Ctrl+C arrives while no handler is pushed.</summary>
     public CancellationToken Token => _command.Token;
 
-    /// <summary>Interrupts fed by the console's Ctrl+C (which then no longer kills the process).</summary>
+    /// <summary>
+    /// Interrupts fed by the console's Ctrl+C (which then no longer kills the process). SIGTERM cancels the whole
+    /// command at once, whatever claimed Ctrl+C: a service manager wants the process gone, not a hint.
+    /// </summary>
     public static Interrupts FromConsole()
     {
         var interrupts = new Interrupts { _hooked = true };
         Console.CancelKeyPress += interrupts.OnCancelKeyPress;
+        interrupts._terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            interrupts.Terminate();
+        });
         return interrupts;
     }
+
+    /// <summary>Cancels the whole command, whatever has claimed Ctrl+C.</summary>
+    public void Terminate() => _command.Cancel();
 
     /// <summary>Makes <paramref name="handler"/> receive Ctrl+C until the returned handle is disposed.</summary>
     public IDisposable Push(Action handler)
@@ -58,6 +72,7 @@ public sealed class Interrupts : IDisposable
         {
             Console.CancelKeyPress -= OnCancelKeyPress;
         }
+        _terminate?.Dispose();
         _command.Dispose();
     }
 

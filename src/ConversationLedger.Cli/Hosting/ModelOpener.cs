@@ -9,7 +9,7 @@ namespace ConversationLedger.Cli.Hosting;
 public sealed class ModelOpener : IModelOpener
 {
     /// <inheritdoc />
-    public Task<ModelConnection> OpenAsync(Func<string, string?> environment, CancellationToken cancellationToken = default)
+    public async Task<ModelConnection> OpenAsync(Func<string, string?> environment, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(environment);
         cancellationToken.ThrowIfCancellationRequested();
@@ -17,9 +17,8 @@ public sealed class ModelOpener : IModelOpener
         if (!string.IsNullOrWhiteSpace(key))
         {
             var options = new AnthropicModelClientOptions { ApiKey = key, BaseUrl = environment("ANTHROPIC_BASE_URL") };
-            return Task.FromResult(new ModelConnection(new AnthropicModelClient(options)));
+            return new ModelConnection(new AnthropicModelClient(options));
         }
-        // The emulator is not merged yet (branch "emulator"); this becomes EmulatorHost.StartAsync.
-        throw new LedgerException("no ANTHROPIC_API_KEY, and the local emulator is not in this build yet: set ANTHROPIC_API_KEY");
+        return await EmulatorHost.StartAsync(environment, cancellationToken);
     }
 }

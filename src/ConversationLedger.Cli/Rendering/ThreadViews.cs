@@ -94,7 +94,7 @@ public static class ThreadViews
             : "context window unknown";
         console.MarkupLine($"[dim]in {usage.InputTokens.ToString("N0", Invariant)} · out {usage.OutputTokens.ToString("N0", Invariant)}"
             + $" · cache read {usage.CacheReadInputTokens.ToString("N0", Invariant)} write {usage.CacheCreationInputTokens.ToString("N0", Invariant)}"
-            + $" · {Money(turn.Usage.Record.CostUsd)} · {turn.MessagesSent} messages sent · {fill}[/]");
+            + $" · {Money(turn.Usage.Record.CostUsd)} · {turn.MessagesSent} message{(turn.MessagesSent == 1 ? "" : "s")} sent · {fill}[/]");
         if (!turn.ContextWarning && turn.ContextFill >= warnAt)
         {
             console.MarkupLine($"[bold yellow]warning: the context window is {Percent(turn.ContextFill, 0)} full; /reset starts afresh (the archive stays readable)[/]");
@@ -237,7 +237,10 @@ public static class ThreadViews
         }
         console.MarkupLine("[bold]request body[/] [dim](POST /v1/messages)[/]");
         var json = prepared.ToJson();
-        console.WriteLine(raw ? json : Indent(json));
+        // Past the console's wrapping: the body must stay byte for byte what would be sent.
+        var writer = console.Profile.Out.Writer;
+        await writer.WriteLineAsync(raw ? json : Indent(json));
+        await writer.FlushAsync(cancellationToken);
     }
 
     /// <summary>Every entry of a thread, archive included, page by page.</summary>
