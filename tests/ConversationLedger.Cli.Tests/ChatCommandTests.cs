@@ -126,6 +126,28 @@ public sealed class ChatCommandTests
     }
 
     [Fact]
+    public async Task A_system_prompt_can_come_from_a_file_and_a_missing_file_is_a_clear_error()
+    {
+        var cli = new CliHarness();
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, "You are terse.\n");
+        try
+        {
+            var ok = await cli.RunAsync("hi\n/system\n", "chat", "--system", "@" + file);
+            var missing = await cli.RunAsync("hi\n", "chat", "--system", "@" + file + ".missing");
+
+            Assert.Equal("You are terse.", cli.Model.Requests[0].System[0].Text);
+            Assert.Contains("system You are terse.", ok.Output);
+            Assert.NotEqual(0, missing.ExitCode);
+            Assert.Contains("no such file", missing.Output);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task Slash_reset_starts_afresh_and_keeps_the_archive()
     {
         var cli = new CliHarness();
