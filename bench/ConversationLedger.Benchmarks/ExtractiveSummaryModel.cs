@@ -24,8 +24,11 @@ internal sealed partial class ExtractiveSummaryModel(IModelClient inner, ModelCa
         var input = request.Messages[0].Text;
         var previous = Between(input, "Previous summary:\n", "\n\nNew messages:\n");
         var dropped = Between(input, "\n\nNew messages:\n", "\nWrite the updated summary.");
-        var kept = Sentences().Split(dropped).Where(s => Factual().IsMatch(s)).Select(s => "- " + s.Trim()).Distinct();
-        var summary = string.Join("\n", (previous == "(none)" ? [] : previous.Split('\n')).Concat(kept).Distinct().TakeLast(60));
+        var kept = Sentences().Split(dropped)
+            .Select(s => Label().Replace(s.Trim(), ""))
+            .Where(s => Factual().IsMatch(s))
+            .Select(s => "- " + s.Trim());
+        var summary = string.Join("\n", (previous == "(none)" ? [] : previous.Split('\n')).Concat(kept).Distinct());
         var usage = new TokenUsage
         {
             InputTokens = O200kTokenCounter.Instance.CountTokens(request),
@@ -63,7 +66,11 @@ internal sealed partial class ExtractiveSummaryModel(IModelClient inner, ModelCa
     [GeneratedRegex(@"(?<=[.!?\n])\s+")]
     private static partial Regex Sentences();
 
-    // Names (capitalised words after the first), numbers, identifiers with punctuation inside, error words.
-    [GeneratedRegex(@"\d|[A-Za-z]+[_./:-][A-Za-z0-9]|\b(?:error|Error|exception|failed)\b|(?<!^)(?<![.!?]\s)\b[A-Z][a-z]{2,}")]
+    // Numbers, identifiers with punctuation inside, error words, and names (a capitalised word inside a sentence).
+    [GeneratedRegex(@"\d|[A-Za-z]+[_./:-][A-Za-z0-9]|\b(?:error|Error|exception|failed)\b|(?<=\w\s)[A-Z][a-z]{2,}")]
     private static partial Regex Factual();
+
+    // The scenario's "Question 12:" / "Reply 12:" labels are bookkeeping, not facts.
+    [GeneratedRegex(@"^(?:User|Assistant):\s*|^(?:Question|Reply) \d+:\s*|(?<=^(?:User|Assistant):\s*)(?:Question|Reply) \d+:\s*")]
+    private static partial Regex Label();
 }

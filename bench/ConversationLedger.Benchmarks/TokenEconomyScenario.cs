@@ -33,7 +33,7 @@ internal static class TokenEconomyScenario
         ("keep-all + prompt caching", KeepAllPolicy.Instance, true, true),
         ("guide's sliding window (first exchange + last 18)", SlidingWindowPolicy.Guide(20), true, false),
         ("summarize (window 16, slides every turn)", new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 16 })), true, true),
-        ("cache-aware default (pins + summary + window 16, step 8)", LedgerOptions.DefaultPolicy, true, true),
+        ("cache-aware default (pins + summary + window 12, step 24)", LedgerOptions.DefaultPolicy, true, true),
     ];
 
     public static async Task<IReadOnlyList<Row>> RunAsync(int turns, TextWriter progress)

@@ -34,17 +34,28 @@ public static class HistoryUnits
     {
         ArgumentNullException.ThrowIfNull(messages);
         var result = new List<LedgerMessage>();
-        var i = NextTurnStart(messages, 0);
-        while (i < before)
+        var turn = new List<LedgerMessage>();
+        void Close()
         {
-            var end = NextTurnStart(messages, i + 1);
-            var turn = messages.Skip(i).Take(Math.Min(end, before) - i).ToList();
             if (turn.Any(m => m.Pinned) && IsComplete(turn))
             {
                 result.AddRange(turn);
             }
-            i = end;
+            turn.Clear();
         }
+        for (var i = 0; i < Math.Min(before, messages.Count); i++)
+        {
+            // A turn ends at the next turn start, or where the rows read skip over messages that were not read.
+            if (turn.Count > 0 && (IsTurnStart(messages[i].Message) || messages[i].Ordinal != turn[^1].Ordinal + 1))
+            {
+                Close();
+            }
+            if (turn.Count > 0 || IsTurnStart(messages[i].Message))
+            {
+                turn.Add(messages[i]);
+            }
+        }
+        Close();
         return result;
     }
 
@@ -60,7 +71,7 @@ public static class HistoryUnits
         }
         for (var k = 1; k < turn.Count; k++)
         {
-            if (turn[k].Ordinal != turn[k - 1].Ordinal + 1 || turn[k].Message.Role == turn[k - 1].Message.Role)
+            if (turn[k].Message.Role == turn[k - 1].Message.Role)
             {
                 return false;
             }

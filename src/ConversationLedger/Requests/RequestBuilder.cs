@@ -2,10 +2,12 @@ namespace ConversationLedger;
 
 /// <summary>
 /// Turns a policy's selection and the new message into the request to send: the one place where the system
-/// prompt and summary become system blocks, thinking blocks are dropped after a cut, cache breakpoints are
-/// placed, and the request is fitted into the token budget. Cache breakpoints (at most 4) go on the system
-/// prompt, on the summary, on the last pinned message and on the new message: the first three change only
-/// when the window steps, so the prefix up to the previous turn's last message is read from the cache.
+/// prompt becomes a system block, the summary is put in front of the first message after the pins, thinking
+/// blocks are dropped after a cut, cache breakpoints are placed, and the request is fitted into the token budget.
+/// Order and breakpoints follow how often things change: the system prompt (breakpoint) and the pinned turns
+/// (breakpoint) change almost never; the summary and the window change when the window steps; the new message
+/// (breakpoint) every turn — so between steps the whole previous request is read from the cache, and at a step
+/// the system prompt and pins still are.
 /// </summary>
 internal sealed class RequestBuilder(LedgerOptions options)
 {
@@ -29,19 +31,20 @@ internal sealed class RequestBuilder(LedgerOptions options)
         {
             system.Add(Mark(ContentBlock.CreateText(prompt), ttl, breakpoints, "after the system prompt"));
         }
-        if (fitted.Summary is { } summary)
-        {
-            system.Add(Mark(ContentBlock.CreateText(SummaryBlockText(summary)), ttl, breakpoints,
-                $"after the summary of entries {summary.FromSequence}–{summary.ThroughSequence}"));
-        }
 
         var messages = fitted.Messages.Select(m => fitted.IsCut ? WithoutThinking(m.Message) : m.Message).ToList();
-        if (fitted.Pinned.Count > 0 && fitted.Window.Count > 0)
+        if (fitted.Pinned.Count > 0)
         {
             var last = fitted.Pinned.Count - 1;
             messages[last] = MarkLastBlock(messages[last], ttl, breakpoints, $"after the pinned messages (entry {fitted.Pinned[^1].Sequence})");
         }
         messages.Add(MarkLastBlock(next, ttl, breakpoints, "on the new message"));
+        if (fitted.Summary is { } summary)
+        {
+            // The first message after the pins is a turn start (a user message answering no tool call), so a text block may lead it.
+            var first = fitted.Pinned.Count;
+            messages[first] = new Message(Role.User, [ContentBlock.CreateText(SummaryBlockText(summary)), .. messages[first].Content]);
+        }
 
         var request = new ModelRequest
         {

@@ -35,6 +35,28 @@ public sealed class PolicyLoopTests
         Assert.All((await t.Conversation.LoadAsync()).Messages, m => Assert.True(m.Pinned));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(8)]
+    public async Task Pinned_turns_are_sent_ahead_of_the_window_however_far_it_has_moved(int step)
+    {
+        var t = new TestLedger(Options(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 6, MessageStep = step })));
+        TurnResult? last = null;
+        for (var i = 1; i <= 25; i++)
+        {
+            last = await t.Conversation.SendAsync($"q{i}");
+            if (i == 7)
+            {
+                await t.Conversation.PinAsync(last.Reply.Sequence); // pins the whole turn
+            }
+        }
+
+        var texts = last!.Request.Request.Messages.Select(m => m.Text).ToList();
+        Assert.Equal(["q1", "reply 1", "q7", "reply 7"], texts.Take(4));
+        Assert.Equal("q25", texts[^1]);
+    }
+
     [Fact]
     public async Task A_turn_that_nearly_fills_the_window_warns_before_the_model_is_called()
     {
@@ -109,7 +131,7 @@ public sealed class PolicyLoopTests
     }
 
     [Fact]
-    public async Task Dropped_messages_are_summarized_once_per_step_and_the_summary_travels_in_the_system_prompt()
+    public async Task Dropped_messages_are_summarized_once_per_step_and_the_summary_leads_the_window()
     {
         var policy = new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 4, MessageStep = 2 }));
         var t = new TestLedger(Options(policy));
@@ -127,11 +149,12 @@ public sealed class PolicyLoopTests
         Assert.NotEmpty(summaries);
         Assert.All(summaries, s => Assert.True(s.FromSequence <= s.ThroughSequence));
         Assert.Equal(summaries.Count, t.Model.Requests.Count(IsSummaryRequest));
-        var system = last!.Request.Request.System.Select(b => b.Text).ToList();
-        Assert.Equal("Be brief.", system[0]);
-        Assert.Contains("error E42", system[1], StringComparison.Ordinal);
-        // The pinned first exchange is still sent verbatim, ahead of the window.
-        Assert.Equal("question 0", last.Request.Request.Messages[0].Text);
+        var request = last!.Request.Request;
+        Assert.Equal(["Be brief."], request.System.Select(b => b.Text));
+        // The pinned first exchange is still sent verbatim, then the summary leads the window's first message.
+        Assert.Equal("question 0", request.Messages[0].Text);
+        Assert.Contains("error E42", request.Messages[2].Content[0].Text, StringComparison.Ordinal);
+        Assert.StartsWith("question ", request.Messages[2].Content[1].Text, StringComparison.Ordinal);
     }
 
     [Fact]
