@@ -86,9 +86,19 @@ public sealed class SqliteConversationStore : IConversationStore
         {
             return new ThreadWindow(head, []);
         }
-        // Every part is an indexed lookup or range: the message window starts at the largest lower bound on the
-        // message ordinal (reset boundary, FromMessage, LastMessages, and the first message of the token budget).
-        const string sql = """
+        await using var command = Command(connection, transaction, WindowSql, key);
+        command.Parameters.AddWithValue("$boundary", head.ResetSequence);
+        command.Parameters.AddWithValue("$lo", LowestOrdinal(window, head));
+        command.Parameters.AddWithValue("$floor", window.LastTokens is { } budget ? head.RunningTokens - budget : DBNull.Value);
+        command.Parameters.AddWithValue("$beyond", head.RunningMessages + 1);
+        var entries = await ReadEntriesAsync(command, cancellationToken);
+        return new ThreadWindow(head, entries);
+    }
+
+    // Every part is an indexed lookup or range (a test checks the query plan): the message window starts at the
+    // largest lower bound on the message ordinal (reset boundary, FromMessage, LastMessages, and the first message
+    // of the token budget).
+    internal const string WindowSql = """
             WITH
             pins AS (SELECT sequence, target FROM entries
                      WHERE tenant = $t AND scope = $s AND thread_id = $id AND kind = 'pin' AND sequence > $boundary),
@@ -117,14 +127,6 @@ public sealed class SqliteConversationStore : IConversationStore
             WHERE tenant = $t AND scope = $s AND thread_id = $id AND kind = 'edit' AND target IN (SELECT sequence FROM shown)
             ORDER BY sequence
             """;
-        await using var command = Command(connection, transaction, sql, key);
-        command.Parameters.AddWithValue("$boundary", head.ResetSequence);
-        command.Parameters.AddWithValue("$lo", LowestOrdinal(window, head));
-        command.Parameters.AddWithValue("$floor", window.LastTokens is { } budget ? head.RunningTokens - budget : DBNull.Value);
-        command.Parameters.AddWithValue("$beyond", head.RunningMessages + 1);
-        var entries = await ReadEntriesAsync(command, cancellationToken);
-        return new ThreadWindow(head, entries);
-    }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<LedgerEntry>> ReadEntriesAsync(ThreadKey key, long afterSequence, int limit, CancellationToken cancellationToken = default)

@@ -1,0 +1,49 @@
+using ConversationLedger.Sqlite;
+using Microsoft.Data.Sqlite;
+
+namespace ConversationLedger.Stores.Tests;
+
+/// <summary>The window is a query, not a filter: SQLite answers it with index searches only, never a scan of the thread.</summary>
+public sealed class SqliteQueryPlanTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("ledger-plan-").FullName;
+
+    [Fact]
+    public async Task The_window_query_searches_indexes_and_never_scans_the_entries()
+    {
+        var path = Path.Combine(_directory, "ledger.db");
+        var store = new SqliteConversationStore(path);
+        var key = new ThreadKey("tenant", "scope", "thread");
+        await store.AppendAsync(key, 0, [new MessageEntry(Message.User("hi")), new MessageEntry(Message.Assistant("hello"))]);
+
+        await using var connection = new SqliteConnection($"Data Source={path}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "EXPLAIN QUERY PLAN " + SqliteConversationStore.WindowSql;
+        foreach (var (name, value) in new (string, object)[]
+        {
+            ("$t", key.Tenant), ("$s", key.Scope), ("$id", key.ThreadId), ("$boundary", 0L), ("$lo", 1L), ("$floor", 100L), ("$beyond", 3L),
+        })
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        var plan = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        Assert.Contains(plan, step => step.Contains("messages_by_ordinal", StringComparison.Ordinal));
+        Assert.Contains(plan, step => step.Contains("messages_by_tokens", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, step => step.StartsWith("SCAN entries", StringComparison.Ordinal) || step.StartsWith("SCAN e ", StringComparison.Ordinal) || step == "SCAN e");
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
