@@ -343,10 +343,29 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
             {
                 return;
             }
+            // Fast path: DDL takes table locks even when nothing needs creating, and those locks deadlock with
+            // concurrent appends, so only a database without the current version runs it.
+            if (await VersionAsync(connection, null, cancellationToken) is { } current && current >= SchemaVersion)
+            {
+                CheckVersion(current);
+                _schemaReady = true;
+                return;
+            }
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog: serialize schema work across processes.
+            // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog: serialize schema work across
+            // processes, and look again once we hold the lock (another process may have just created it).
+            await using (var gate = new NpgsqlCommand("SELECT pg_advisory_xact_lock(7243001)", connection, transaction))
+            {
+                await gate.ExecuteNonQueryAsync(cancellationToken);
+            }
+            if (await VersionAsync(connection, transaction, cancellationToken) is { } created && created >= SchemaVersion)
+            {
+                CheckVersion(created);
+                await transaction.CommitAsync(cancellationToken);
+                _schemaReady = true;
+                return;
+            }
             await using var command = new NpgsqlCommand("""
-                SELECT pg_advisory_xact_lock(7243001);
                 CREATE TABLE IF NOT EXISTS ledger_schema_version (version integer NOT NULL);
                 CREATE TABLE IF NOT EXISTS threads (
                     tenant text NOT NULL, scope text NOT NULL, thread_id text NOT NULL,
@@ -354,6 +373,7 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
                     reset_sequence bigint NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
                     PRIMARY KEY (tenant, scope, thread_id));
                 CREATE INDEX IF NOT EXISTS threads_by_activity ON threads (tenant, updated_at DESC, scope COLLATE "C", thread_id COLLATE "C");
+                CREATE INDEX IF NOT EXISTS threads_by_scope_activity ON threads (tenant, scope, updated_at DESC, thread_id COLLATE "C");
                 CREATE TABLE IF NOT EXISTS entries (
                     tenant text NOT NULL, scope text NOT NULL, thread_id text NOT NULL, sequence bigint NOT NULL,
                     kind text NOT NULL, payload text NOT NULL, target bigint, turn_id text, recorded_at timestamptz NOT NULL,
@@ -372,9 +392,9 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
                 insert.Parameters.AddWithValue("v", SchemaVersion);
                 await insert.ExecuteNonQueryAsync(cancellationToken);
             }
-            else if ((int)found > SchemaVersion)
+            else
             {
-                throw new LedgerException($"the database has schema version {found}, newer than this library's {SchemaVersion}; upgrade ConversationLedger.Postgres");
+                CheckVersion((int)found);
             }
             await transaction.CommitAsync(cancellationToken);
             _schemaReady = true;
@@ -382,6 +402,25 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
         finally
         {
             _schemaGate.Release();
+        }
+    }
+
+    private static async Task<int?> VersionAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
+    {
+        await using var probe = new NpgsqlCommand("SELECT to_regclass('ledger_schema_version') IS NOT NULL", connection, transaction);
+        if (await probe.ExecuteScalarAsync(cancellationToken) is not true)
+        {
+            return null;
+        }
+        probe.CommandText = "SELECT MAX(version) FROM ledger_schema_version";
+        return await probe.ExecuteScalarAsync(cancellationToken) as int?;
+    }
+
+    private static void CheckVersion(int version)
+    {
+        if (version > SchemaVersion)
+        {
+            throw new LedgerException($"the database has schema version {version}, newer than this library's {SchemaVersion}; upgrade ConversationLedger.Postgres");
         }
     }
 

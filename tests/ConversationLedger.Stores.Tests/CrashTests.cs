@@ -163,8 +163,9 @@ public sealed class PostgresCrashTests : CrashContract, IAsyncLifetime
         {
             await new PostgresConversationStore(await Servers.PostgresAsync()).DeleteTenantAsync(Tenant);
         }
-        catch (Exception ex) when (ex.GetType().Name == "SkipException")
+        catch (Exception ex) when (ex is SkipException or InvalidOperationException)
         {
+            // Cleanup is best effort: the test itself already reported the unreachable server.
         }
     }
 }

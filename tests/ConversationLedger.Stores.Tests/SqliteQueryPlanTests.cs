@@ -47,3 +47,54 @@ public sealed class SqliteQueryPlanTests : IDisposable
         Directory.Delete(_directory, recursive: true);
     }
 }
+
+/// <summary>SQLite specifics: the file's settings and schema versioning.</summary>
+public sealed class SqliteFileTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("ledger-file-").FullName;
+
+    private string DbPath => Path.Combine(_directory, "ledger.db");
+
+    private async Task<object?> ScalarAsync(string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={DbPath}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return await command.ExecuteScalarAsync();
+    }
+
+    [Fact]
+    public async Task First_use_creates_a_versioned_schema_in_wal_mode()
+    {
+        await new SqliteConversationStore(DbPath).GetHeadAsync(new ThreadKey("t", "s", "x"));
+
+        Assert.Equal("wal", await ScalarAsync("PRAGMA journal_mode"));
+        Assert.Equal((long)SqliteConversationStore.SchemaVersion, await ScalarAsync("SELECT MAX(version) FROM schema_version"));
+    }
+
+    [Fact]
+    public async Task A_database_from_a_newer_version_is_refused()
+    {
+        await new SqliteConversationStore(DbPath).GetHeadAsync(new ThreadKey("t", "s", "x"));
+        await ScalarAsync("INSERT INTO schema_version (version) VALUES (99)");
+
+        var error = await Assert.ThrowsAsync<LedgerException>(() => new SqliteConversationStore(DbPath).GetHeadAsync(new ThreadKey("t", "s", "x")));
+
+        Assert.Contains("schema version 99", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_blank_path_is_refused_naming_the_parameter()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new SqliteConversationStore(" "));
+
+        Assert.Equal("pathOrConnectionString", error.ParamName);
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+}

@@ -41,8 +41,9 @@ public sealed class PostgresStoreTests : ConversationStoreContract, IAsyncLifeti
         {
             await new PostgresConversationStore(await Servers.PostgresAsync()).DeleteTenantAsync(Tenant);
         }
-        catch (Exception ex) when (ex.GetType().Name == "SkipException")
+        catch (Exception ex) when (ex is SkipException or InvalidOperationException)
         {
+            // Cleanup is best effort: the test itself already reported the unreachable server.
         }
     }
 }
@@ -60,8 +61,9 @@ public sealed class RedisStoreTests : ConversationStoreContract, IAsyncLifetime
         {
             await new RedisConversationStore(await Servers.RedisAsync()).DeleteTenantAsync(Tenant);
         }
-        catch (Exception ex) when (ex.GetType().Name == "SkipException")
+        catch (Exception ex) when (ex is SkipException or InvalidOperationException)
         {
+            // Cleanup is best effort: the test itself already reported the unreachable server.
         }
     }
 }
