@@ -86,25 +86,48 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
         await using var connection = await OpenAsync(cancellationToken);
         // Repeatable read: the head and the rows come from one snapshot.
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        var head = await ReadHeadAsync(connection, transaction, key, lockRow: false, cancellationToken);
-        if (!head.Exists)
+        // The head and the window's first message ordinal in one round trip, so the window query gets a constant lower
+        // bound and the planner sees a short index range (a bound computed inside the query looks like a third of the table).
+        await using var bounds = Command(connection, transaction, BoundsSql, key);
+        bounds.Parameters.Add(new NpgsqlParameter<long?>("budget", NpgsqlDbType.Bigint) { TypedValue = window.LastTokens });
+        ThreadHead head;
+        long lo;
+        await using (var reader = await bounds.ExecuteReaderAsync(cancellationToken))
         {
-            return new ThreadWindow(head, []);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return new ThreadWindow(ThreadHead.Empty(key), []);
+            }
+            head = ReadHead(reader, key, 0);
+            lo = Math.Max(LowestOrdinal(window, head), Math.Max(reader.GetInt64(6) + 1, reader.GetInt64(7)));
         }
-        // Every part is an indexed lookup or range: the message window starts at the largest lower bound on the
-        // message ordinal (reset boundary, FromMessage, LastMessages, and the first message of the token budget).
-        const string sql = $"""
+        await using var command = Command(connection, transaction, WindowSql, key);
+        command.Parameters.AddWithValue("boundary", head.ResetSequence);
+        command.Parameters.AddWithValue("lo", lo);
+        var entries = await ReadEntriesAsync(command, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new ThreadWindow(head, entries);
+    }
+
+    // The head, the message ordinal at the newest reset, and the first message of a token budget (each an index lookup).
+    private const string BoundsSql = """
+        SELECT h.last_sequence, h.running_tokens, h.running_messages, h.reset_sequence, h.created_at, h.updated_at,
+            COALESCE((SELECT e.running_messages FROM entries e
+                      WHERE e.tenant = @t AND e.scope = @s AND e.thread_id = @id AND e.sequence = h.reset_sequence), 0),
+            CASE WHEN @budget::bigint IS NULL THEN 0 ELSE COALESCE(
+                (SELECT e.running_messages FROM entries e
+                 WHERE e.tenant = @t AND e.scope = @s AND e.thread_id = @id AND e.kind = 'message'
+                   AND e.running_tokens >= h.running_tokens - @budget AND e.running_tokens - e.tokens >= h.running_tokens - @budget
+                 ORDER BY e.running_tokens, e.running_messages LIMIT 1), h.running_messages + 1) END
+        FROM threads h WHERE h.tenant = @t AND h.scope = @s AND h.thread_id = @id
+        """;
+
+    // Every part is an indexed lookup or range (a test checks the plan): the message window starts at the largest lower bound on the
+    // message ordinal (reset boundary, FromMessage, LastMessages, and the first message of the token budget).
+    internal const string WindowSql = $"""
             WITH
             pins AS (SELECT sequence, target FROM entries WHERE {ThreadFilter} AND kind = 'pin' AND sequence > @boundary),
-            msgs AS (SELECT sequence FROM entries
-                     WHERE {ThreadFilter} AND kind = 'message'
-                       AND running_messages >= GREATEST(@lo,
-                           COALESCE((SELECT running_messages FROM entries WHERE {ThreadFilter} AND sequence = @boundary), 0) + 1,
-                           CASE WHEN @floor::bigint IS NULL THEN 0 ELSE COALESCE(
-                               (SELECT running_messages FROM entries
-                                WHERE {ThreadFilter} AND kind = 'message'
-                                  AND running_tokens >= @floor AND running_tokens - tokens >= @floor
-                                ORDER BY running_tokens, running_messages LIMIT 1), @beyond) END)),
+            msgs AS (SELECT sequence FROM entries WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= @lo),
             pinned AS (SELECT e.sequence FROM entries e JOIN pins p ON e.sequence = p.target
                        WHERE e.tenant = @t AND e.scope = @s AND e.thread_id = @id AND e.kind = 'message'),
             shown AS (SELECT sequence FROM msgs UNION SELECT sequence FROM pinned),
@@ -118,18 +141,6 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
             SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'edit' AND target IN (SELECT sequence FROM shown)
             ORDER BY sequence
             """;
-        await using var command = Command(connection, transaction, sql, key);
-        command.Parameters.AddWithValue("boundary", head.ResetSequence);
-        command.Parameters.AddWithValue("lo", LowestOrdinal(window, head));
-        command.Parameters.Add(new NpgsqlParameter<long?>("floor", NpgsqlDbType.Bigint)
-        {
-            TypedValue = window.LastTokens is { } budget ? head.RunningTokens - budget : null,
-        });
-        command.Parameters.AddWithValue("beyond", head.RunningMessages + 1);
-        var entries = await ReadEntriesAsync(command, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return new ThreadWindow(head, entries);
-    }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<LedgerEntry>> ReadEntriesAsync(ThreadKey key, long afterSequence, int limit, CancellationToken cancellationToken = default)
