@@ -8,7 +8,8 @@ namespace ConversationLedger.Sqlite;
 /// versioned on first use. The file runs in WAL mode with <c>synchronous=FULL</c>, so an acknowledged append has
 /// been fsync'd and survives a crash of the process or the machine; <c>busy_timeout</c> lets several processes
 /// share one file, and appends take the write lock up front (<c>BEGIN IMMEDIATE</c>) so the expected-sequence
-/// check and the insert cannot interleave with another writer. Thread-safe; share one instance per file.
+/// check and the insert cannot interleave with another writer. Deletes are real erasure: <c>secure_delete</c> zeroes
+/// freed content and the WAL is checkpointed and truncated after a delete. Thread-safe; share one instance per file.
 /// </summary>
 public sealed class SqliteConversationStore : IConversationStore
 {
@@ -260,6 +261,7 @@ public sealed class SqliteConversationStore : IConversationStore
         await command.ExecuteNonQueryAsync(cancellationToken);
         var existed = await ChangesAsync(connection, transaction, cancellationToken) > 0;
         await transaction.CommitAsync(cancellationToken);
+        await CheckpointAsync(connection, cancellationToken);
         return existed;
     }
 
@@ -279,6 +281,7 @@ public sealed class SqliteConversationStore : IConversationStore
         await command.ExecuteNonQueryAsync(cancellationToken);
         var count = await ChangesAsync(connection, transaction, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        await CheckpointAsync(connection, cancellationToken);
         return (int)count;
     }
 
@@ -304,8 +307,9 @@ public sealed class SqliteConversationStore : IConversationStore
             await connection.OpenAsync(cancellationToken);
             await using (var pragmas = connection.CreateCommand())
             {
-                // Per-connection settings: fsync at every commit, and wait (not fail) while another process writes.
-                pragmas.CommandText = $"PRAGMA busy_timeout = {(long)BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;";
+                // Per-connection settings: fsync at every commit, wait (not fail) while another process writes, and
+                // overwrite deleted content so erasure is real.
+                pragmas.CommandText = $"PRAGMA busy_timeout = {(long)BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;";
                 await pragmas.ExecuteNonQueryAsync(cancellationToken);
             }
             if (!_schemaReady)
@@ -472,6 +476,15 @@ public sealed class SqliteConversationStore : IConversationStore
                 reader.GetInt32(5), reader.GetInt64(6), reader.GetInt64(7)));
         }
         return entries;
+    }
+
+    // The WAL still holds the erased rows' old pages until a checkpoint copies the zeroed pages back and truncates it.
+    // Best effort: a busy checkpoint (open readers) completes at a later one.
+    private static async Task CheckpointAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static async Task<long> ChangesAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)

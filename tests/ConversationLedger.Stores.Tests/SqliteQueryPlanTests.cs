@@ -85,6 +85,23 @@ public sealed class SqliteFileTests : IDisposable
     }
 
     [Fact]
+    public async Task Deleted_text_is_gone_from_the_files()
+    {
+        var store = new SqliteConversationStore(DbPath);
+        var key = new ThreadKey("t", "s", "x");
+        var secret = "secret-" + Guid.NewGuid().ToString("N");
+        await store.AppendAsync(key, 0, [new MessageEntry(Message.User(secret)), new MessageEntry(Message.Assistant("noted"))]);
+        await store.AppendAsync(new ThreadKey("t", "s", "kept"), 0, [new MessageEntry(Message.User("other")), new MessageEntry(Message.Assistant("ok"))]);
+
+        await store.DeleteThreadAsync(key);
+        SqliteConnection.ClearAllPools();
+
+        var bytes = Directory.GetFiles(_directory).SelectMany(File.ReadAllBytes).ToArray();
+        Assert.Equal(-1, bytes.AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(secret)));
+        Assert.NotEqual(-1, bytes.AsSpan().IndexOf("other"u8));
+    }
+
+    [Fact]
     public void A_blank_path_is_refused_naming_the_parameter()
     {
         var error = Assert.Throws<ArgumentException>(() => new SqliteConversationStore(" "));
