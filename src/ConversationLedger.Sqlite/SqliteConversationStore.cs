@@ -87,47 +87,85 @@ public sealed class SqliteConversationStore : IConversationStore
         {
             return new ThreadWindow(head, []);
         }
-        await using var command = Command(connection, transaction, WindowSql, key);
-        command.Parameters.AddWithValue("$boundary", head.ResetSequence);
-        command.Parameters.AddWithValue("$lo", LowestOrdinal(window, head));
-        command.Parameters.AddWithValue("$floor", window.LastTokens is { } budget ? head.RunningTokens - budget : DBNull.Value);
-        command.Parameters.AddWithValue("$beyond", head.RunningMessages + 1);
-        var entries = await ReadEntriesAsync(command, cancellationToken);
-        return new ThreadWindow(head, entries);
+        // A handful of indexed lookups and ranges in one read transaction (in-process, so round trips are cheap):
+        // first the window's lowest message ordinal, then each part of the window.
+        var lo = LowestOrdinal(window, head);
+        lo = Math.Max(lo, await ScalarAsync(connection, transaction, BoundarySql, key, ("$boundary", head.ResetSequence), cancellationToken) + 1);
+        if (window.LastTokens is { } budget)
+        {
+            var first = await ScalarAsync(connection, transaction, TokenStartSql, key, ("$floor", head.RunningTokens - budget), cancellationToken);
+            lo = Math.Max(lo, first == 0 ? head.RunningMessages + 1 : first);
+        }
+        var picked = new SortedDictionary<long, LedgerEntry>();
+        void Take(IEnumerable<LedgerEntry> entries)
+        {
+            foreach (var entry in entries)
+            {
+                picked[entry.Sequence] = entry;
+            }
+        }
+        var messages = await QueryAsync(connection, transaction, MessagesSql, key, cancellationToken, ("$lo", lo));
+        Take(messages);
+        var pins = await QueryAsync(connection, transaction, PinsSql, key, cancellationToken, ("$boundary", head.ResetSequence));
+        Take(pins);
+        foreach (var target in pins.OfType<PinEntry>().Select(p => p.Target).Distinct().Where(t => !picked.ContainsKey(t)).ToList())
+        {
+            Take(await QueryAsync(connection, transaction, MessageAtSql, key, cancellationToken, ("$seq", target)));
+        }
+        Take(await QueryAsync(connection, transaction, NewestOfKindSql, key, cancellationToken, ("$kind", "system_prompt"), ("$boundary", 0L)));
+        Take(await QueryAsync(connection, transaction, NewestOfKindSql, key, cancellationToken, ("$kind", "summary"), ("$boundary", head.ResetSequence)));
+        // Edits of the returned messages: those of the window are a range on target; pinned ones are looked up one by one.
+        var shown = picked.Values.OfType<MessageEntry>().Select(m => m.Sequence).ToHashSet();
+        var windowStart = messages.Count > 0 ? messages[0].Sequence : long.MaxValue;
+        var edits = new List<LedgerEntry>();
+        if (messages.Count > 0)
+        {
+            edits.AddRange(await QueryAsync(connection, transaction, EditsFromSql, key, cancellationToken, ("$from", windowStart)));
+        }
+        foreach (var target in shown.Where(t => t < windowStart))
+        {
+            edits.AddRange(await QueryAsync(connection, transaction, EditsOfSql, key, cancellationToken, ("$target", target)));
+        }
+        Take(edits.Where(e => shown.Contains(((EditEntry)e).Target)));
+        return new ThreadWindow(head, picked.Values.ToArray());
     }
 
-    // Every part is an indexed lookup or range (a test checks the query plan): the message window starts at the
-    // largest lower bound on the message ordinal (reset boundary, FromMessage, LastMessages, and the first message
-    // of the token budget).
-    internal const string WindowSql = """
-            WITH
-            pins AS (SELECT sequence, target FROM entries
-                     WHERE tenant = $t AND scope = $s AND thread_id = $id AND kind = 'pin' AND sequence > $boundary),
-            msgs AS (SELECT sequence FROM entries
-                     WHERE tenant = $t AND scope = $s AND thread_id = $id AND kind = 'message'
-                       AND running_messages >= MAX($lo,
-                           COALESCE((SELECT running_messages FROM entries
-                                     WHERE tenant = $t AND scope = $s AND thread_id = $id AND sequence = $boundary), 0) + 1,
-                           CASE WHEN $floor IS NULL THEN 0 ELSE COALESCE(
-                               (SELECT running_messages FROM entries
-                                WHERE tenant = $t AND scope = $s AND thread_id = $id AND kind = 'message'
-                                  AND running_tokens >= $floor AND running_tokens - tokens >= $floor
-                                ORDER BY running_tokens, running_messages LIMIT 1), $beyond) END)),
-            pinned AS (SELECT e.sequence FROM entries e JOIN pins p ON e.sequence = p.target
-                       WHERE e.tenant = $t AND e.scope = $s AND e.thread_id = $id AND e.kind = 'message'),
-            shown AS (SELECT sequence FROM msgs UNION SELECT sequence FROM pinned),
-            picked AS (
-                SELECT sequence FROM shown
-                UNION SELECT sequence FROM pins
-                UNION SELECT MAX(sequence) FROM entries WHERE tenant = $t AND scope = $s AND thread_id = $id AND kind = 'system_prompt'
-                UNION SELECT MAX(sequence) FROM entries WHERE tenant = $t AND scope = $s AND thread_id = $id AND kind = 'summary' AND sequence > $boundary)
-            SELECT sequence, kind, payload, recorded_at, turn_id, tokens, running_tokens, running_messages FROM entries
-            WHERE tenant = $t AND scope = $s AND thread_id = $id AND sequence IN (SELECT sequence FROM picked)
-            UNION ALL
-            SELECT sequence, kind, payload, recorded_at, turn_id, tokens, running_tokens, running_messages FROM entries
-            WHERE tenant = $t AND scope = $s AND thread_id = $id AND kind = 'edit' AND target IN (SELECT sequence FROM shown)
-            ORDER BY sequence
-            """;
+    // The window's queries; each is an index lookup or range (SqliteQueryPlanTests checks their plans).
+    private const string ThreadFilter = "tenant = $t AND scope = $s AND thread_id = $id";
+    private const string BoundarySql = $"SELECT running_messages FROM entries WHERE {ThreadFilter} AND sequence = $boundary";
+    private const string TokenStartSql = $"""
+        SELECT running_messages FROM entries WHERE {ThreadFilter} AND kind = 'message'
+          AND running_tokens >= $floor AND running_tokens - tokens >= $floor
+        ORDER BY running_tokens, running_messages LIMIT 1
+        """;
+    private const string MessagesSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= $lo ORDER BY running_messages";
+    private const string PinsSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'pin' AND sequence > $boundary ORDER BY sequence";
+    private const string MessageAtSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND sequence = $seq AND kind = 'message'";
+    private const string NewestOfKindSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = $kind AND sequence > $boundary ORDER BY sequence DESC LIMIT 1";
+    private const string EditsFromSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND target >= $from AND kind = 'edit'";
+    private const string EditsOfSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND target = $target AND kind = 'edit'";
+
+    internal static IReadOnlyList<string> WindowQueries { get; } =
+        [BoundarySql, TokenStartSql, MessagesSql, PinsSql, MessageAtSql, NewestOfKindSql, EditsFromSql, EditsOfSql];
+
+    private static async Task<IReadOnlyList<LedgerEntry>> QueryAsync(SqliteConnection connection, SqliteTransaction transaction, string sql,
+        ThreadKey key, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, key);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        return await ReadEntriesAsync(command, cancellationToken);
+    }
+
+    private static async Task<long> ScalarAsync(SqliteConnection connection, SqliteTransaction transaction, string sql, ThreadKey key,
+        (string Name, object Value) parameter, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction, sql, key);
+        command.Parameters.AddWithValue(parameter.Name, parameter.Value);
+        return await command.ExecuteScalarAsync(cancellationToken) is long value ? value : 0;
+    }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<LedgerEntry>> ReadEntriesAsync(ThreadKey key, long afterSequence, int limit, CancellationToken cancellationToken = default)
