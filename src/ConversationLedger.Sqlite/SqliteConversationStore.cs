@@ -130,20 +130,22 @@ public sealed class SqliteConversationStore : IConversationStore
         return new ThreadWindow(head, picked.Values.ToArray());
     }
 
-    // The window's queries; each is an index lookup or range (SqliteQueryPlanTests checks their plans).
+    // The window's queries; each is an index lookup or range (SqliteQueryPlanTests checks their plans). Without
+    // statistics SQLite prefers the covering primary key and would walk the thread from the boundary, so each query
+    // names its index.
     private const string ThreadFilter = "tenant = $t AND scope = $s AND thread_id = $id";
     private const string BoundarySql = $"SELECT running_messages FROM entries WHERE {ThreadFilter} AND sequence = $boundary";
     private const string TokenStartSql = $"""
-        SELECT running_messages FROM entries WHERE {ThreadFilter} AND kind = 'message'
+        SELECT running_messages FROM entries INDEXED BY messages_by_tokens WHERE {ThreadFilter} AND kind = 'message'
           AND running_tokens >= $floor AND running_tokens - tokens >= $floor
         ORDER BY running_tokens, running_messages LIMIT 1
         """;
-    private const string MessagesSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= $lo ORDER BY running_messages";
-    private const string PinsSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'pin' AND sequence > $boundary ORDER BY sequence";
+    private const string MessagesSql = $"SELECT {Columns} FROM entries INDEXED BY messages_by_ordinal WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= $lo ORDER BY running_messages";
+    private const string PinsSql = $"SELECT {Columns} FROM entries INDEXED BY entries_by_kind WHERE {ThreadFilter} AND kind = 'pin' AND sequence > $boundary ORDER BY sequence";
     private const string MessageAtSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND sequence = $seq AND kind = 'message'";
-    private const string NewestOfKindSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = $kind AND sequence > $boundary ORDER BY sequence DESC LIMIT 1";
-    private const string EditsFromSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND target >= $from AND kind = 'edit'";
-    private const string EditsOfSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND target = $target AND kind = 'edit'";
+    private const string NewestOfKindSql = $"SELECT {Columns} FROM entries INDEXED BY entries_by_kind WHERE {ThreadFilter} AND kind = $kind AND sequence > $boundary ORDER BY sequence DESC LIMIT 1";
+    private const string EditsFromSql = $"SELECT {Columns} FROM entries INDEXED BY entries_by_target WHERE {ThreadFilter} AND target >= $from AND kind = 'edit'";
+    private const string EditsOfSql = $"SELECT {Columns} FROM entries INDEXED BY entries_by_target WHERE {ThreadFilter} AND target = $target AND kind = 'edit'";
 
     internal static IReadOnlyList<string> WindowQueries { get; } =
         [BoundarySql, TokenStartSql, MessagesSql, PinsSql, MessageAtSql, NewestOfKindSql, EditsFromSql, EditsOfSql];
