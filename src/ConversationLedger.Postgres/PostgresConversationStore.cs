@@ -101,19 +101,44 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
             head = ReadHead(reader, key, 0);
             lo = Math.Max(LowestOrdinal(window, head), Math.Max(reader.GetInt64(6) + 1, reader.GetInt64(7)));
         }
-        await using var command = Command(connection, transaction, WindowSql, key);
-        command.Parameters.AddWithValue("boundary", head.ResetSequence);
-        command.Parameters.AddWithValue("lo", lo);
-        var entries = await ReadEntriesAsync(command, cancellationToken);
+        // Simple queries with constant bounds, batched (two round trips): their plans stay index lookups and short
+        // ranges even before statistics catch up with a fast-growing thread, which one big join did not.
+        var picked = new SortedDictionary<long, LedgerEntry>();
+        await using (var first = new NpgsqlBatch(connection, transaction))
+        {
+            first.BatchCommands.Add(BatchCommand(MessagesSql, key, ("lo", lo)));
+            first.BatchCommands.Add(BatchCommand(PinsSql, key, ("boundary", head.ResetSequence)));
+            first.BatchCommands.Add(BatchCommand(NewestOfKindSql, key, ("kind", "system_prompt"), ("boundary", 0L)));
+            first.BatchCommands.Add(BatchCommand(NewestOfKindSql, key, ("kind", "summary"), ("boundary", head.ResetSequence)));
+            await ReadBatchAsync(first, picked, cancellationToken);
+        }
+        var windowMessages = picked.Values.OfType<MessageEntry>().Select(m => m.Sequence).ToArray();
+        var targets = picked.Values.OfType<PinEntry>().Select(p => p.Target).Distinct().ToArray();
+        await using (var second = new NpgsqlBatch(connection, transaction))
+        {
+            second.BatchCommands.Add(BatchCommand(MessagesAtSql, key, ("seqs", targets)));
+            second.BatchCommands.Add(BatchCommand(EditsOfSql, key, ("targets", windowMessages.Concat(targets).Distinct().ToArray())));
+            var later = new SortedDictionary<long, LedgerEntry>();
+            await ReadBatchAsync(second, later, cancellationToken);
+            foreach (var (sequence, entry) in later.Where(e => e.Value is MessageEntry))
+            {
+                picked[sequence] = entry;
+            }
+            var shown = picked.Values.OfType<MessageEntry>().Select(m => m.Sequence).ToHashSet();
+            foreach (var edit in later.Values.OfType<EditEntry>().Where(e => shown.Contains(e.Target)))
+            {
+                picked[edit.Sequence] = edit;
+            }
+        }
         await transaction.CommitAsync(cancellationToken);
-        return new ThreadWindow(head, entries);
+        return new ThreadWindow(head, picked.Values.ToArray());
     }
 
     // The head, the message ordinal at the newest reset, and the first message of a token budget (each an index lookup).
     private const string BoundsSql = """
         SELECT h.last_sequence, h.running_tokens, h.running_messages, h.reset_sequence, h.created_at, h.updated_at,
             COALESCE((SELECT e.running_messages FROM entries e
-                      WHERE e.tenant = @t AND e.scope = @s AND e.thread_id = @id AND e.sequence = h.reset_sequence), 0),
+                      WHERE e.tenant = @t AND e.scope = @s AND e.thread_id = @id AND e.kind = 'reset' AND e.sequence = h.reset_sequence), 0),
             CASE WHEN @budget::bigint IS NULL THEN 0 ELSE COALESCE(
                 (SELECT e.running_messages FROM entries e
                  WHERE e.tenant = @t AND e.scope = @s AND e.thread_id = @id AND e.kind = 'message'
@@ -122,25 +147,43 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
         FROM threads h WHERE h.tenant = @t AND h.scope = @s AND h.thread_id = @id
         """;
 
-    // Every part is an indexed lookup or range (a test checks the plan): the message window starts at the largest lower bound on the
-    // message ordinal (reset boundary, FromMessage, LastMessages, and the first message of the token budget).
-    internal const string WindowSql = $"""
-            WITH
-            pins AS (SELECT sequence, target FROM entries WHERE {ThreadFilter} AND kind = 'pin' AND sequence > @boundary),
-            msgs AS (SELECT sequence FROM entries WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= @lo),
-            pinned AS (SELECT e.sequence FROM entries e JOIN pins p ON e.sequence = p.target
-                       WHERE e.tenant = @t AND e.scope = @s AND e.thread_id = @id AND e.kind = 'message'),
-            shown AS (SELECT sequence FROM msgs UNION SELECT sequence FROM pinned),
-            picked AS (
-                SELECT sequence FROM shown
-                UNION SELECT sequence FROM pins
-                UNION SELECT MAX(sequence) FROM entries WHERE {ThreadFilter} AND kind = 'system_prompt'
-                UNION SELECT MAX(sequence) FROM entries WHERE {ThreadFilter} AND kind = 'summary' AND sequence > @boundary)
-            SELECT {Columns} FROM entries WHERE {ThreadFilter} AND sequence IN (SELECT sequence FROM picked)
-            UNION ALL
-            SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'edit' AND target IN (SELECT sequence FROM shown)
-            ORDER BY sequence
-            """;
+    // The window's parts; each an index lookup or a short index range.
+    internal const string MessagesSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= @lo ORDER BY running_messages";
+    internal const string PinsSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'pin' AND sequence > @boundary ORDER BY kind, sequence";
+    internal const string NewestOfKindSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = @kind AND sequence > @boundary ORDER BY kind DESC, sequence DESC LIMIT 1";
+    internal const string MessagesAtSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND sequence = ANY(@seqs) AND kind = 'message'";
+    internal const string EditsOfSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND target = ANY(@targets) AND kind = 'edit'";
+
+    internal static IReadOnlyList<string> WindowQueries { get; } = [MessagesSql, PinsSql, NewestOfKindSql, MessagesAtSql, EditsOfSql];
+
+    private static NpgsqlBatchCommand BatchCommand(string sql, ThreadKey key, params (string Name, object Value)[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.AddWithValue("t", key.Tenant);
+        command.Parameters.AddWithValue("s", key.Scope);
+        command.Parameters.AddWithValue("id", key.ThreadId);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        return command;
+    }
+
+    private static async Task ReadBatchAsync(NpgsqlBatch batch, SortedDictionary<long, LedgerEntry> into, CancellationToken cancellationToken)
+    {
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        do
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var entry = EntryCodec.Decode(reader.GetString(1), reader.GetString(2), reader.GetInt64(0),
+                    reader.GetFieldValue<DateTimeOffset>(3), reader.IsDBNull(4) ? null : reader.GetString(4),
+                    reader.GetInt32(5), reader.GetInt64(6), reader.GetInt64(7));
+                into[entry.Sequence] = entry;
+            }
+        }
+        while (await reader.NextResultAsync(cancellationToken));
+    }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<LedgerEntry>> ReadEntriesAsync(ThreadKey key, long afterSequence, int limit, CancellationToken cancellationToken = default)

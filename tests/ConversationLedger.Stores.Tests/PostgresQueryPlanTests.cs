@@ -22,15 +22,19 @@ public sealed class PostgresQueryPlanTests : IAsyncLifetime
             await analyze.ExecuteNonQueryAsync();
         }
 
-        await using var command = new NpgsqlCommand("EXPLAIN " + PostgresConversationStore.WindowSql, connection);
-        command.Parameters.AddWithValue("t", key.Tenant);
-        command.Parameters.AddWithValue("s", key.Scope);
-        command.Parameters.AddWithValue("id", key.ThreadId);
-        command.Parameters.AddWithValue("boundary", 0L);
-        command.Parameters.AddWithValue("lo", 4981L);
         var plan = new List<string>();
-        await using (var reader = await command.ExecuteReaderAsync())
+        foreach (var sql in PostgresConversationStore.WindowQueries)
         {
+            await using var command = new NpgsqlCommand("EXPLAIN " + sql, connection);
+            command.Parameters.AddWithValue("t", key.Tenant);
+            command.Parameters.AddWithValue("s", key.Scope);
+            command.Parameters.AddWithValue("id", key.ThreadId);
+            command.Parameters.AddWithValue("boundary", 0L);
+            command.Parameters.AddWithValue("lo", 4981L);
+            command.Parameters.AddWithValue("kind", "summary");
+            command.Parameters.AddWithValue("seqs", new long[] { 5, 7 });
+            command.Parameters.AddWithValue("targets", new long[] { 4990, 4991 });
+            await using var reader = await command.ExecuteReaderAsync();
             while (await reader.ReadAsync())
             {
                 plan.Add(reader.GetString(0));
