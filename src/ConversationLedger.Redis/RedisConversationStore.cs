@@ -1,0 +1,500 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using StackExchange.Redis;
+
+namespace ConversationLedger.Redis;
+
+/// <summary>
+/// A store on Redis (StackExchange.Redis). Each thread is a head hash, an entry hash (field = sequence) and
+/// sorted-set indexes (messages by ordinal, messages by tokens before them, pins, edits by target), so every window
+/// is a handful of range reads inside one Lua script. Appends run as one Lua script that checks the expected
+/// sequence and writes everything, so they are atomic and a lost race is a <see cref="ConcurrencyConflictException"/>.
+/// </summary>
+/// <remarks>
+/// <para><b>Durability</b> is the server's: an append is acknowledged when Redis has applied it in memory. For zero
+/// acknowledged-turn loss run Redis with <c>appendonly yes</c> and <c>appendfsync always</c> (every write fsync'd
+/// to the AOF before the reply); with <c>appendfsync everysec</c> up to a second of turns can be lost on a crash,
+/// and without persistence everything is lost on restart.</para>
+/// <para>Scripts compute key names from their arguments, so the store targets a single Redis server (or a primary
+/// with replicas), not Redis Cluster. Thread-safe; share one instance (and one multiplexer) per process.</para>
+/// </remarks>
+public sealed class RedisConversationStore : IConversationStore
+{
+    /// <summary>The schema version this library writes and reads.</summary>
+    public const int SchemaVersion = 1;
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly string _prefix;
+    private readonly TimeProvider _time;
+    private volatile bool _schemaReady;
+
+    /// <summary>Creates a store over a connected multiplexer (owned by the caller).</summary>
+    /// <param name="redis">The connection.</param>
+    /// <param name="keyPrefix">Prefix of every key the store writes. <value>The default value is <c>cl:</c>.</value></param>
+    /// <param name="timeProvider">The clock for recorded times; the system clock when null.</param>
+    public RedisConversationStore(IConnectionMultiplexer redis, string keyPrefix = "cl:", TimeProvider? timeProvider = null)
+    {
+        _redis = redis ?? throw new ArgumentNullException(nameof(redis));
+        ArgumentException.ThrowIfNullOrEmpty(keyPrefix);
+        _prefix = keyPrefix;
+        _time = timeProvider ?? TimeProvider.System;
+    }
+
+    private IDatabase Db => _redis.GetDatabase();
+
+    /// <inheritdoc />
+    public async Task<ThreadHead> GetHeadAsync(ThreadKey key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        await EnsureSchemaAsync(cancellationToken);
+        var fields = await Db.HashGetAllAsync(Keys(key).Head).WaitAsync(cancellationToken);
+        return ParseHead(key, fields);
+    }
+
+    /// <inheritdoc />
+    public async Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(entries);
+        ArgumentOutOfRangeException.ThrowIfNegative(expectedSequence);
+        var head = await GetHeadAsync(key, cancellationToken);
+        if (head.LastSequence != expectedSequence)
+        {
+            throw new ConcurrencyConflictException(key, expectedSequence, head.LastSequence);
+        }
+        var (stamped, next) = head.Advance(entries, _time.GetUtcNow());
+        // The script re-checks the expected sequence, so a writer that read the same head loses cleanly.
+        var actual = await WriteAsync(key, expectedSequence, stamped, next, cancellationToken);
+        if (actual != expectedSequence)
+        {
+            throw new ConcurrencyConflictException(key, expectedSequence, actual);
+        }
+        return new AppendResult(stamped, next);
+    }
+
+    /// <inheritdoc />
+    public async Task<ThreadWindow> ReadWindowAsync(ThreadKey key, WindowSpec window, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(window);
+        await EnsureSchemaAsync(cancellationToken);
+        var k = Keys(key);
+        var result = (RedisResult[])(await Db.ScriptEvaluateAsync(WindowScript,
+            [k.Head, k.Entries, k.Messages, k.Tokens, k.Pins, k.Edits],
+            [
+                window.FromMessage ?? 1,
+                window.LastMessages is { } last ? last : -1,
+                window.LastTokens is { } budget ? budget.ToString(CultureInfo.InvariantCulture) : "",
+            ]).WaitAsync(cancellationToken))!;
+        var head = ParseHead(key, (RedisResult[])result[0]!);
+        var rows = (RedisResult[])result[1]!;
+        var entries = new List<LedgerEntry>(rows.Length / 2);
+        for (var i = 0; i < rows.Length; i += 2)
+        {
+            entries.Add(DecodeRow((long)rows[i], (string)rows[i + 1]!));
+        }
+        return new ThreadWindow(head, entries);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<LedgerEntry>> ReadEntriesAsync(ThreadKey key, long afterSequence, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentOutOfRangeException.ThrowIfNegative(afterSequence);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        var head = await GetHeadAsync(key, cancellationToken);
+        var count = Math.Min(limit, head.LastSequence - afterSequence);
+        if (count <= 0)
+        {
+            return [];
+        }
+        var fields = new RedisValue[count];
+        for (var i = 0; i < count; i++)
+        {
+            fields[i] = afterSequence + 1 + i;
+        }
+        var rows = await Db.HashGetAsync(Keys(key).Entries, fields).WaitAsync(cancellationToken);
+        var entries = new List<LedgerEntry>(rows.Length);
+        for (var i = 0; i < rows.Length && !rows[i].IsNull; i++)
+        {
+            entries.Add(DecodeRow(afterSequence + 1 + i, rows[i]!));
+        }
+        return entries;
+    }
+
+    /// <inheritdoc />
+    public async Task<ThreadPage> ListThreadsAsync(string tenant, string? scope, PageRequest page, CancellationToken cancellationToken = default)
+    {
+        ThreadKey.CheckPart(tenant, nameof(tenant));
+        ArgumentNullException.ThrowIfNull(page);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(page.Limit, nameof(page));
+        await EnsureSchemaAsync(cancellationToken);
+        var after = ThreadCursor.Decode(page.Cursor);
+        var limit = Math.Min(page.Limit, PageRequest.MaxLimit);
+        // Members sort newest first by byte order (see Member); the cursor is the member after which to continue.
+        var index = scope is null ? TenantIndex(tenant) : ScopeIndex(tenant, scope);
+        var start = after is null ? "-" : "(" + Member(after.UpdatedAt, after.Scope, after.ThreadId);
+        var result = (RedisResult[])(await Db.ScriptEvaluateAsync(ListScript, [index],
+            [start, limit + 1, _prefix, tenant]).WaitAsync(cancellationToken))!;
+        var heads = new List<ThreadHead>();
+        for (var i = 0; i < result.Length; i += 2)
+        {
+            var (_, s, t) = ParseMember((string)result[i]!);
+            var head = ParseHead(new ThreadKey(tenant, s, t), (RedisResult[])result[i + 1]!);
+            if (head.Exists)
+            {
+                heads.Add(head);
+            }
+        }
+        var next = heads.Count > limit ? ThreadCursor.After(heads[limit - 1]).Encode() : null;
+        return new ThreadPage(heads.Take(limit).ToArray(), next);
+    }
+
+    /// <inheritdoc />
+    public async Task<ThreadHead> ForkAsync(ThreadKey source, long atSequence, ThreadKey target, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(target);
+        if (source.Tenant != target.Tenant)
+        {
+            throw new ArgumentException("a thread can only be forked within its tenant", nameof(target));
+        }
+        var from = await GetHeadAsync(source, cancellationToken);
+        if (!from.Exists)
+        {
+            throw new LedgerNotFoundException($"thread {source} does not exist");
+        }
+        if (atSequence < 1 || atSequence > from.LastSequence)
+        {
+            throw new LedgerNotFoundException($"thread {source} has no entry {atSequence} (it has {from.LastSequence})");
+        }
+        var existing = await GetHeadAsync(target, cancellationToken);
+        if (existing.Exists)
+        {
+            throw new ConcurrencyConflictException(target, 0, existing.LastSequence);
+        }
+        // Entries are immutable, so the prefix read in pages is exactly what a copy inside the server would see.
+        var prefix = new List<LedgerEntry>((int)Math.Min(atSequence, 100_000));
+        while (prefix.Count < atSequence)
+        {
+            var page = await ReadEntriesAsync(source, prefix.Count, (int)Math.Min(1000, atSequence - prefix.Count), cancellationToken);
+            if (page.Count == 0)
+            {
+                throw new LedgerNotFoundException($"thread {source} was erased while it was being forked");
+            }
+            prefix.AddRange(page);
+        }
+        var last = prefix[^1];
+        var copied = ThreadHead.Empty(target) with
+        {
+            LastSequence = last.Sequence,
+            RunningTokens = last.RunningTokens,
+            RunningMessages = last.RunningMessages,
+            ResetSequence = prefix.LastOrDefault(e => e.Kind == EntryKind.Reset)?.Sequence ?? 0,
+        };
+        var (stamped, head) = copied.Advance([new ForkEntry(source, atSequence)], _time.GetUtcNow());
+        head = head with { CreatedAt = head.UpdatedAt };
+        var actual = await WriteAsync(target, 0, [.. prefix, .. stamped], head, cancellationToken);
+        if (actual != 0)
+        {
+            throw new ConcurrencyConflictException(target, 0, actual);
+        }
+        return head;
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> DeleteThreadAsync(ThreadKey key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        await EnsureSchemaAsync(cancellationToken);
+        var k = Keys(key);
+        var deleted = await Db.ScriptEvaluateAsync(DeleteScript,
+            [k.Head, k.Entries, k.Messages, k.Tokens, k.Pins, k.Edits, TenantIndex(key.Tenant), ScopeIndex(key.Tenant, key.Scope)])
+            .WaitAsync(cancellationToken);
+        return (long)deleted > 0;
+    }
+
+    /// <inheritdoc />
+    public async Task<int> DeleteTenantAsync(string tenant, CancellationToken cancellationToken = default)
+    {
+        ThreadKey.CheckPart(tenant, nameof(tenant));
+        await EnsureSchemaAsync(cancellationToken);
+        var count = 0;
+        // Erase thread by thread (each atomically) until the tenant's index is empty, so a huge tenant never blocks the server.
+        while (true)
+        {
+            var members = await Db.SortedSetRangeByRankAsync(TenantIndex(tenant), 0, 99).WaitAsync(cancellationToken);
+            if (members.Length == 0)
+            {
+                return count;
+            }
+            foreach (var member in members)
+            {
+                var (_, scope, thread) = ParseMember(member!);
+                if (await DeleteThreadAsync(new ThreadKey(tenant, scope, thread), cancellationToken))
+                {
+                    count++;
+                }
+                else
+                {
+                    // An index member without a thread (should not happen): drop it so the loop ends.
+                    await Db.SortedSetRemoveAsync(TenantIndex(tenant), member).WaitAsync(cancellationToken);
+                }
+            }
+        }
+    }
+
+    private async Task<long> WriteAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, ThreadHead head, CancellationToken cancellationToken)
+    {
+        await EnsureSchemaAsync(cancellationToken);
+        var k = Keys(key);
+        var args = new List<RedisValue>(12 + entries.Count * 6)
+        {
+            expectedSequence,
+            head.LastSequence,
+            head.RunningTokens,
+            head.RunningMessages,
+            head.ResetSequence,
+            head.CreatedAt.UtcTicks,
+            head.UpdatedAt.UtcTicks,
+            Member(head.UpdatedAt, key.Scope, key.ThreadId),
+            entries.Count,
+        };
+        foreach (var entry in entries)
+        {
+            args.Add(entry.Sequence);
+            args.Add(EntryCodec.KindName(entry.Kind));
+            args.Add(entry.RunningMessages);
+            args.Add(entry.RunningTokens - entry.Tokens);
+            args.Add(EntryCodec.TargetOf(entry) ?? 0);
+            args.Add(EncodeRow(entry));
+        }
+        var result = await Db.ScriptEvaluateAsync(AppendScript,
+            [k.Head, k.Entries, k.Messages, k.Tokens, k.Pins, k.Edits, TenantIndex(key.Tenant), ScopeIndex(key.Tenant, key.Scope)],
+            [.. args]).WaitAsync(cancellationToken);
+        return (long)result;
+    }
+
+    private async Task EnsureSchemaAsync(CancellationToken cancellationToken)
+    {
+        if (_schemaReady)
+        {
+            return;
+        }
+        RedisKey versionKey = _prefix + "schema_version";
+        await Db.StringSetAsync(versionKey, SchemaVersion, when: When.NotExists).WaitAsync(cancellationToken);
+        var version = (long)await Db.StringGetAsync(versionKey).WaitAsync(cancellationToken);
+        if (version > SchemaVersion)
+        {
+            throw new LedgerException($"the Redis keys have schema version {version}, newer than this library's {SchemaVersion}; upgrade ConversationLedger.Redis");
+        }
+        _schemaReady = true;
+    }
+
+    // Row = the entry's columns as one small JSON object; the payload is a JSON string, so it round-trips byte for byte.
+    private static string EncodeRow(LedgerEntry entry) => JsonSerializer.Serialize(new Row(
+        EntryCodec.KindName(entry.Kind), EntryCodec.EncodePayload(entry), EntryCodec.TargetOf(entry), entry.TurnId,
+        entry.RecordedAt.UtcTicks, entry.Tokens, entry.RunningTokens, entry.RunningMessages), RowContext.Default.Row);
+
+    private static LedgerEntry DecodeRow(long sequence, string json)
+    {
+        var row = JsonSerializer.Deserialize(json, RowContext.Default.Row)
+            ?? throw new LedgerFormatException($"entry {sequence} is empty");
+        return EntryCodec.Decode(row.Kind, row.Payload, sequence, new DateTimeOffset(row.At, TimeSpan.Zero), row.Turn,
+            row.Tokens, row.RunningTokens, row.RunningMessages);
+    }
+
+    private static ThreadHead ParseHead(ThreadKey key, HashEntry[] fields) =>
+        ParseHead(key, fields.Where(f => f.Name != "member").ToDictionary(f => (string)f.Name!, f => (long)f.Value));
+
+    private static ThreadHead ParseHead(ThreadKey key, RedisResult[] flat)
+    {
+        var fields = new Dictionary<string, long>();
+        for (var i = 0; i + 1 < flat.Length; i += 2)
+        {
+            var name = (string)flat[i]!;
+            if (name != "member")
+            {
+                fields[name] = (long)flat[i + 1];
+            }
+        }
+        return ParseHead(key, fields);
+    }
+
+    private static ThreadHead ParseHead(ThreadKey key, Dictionary<string, long> f) => !f.TryGetValue("last", out var last)
+        ? ThreadHead.Empty(key)
+        : new ThreadHead
+        {
+            Key = key,
+            LastSequence = last,
+            RunningTokens = f["tokens"],
+            RunningMessages = f["messages"],
+            ResetSequence = f["reset"],
+            CreatedAt = new DateTimeOffset(f["created"], TimeSpan.Zero),
+            UpdatedAt = new DateTimeOffset(f["updated"], TimeSpan.Zero),
+        };
+
+    private ThreadKeys Keys(ThreadKey key)
+    {
+        // Length-prefixed parts: unambiguous whatever characters the parts hold.
+        var id = Part(key.Tenant) + Part(key.Scope) + Part(key.ThreadId);
+        return new ThreadKeys(_prefix + "h:" + id, _prefix + "e:" + id, _prefix + "m:" + id, _prefix + "k:" + id,
+            _prefix + "p:" + id, _prefix + "d:" + id);
+    }
+
+    private RedisKey TenantIndex(string tenant) => _prefix + "tn:" + Part(tenant);
+
+    private RedisKey ScopeIndex(string tenant, string scope) => _prefix + "ts:" + Part(tenant) + Part(scope);
+
+    // The length is in UTF-8 bytes, as Lua's string.len counts it (the list script rebuilds key names).
+    private static string Part(string value) =>
+        Encoding.UTF8.GetByteCount(value).ToString(CultureInfo.InvariantCulture) + ":" + value;
+
+    // Listing order by byte order: inverted update time (fixed width), then scope and thread id after a \0 separator,
+    // which sorts below every character a key part may hold (control characters are refused).
+    private static string Member(DateTimeOffset updatedAt, string scope, string threadId) =>
+        $"{(long.MaxValue - updatedAt.UtcTicks).ToString("D19", CultureInfo.InvariantCulture)}\0{scope}\0{threadId}";
+
+    private static (long Ticks, string Scope, string ThreadId) ParseMember(string member)
+    {
+        var parts = member.Split('\0');
+        return (long.MaxValue - long.Parse(parts[0], CultureInfo.InvariantCulture), parts[1], parts[2]);
+    }
+
+    private sealed record ThreadKeys(string Head, string Entries, string Messages, string Tokens, string Pins, string Edits);
+
+    internal sealed record Row(string Kind, string Payload, long? Target, string? Turn, long At, int Tokens, long RunningTokens, long RunningMessages);
+
+    // KEYS: head, entries, messages, tokens, pins, edits, tenant index, scope index.
+    // ARGV: expected, last, tokens, messages, reset, created, updated, member, n, then per entry:
+    //       sequence, kind, running_messages, tokens_before, target, row.
+    // Returns the thread's last sequence before the call: equal to expected when the append was stored.
+    private const string AppendScript = """
+        local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
+        if last ~= tonumber(ARGV[1]) then return last end
+        local old = redis.call('HGET', KEYS[1], 'member')
+        if old then
+          redis.call('ZREM', KEYS[7], old)
+          redis.call('ZREM', KEYS[8], old)
+        end
+        local n = tonumber(ARGV[9])
+        local resetMessages = redis.call('HGET', KEYS[1], 'reset_messages') or '0'
+        local system = nil
+        local summary = nil
+        for i = 0, n - 1 do
+          local b = 10 + i * 6
+          local seq = ARGV[b]
+          local kind = ARGV[b + 1]
+          redis.call('HSET', KEYS[2], seq, ARGV[b + 5])
+          if kind == 'message' then
+            redis.call('ZADD', KEYS[3], ARGV[b + 2], seq)
+            -- Zero-padded: equal token scores then sort by sequence (members of equal score sort by bytes).
+            redis.call('ZADD', KEYS[4], ARGV[b + 3], string.format('%015d', tonumber(seq)))
+          elseif kind == 'pin' then
+            redis.call('ZADD', KEYS[5], seq, seq .. ':' .. ARGV[b + 4])
+          elseif kind == 'edit' then
+            redis.call('ZADD', KEYS[6], ARGV[b + 4], seq)
+          elseif kind == 'system_prompt' then
+            system = seq
+          elseif kind == 'summary' then
+            summary = seq
+          elseif kind == 'reset' then
+            resetMessages = ARGV[b + 2]
+          end
+        end
+        redis.call('HSET', KEYS[1], 'last', ARGV[2], 'tokens', ARGV[3], 'messages', ARGV[4], 'reset', ARGV[5],
+          'created', ARGV[6], 'updated', ARGV[7], 'member', ARGV[8], 'reset_messages', resetMessages)
+        if system then redis.call('HSET', KEYS[1], 'system', system) end
+        if summary then redis.call('HSET', KEYS[1], 'summary', summary) end
+        redis.call('ZADD', KEYS[7], 0, ARGV[8])
+        redis.call('ZADD', KEYS[8], 0, ARGV[8])
+        return last
+        """;
+
+    // KEYS: head, entries, messages, tokens, pins, edits. ARGV: from_message, last_messages (-1 = unset), last_tokens ('' = unset).
+    // Returns { head fields, { sequence, row, … } } in sequence order; every read is a lookup or a range.
+    private const string WindowScript = """
+        local head = redis.call('HGETALL', KEYS[1])
+        if #head == 0 then return { head, {} } end
+        local h = {}
+        for i = 1, #head, 2 do h[head[i]] = head[i + 1] end
+        local boundary = tonumber(h['reset'])
+        local count = tonumber(h['messages'])
+        local lo = math.max(tonumber(ARGV[1]), tonumber(h['reset_messages'] or '0') + 1)
+        if tonumber(ARGV[2]) >= 0 then lo = math.max(lo, count - tonumber(ARGV[2]) + 1) end
+        if ARGV[3] ~= '' then
+          local floor = tonumber(h['tokens']) - tonumber(ARGV[3])
+          local first = redis.call('ZRANGEBYSCORE', KEYS[4], floor, '+inf', 'LIMIT', 0, 1)
+          if #first == 0 then lo = count + 1
+          else lo = math.max(lo, tonumber(redis.call('ZSCORE', KEYS[3], tostring(tonumber(first[1]))))) end
+        end
+        local picked = {}
+        local shown = {}
+        for _, seq in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], lo, '+inf')) do
+          picked[tonumber(seq)] = true
+          shown[#shown + 1] = seq
+        end
+        for _, pin in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. boundary, '+inf')) do
+          local seq, target = string.match(pin, '^(%d+):(%d+)$')
+          picked[tonumber(seq)] = true
+          if redis.call('ZSCORE', KEYS[3], target) and not picked[tonumber(target)] then
+            picked[tonumber(target)] = true
+            shown[#shown + 1] = target
+          end
+        end
+        if h['system'] then picked[tonumber(h['system'])] = true end
+        if h['summary'] and tonumber(h['summary']) > boundary then picked[tonumber(h['summary'])] = true end
+        for _, seq in ipairs(shown) do
+          for _, edit in ipairs(redis.call('ZRANGEBYSCORE', KEYS[6], seq, seq)) do picked[tonumber(edit)] = true end
+        end
+        local order = {}
+        for seq, _ in pairs(picked) do order[#order + 1] = seq end
+        table.sort(order)
+        local rows = {}
+        -- HMGET in chunks: Lua's unpack has a small argument limit.
+        for from = 1, #order, 1000 do
+          local chunk = {}
+          for i = from, math.min(from + 999, #order) do chunk[#chunk + 1] = order[i] end
+          local values = redis.call('HMGET', KEYS[2], unpack(chunk))
+          for i, seq in ipairs(chunk) do
+            rows[#rows + 1] = seq
+            rows[#rows + 1] = values[i]
+          end
+        end
+        return { head, rows }
+        """;
+
+    // KEYS: one index. ARGV: start ('-' or '(' .. member), count, key prefix, tenant. Returns { member, head fields, … }.
+    private const string ListScript = """
+        local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
+        local out = {}
+        local tenant = ARGV[4]
+        for _, m in ipairs(members) do
+          local sep1 = string.find(m, '\0', 1, true)
+          local sep2 = string.find(m, '\0', sep1 + 1, true)
+          local scope = string.sub(m, sep1 + 1, sep2 - 1)
+          local thread = string.sub(m, sep2 + 1)
+          local id = string.len(tenant) .. ':' .. tenant .. string.len(scope) .. ':' .. scope .. string.len(thread) .. ':' .. thread
+          out[#out + 1] = m
+          out[#out + 1] = redis.call('HGETALL', ARGV[3] .. 'h:' .. id)
+        end
+        return out
+        """;
+
+    // KEYS: head, entries, messages, tokens, pins, edits, tenant index, scope index. Returns 1 when the thread existed.
+    private const string DeleteScript = """
+        local member = redis.call('HGET', KEYS[1], 'member')
+        if member then
+          redis.call('ZREM', KEYS[7], member)
+          redis.call('ZREM', KEYS[8], member)
+        end
+        local existed = redis.call('EXISTS', KEYS[1])
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+        return existed
+        """;
+}
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(RedisConversationStore.Row))]
+internal sealed partial class RowContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,61 @@
+using ConversationLedger.Postgres;
+using Npgsql;
+
+namespace ConversationLedger.Stores.Tests;
+
+/// <summary>The window is a query, not a filter: on a long thread PostgreSQL answers it from indexes, never a scan of the entries.</summary>
+public sealed class PostgresQueryPlanTests : IAsyncLifetime
+{
+    private readonly string _tenant = "plan-" + Guid.NewGuid().ToString("N");
+
+    [SkippableFact]
+    public async Task The_window_query_never_scans_the_entries_table()
+    {
+        var source = await Servers.PostgresAsync();
+        var store = new PostgresConversationStore(source);
+        var key = new ThreadKey(_tenant, "scope", "long");
+        var entries = Enumerable.Range(1, 5000).Select(i => (LedgerEntry)new MessageEntry(i % 2 == 1 ? Message.User($"q{i}") : Message.Assistant($"a{i}")) { Tokens = 10 }).ToArray();
+        await store.AppendAsync(key, 0, entries);
+        await using var connection = await source.OpenConnectionAsync();
+        await using (var analyze = new NpgsqlCommand("ANALYZE entries", connection))
+        {
+            await analyze.ExecuteNonQueryAsync();
+        }
+
+        var plan = new List<string>();
+        foreach (var sql in PostgresConversationStore.WindowQueries)
+        {
+            await using var command = new NpgsqlCommand("EXPLAIN " + sql, connection);
+            command.Parameters.AddWithValue("t", key.Tenant);
+            command.Parameters.AddWithValue("s", key.Scope);
+            command.Parameters.AddWithValue("id", key.ThreadId);
+            command.Parameters.AddWithValue("boundary", 0L);
+            command.Parameters.AddWithValue("lo", 4981L);
+            command.Parameters.AddWithValue("kind", "summary");
+            command.Parameters.AddWithValue("seqs", new long[] { 5, 7 });
+            command.Parameters.AddWithValue("targets", new long[] { 4990, 4991 });
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.DoesNotContain(plan, line => line.Contains("Seq Scan on entries", StringComparison.Ordinal));
+        Assert.Contains(plan, line => line.Contains("messages_by_ordinal", StringComparison.Ordinal));
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        try
+        {
+            await new PostgresConversationStore(await Servers.PostgresAsync()).DeleteTenantAsync(_tenant);
+        }
+        catch (Exception ex) when (ex is SkipException or InvalidOperationException)
+        {
+            // Cleanup is best effort: the test itself already reported the unreachable server.
+        }
+    }
+}

@@ -1,0 +1,148 @@
+using ConversationLedger.Sqlite;
+using Microsoft.Data.Sqlite;
+
+namespace ConversationLedger.Stores.Tests;
+
+/// <summary>The window is a query, not a filter: SQLite answers it with index searches only, never a scan of the thread.</summary>
+public sealed class SqliteQueryPlanTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("ledger-plan-").FullName;
+
+    [Fact]
+    public async Task The_window_query_searches_indexes_and_never_scans_the_entries()
+    {
+        var path = Path.Combine(_directory, "ledger.db");
+        var store = new SqliteConversationStore(path);
+        var key = new ThreadKey("tenant", "scope", "thread");
+        await store.AppendAsync(key, 0, [new MessageEntry(Message.User("hi")), new MessageEntry(Message.Assistant("hello"))]);
+
+        await using var connection = new SqliteConnection($"Data Source={path}");
+        await connection.OpenAsync();
+        var plan = new List<string>();
+        foreach (var sql in SqliteConversationStore.WindowQueries)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "EXPLAIN QUERY PLAN " + sql;
+            foreach (var name in new[] { "$t", "$s", "$id", "$boundary", "$lo", "$floor", "$seq", "$kind", "$from", "$target" })
+            {
+                if (sql.Contains(name, StringComparison.Ordinal))
+                {
+                    command.Parameters.AddWithValue(name, name == "$kind" ? "summary" : name is "$t" or "$s" or "$id" ? "x" : 1L);
+                }
+            }
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        Assert.Contains(plan, step => step.Contains("messages_by_ordinal", StringComparison.Ordinal) && step.Contains("running_messages>", StringComparison.Ordinal));
+        Assert.Contains(plan, step => step.Contains("messages_by_tokens", StringComparison.Ordinal) && step.Contains("running_tokens>", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, step => step.StartsWith("SCAN", StringComparison.Ordinal));
+        // The primary key only for single-row lookups: a range on it would walk the thread.
+        Assert.All(plan.Where(step => step.Contains("PRIMARY KEY", StringComparison.Ordinal)),
+            step => Assert.EndsWith("sequence=?)", step, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_bounded_window_on_a_long_thread_costs_about_the_same_as_on_a_short_one()
+    {
+        var store = new SqliteConversationStore(Path.Combine(_directory, "long.db"));
+        var longKey = new ThreadKey("tenant", "scope", "long");
+        var shortKey = new ThreadKey("tenant", "scope", "short");
+        var head = ThreadHead.Empty(longKey);
+        for (var done = 0; done < 50_000; done += 5_000)
+        {
+            var batch = Enumerable.Range(done, 5_000).Select(i => (LedgerEntry)new MessageEntry(i % 2 == 0 ? Message.User($"q{i}") : Message.Assistant($"a{i}")) { Tokens = 10 }).ToArray();
+            head = (await store.AppendAsync(longKey, head.LastSequence, batch)).Head;
+        }
+        await store.AppendAsync(shortKey, 0, [new MessageEntry(Message.User("q")), new MessageEntry(Message.Assistant("a"))]);
+        var spec = new WindowSpec { LastMessages = 20, LastTokens = 150 };
+        await store.ReadWindowAsync(shortKey, spec);
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(15, (await store.ReadWindowAsync(longKey, spec)).Entries.Count);
+        }
+        var perRead = watch.Elapsed / 20;
+
+        // Walking 50,000 rows takes tens of milliseconds; an indexed read well under one even on a busy machine.
+        Assert.True(perRead < TimeSpan.FromMilliseconds(10), $"a bounded window took {perRead.TotalMilliseconds:F1} ms on a 50,000-message thread");
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
+
+/// <summary>SQLite specifics: the file's settings and schema versioning.</summary>
+public sealed class SqliteFileTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("ledger-file-").FullName;
+
+    private string DbPath => Path.Combine(_directory, "ledger.db");
+
+    private async Task<object?> ScalarAsync(string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={DbPath}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return await command.ExecuteScalarAsync();
+    }
+
+    [Fact]
+    public async Task First_use_creates_a_versioned_schema_in_wal_mode()
+    {
+        await new SqliteConversationStore(DbPath).GetHeadAsync(new ThreadKey("t", "s", "x"));
+
+        Assert.Equal("wal", await ScalarAsync("PRAGMA journal_mode"));
+        Assert.Equal((long)SqliteConversationStore.SchemaVersion, await ScalarAsync("SELECT MAX(version) FROM schema_version"));
+    }
+
+    [Fact]
+    public async Task A_database_from_a_newer_version_is_refused()
+    {
+        await new SqliteConversationStore(DbPath).GetHeadAsync(new ThreadKey("t", "s", "x"));
+        await ScalarAsync("INSERT INTO schema_version (version) VALUES (99)");
+
+        var error = await Assert.ThrowsAsync<LedgerException>(() => new SqliteConversationStore(DbPath).GetHeadAsync(new ThreadKey("t", "s", "x")));
+
+        Assert.Contains("schema version 99", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Deleted_text_is_gone_from_the_files()
+    {
+        var store = new SqliteConversationStore(DbPath);
+        var key = new ThreadKey("t", "s", "x");
+        var secret = "secret-" + Guid.NewGuid().ToString("N");
+        await store.AppendAsync(key, 0, [new MessageEntry(Message.User(secret)), new MessageEntry(Message.Assistant("noted"))]);
+        await store.AppendAsync(new ThreadKey("t", "s", "kept"), 0, [new MessageEntry(Message.User("other")), new MessageEntry(Message.Assistant("ok"))]);
+
+        await store.DeleteThreadAsync(key);
+        SqliteConnection.ClearAllPools();
+
+        var bytes = Directory.GetFiles(_directory).SelectMany(File.ReadAllBytes).ToArray();
+        Assert.Equal(-1, bytes.AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(secret)));
+        Assert.NotEqual(-1, bytes.AsSpan().IndexOf("other"u8));
+    }
+
+    [Fact]
+    public void A_blank_path_is_refused_naming_the_parameter()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new SqliteConversationStore(" "));
+
+        Assert.Equal("pathOrConnectionString", error.ParamName);
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
