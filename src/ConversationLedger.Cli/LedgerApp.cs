@@ -35,6 +35,8 @@ public static class LedgerApp
             config.AddCommand<UsageCommand>("usage");
             config.AddCommand<ResetCommand>("reset");
             config.AddCommand<ForkCommand>("fork").WithExample("fork", "default", "--at", "4");
+            config.AddCommand<ExportCommand>("export").WithExample("export", "default", "-o", "default.json");
+            config.AddCommand<ImportCommand>("import").WithExample("import", "default.json", "--as", "restored");
             config.AddCommand<DeleteCommand>("delete");
             config.AddCommand<EmulatorCommand>("emulator").WithExample("emulator", "--port", "4010");
         });

@@ -5,14 +5,11 @@ namespace ConversationLedger.Cli.Tests;
 /// <summary>The real executable, as a user runs it: no API key (the emulator answers), a SQLite file, piped input.</summary>
 public sealed class ProcessTests : IDisposable
 {
-    // Until the SQLite store is merged (branch "stores"), threads do not outlive a process.
-    private const string NeedsSqlite = "needs the SQLite store";
-
     private readonly LedgerProcess _ledger = new();
 
     public void Dispose() => _ledger.Dispose();
 
-    [Fact(Skip = NeedsSqlite)]
+    [Fact]
     public async Task A_resumed_chat_sends_the_earlier_turns_with_the_fourth()
     {
         var first = await _ledger.RunAsync("My name is Hesham.\nI build automation systems.\nI like tea.\nquit\n", "chat", "--thread", "t1");
@@ -38,7 +35,7 @@ public sealed class ProcessTests : IDisposable
         Assert.Contains("did the second reply know the name? stateless: no, stateful: yes", result.Output);
     }
 
-    [Fact(Skip = NeedsSqlite)]
+    [Fact]
     public async Task Usage_and_inspect_report_on_a_stored_thread()
     {
         await _ledger.RunAsync("one\ntwo\n", "chat");
@@ -54,7 +51,7 @@ public sealed class ProcessTests : IDisposable
         Assert.Contains("cost estimate:", inspect.Output);
     }
 
-    [Fact(Skip = NeedsSqlite)]
+    [Fact]
     public async Task Export_and_import_round_trip_a_thread()
     {
         await _ledger.RunAsync("one\ntwo\n/pin 1\n", "chat", "--thread", "orig");

@@ -38,8 +38,7 @@ public static class CliDefaults
     public static StoreLocation DefaultStore(Func<string, string?> environment)
     {
         ArgumentNullException.ThrowIfNull(environment);
-        // In memory until the SQLite store is merged (branch "stores"); then: new StoreLocation(StoreKind.Sqlite, DefaultDatabasePath(environment)).
-        return new StoreLocation(StoreKind.Memory, "");
+        return new StoreLocation(StoreKind.Sqlite, DefaultDatabasePath(environment));
     }
 
     /// <summary>$XDG_DATA_HOME/ledger/ledger.db, or ~/.local/share/ledger/ledger.db.</summary>

@@ -44,7 +44,7 @@ public sealed class LedgerProcess : IDisposable
         {
             start.Environment.Remove(name);
         }
-        start.Environment["LEDGER_STORE"] = "memory:";
+        start.Environment["LEDGER_STORE"] = "sqlite:" + Database;
         start.Environment["XDG_DATA_HOME"] = Root;
         start.Environment["HOME"] = Root;
         start.Environment["NO_COLOR"] = "1";

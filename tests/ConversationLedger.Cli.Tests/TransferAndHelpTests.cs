@@ -1,0 +1,81 @@
+using ConversationLedger.Cli.Tests.Support;
+
+namespace ConversationLedger.Cli.Tests;
+
+public sealed class TransferAndHelpTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("ledger-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task Help_lists_every_command()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("", "--help");
+
+        foreach (var command in new[] { "chat", "demo", "threads", "show", "inspect", "usage", "reset", "fork", "export", "import", "delete", "emulator" })
+        {
+            Assert.Contains($"    {command} ", result.Output);
+        }
+    }
+
+    [Fact]
+    public async Task Export_without_a_file_writes_the_document_to_the_output()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("one\n", "chat");
+
+        var result = await cli.RunAsync("", "export", "default");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("\"format\": \"conversation-ledger/1\"", result.Output);
+    }
+
+    [Fact]
+    public async Task Import_takes_the_thread_id_from_the_file_and_refuses_to_overwrite()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("one\n", "chat", "--thread", "orig");
+        var file = Path.Combine(_folder, "export.json");
+        await cli.RunAsync("", "export", "orig", "-o", file);
+        await cli.RunAsync("", "delete", "orig");
+
+        var first = await cli.RunAsync("", "import", file);
+        var second = await cli.RunAsync("", "import", file);
+
+        Assert.Equal(0, first.ExitCode);
+        Assert.Contains("into local/default/orig", first.Output);
+        Assert.Equal(1, second.ExitCode);
+        Assert.Contains("error: thread local/default/orig already exists; --as NEW-ID imports it under another id", second.Output);
+    }
+
+    [Fact]
+    public async Task Importing_a_broken_file_is_one_error_line_and_stores_nothing()
+    {
+        var cli = new CliHarness();
+        var file = Path.Combine(_folder, "broken.json");
+        await File.WriteAllTextAsync(file, """{"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]}""");
+
+        var result = await cli.RunAsync("", "import", file, "--as", "x");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Single(result.Output.Trim().Split('\n'));
+        Assert.StartsWith("error:", result.Output.Trim());
+        Assert.False((await cli.Store.GetHeadAsync(new ThreadKey("local", "default", "x"))).Exists);
+    }
+
+    [Theory]
+    [InlineData("--port", "70000", "--port must be 0–65535")]
+    [InlineData("--fault", "explode", "--fault: unknown fault")]
+    public async Task The_emulator_command_checks_its_options(string option, string value, string expected)
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("", "emulator", option, value);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(expected, result.Output);
+    }
+}
