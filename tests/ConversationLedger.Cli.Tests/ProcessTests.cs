@@ -79,6 +79,16 @@ public sealed class ProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task An_unreachable_store_is_one_error_line_and_exit_code_1()
+    {
+        var result = await _ledger.RunAsync("", "threads", "--store", "postgres:Host=127.0.0.1;Port=1;Username=nobody;Timeout=2");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("error: the store failed: ", result.Errors.Trim());
+        Assert.Single(result.Errors.Trim().Split('\n'));
+    }
+
+    [Fact]
     public async Task A_missing_thread_is_one_error_line_without_a_stack_trace()
     {
         var result = await _ledger.RunAsync("", "show", "nope");

@@ -7,7 +7,11 @@ public static class ErrorLine
 {
     /// <summary>Whether the error is one the user can act on (as opposed to a bug).</summary>
     public static bool IsExpected(Exception exception) =>
-        exception is LedgerException or IOException or UnauthorizedAccessException or FormatException or ArgumentException;
+        exception is LedgerException or IOException or UnauthorizedAccessException or FormatException or ArgumentException
+            || IsStoreFailure(exception);
+
+    private static bool IsStoreFailure(Exception exception) =>
+        exception is System.Data.Common.DbException or StackExchange.Redis.RedisException;
 
     /// <summary>Writes the error line.</summary>
     public static void Write(IAnsiConsole console, Exception exception)
@@ -16,6 +20,11 @@ public static class ErrorLine
         ArgumentNullException.ThrowIfNull(exception);
         // The core's messages already name the thread, the rule or the request id.
         var message = exception.Message.ReplaceLineEndings(" ");
+        if (IsStoreFailure(exception))
+        {
+            // Drivers connect lazily, so an unreachable server shows up at the first read, not when the store opens.
+            message = "the store failed: " + message;
+        }
         console.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
     }
 }
