@@ -20,6 +20,20 @@ public sealed class CommandTests
     }
 
     [Fact]
+    public async Task Ctrl_C_cancels_a_command_cleanly_with_exit_code_130()
+    {
+        var cli = new CliHarness();
+        cli.Model.HoldStream = true;
+
+        var result = await cli.RunAsync(TextReader.Null, interrupts =>
+            _ = cli.Model.FirstDeltaSent.Task.ContinueWith(_ => interrupts.Raise(), TaskScheduler.Default), "demo")
+            .WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(130, result.ExitCode);
+        Assert.Equal("cancelled", result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].Trim());
+    }
+
+    [Fact]
     public async Task Threads_lists_the_threads_of_the_scope()
     {
         var cli = new CliHarness();

@@ -23,7 +23,7 @@ public sealed class FakeModel : IModelClient
         }
     }
 
-    /// <summary>When set, streams pause after the first delta until cancelled.</summary>
+    /// <summary>When set, streams pause after the first delta (and whole replies before answering) until cancelled.</summary>
     public bool HoldStream { get; set; }
 
     /// <summary>Signalled when a held stream has sent its first delta.</summary>
@@ -43,10 +43,15 @@ public sealed class FakeModel : IModelClient
     }
 
     /// <inheritdoc />
-    public Task<ModelResponse> SendAsync(ModelRequest request, CancellationToken cancellationToken = default)
+    public async Task<ModelResponse> SendAsync(ModelRequest request, CancellationToken cancellationToken = default)
     {
         Record(request);
-        return Task.FromResult(Response(request));
+        if (HoldStream)
+        {
+            FirstDeltaSent.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        return Response(request);
     }
 
     /// <inheritdoc />
