@@ -7,8 +7,8 @@
 # (override with LEDGER_TEST_POSTGRES / LEDGER_TEST_REDIS).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-WORK="${LEDGER_SERVICES_DIR:-$ROOT/.ci/.work/services}"
+# Under /tmp, not the checkout: the postgres OS user must be able to reach its data dir, and a checkout may sit in a private (0700) directory.
+WORK="${LEDGER_SERVICES_DIR:-/tmp/conversation-ledger-services}"
 PGBIN=/usr/lib/postgresql/15/bin
 PG_PORT=55432
 REDIS_PORT=56379
@@ -33,8 +33,8 @@ start_postgres() {
   if pg_running; then echo "postgres already running on 127.0.0.1:$PG_PORT"; return; fi
   rm -rf "$WORK/pg"
   mkdir -p "$WORK/pg/data" "$WORK/pg/sock"
-  # initdb refuses root, so the postgres OS user owns the data dir; the path above it must be traversable.
-  chmod o+x "$ROOT/.ci" "$ROOT/.ci/.work" "$WORK" 2>/dev/null || true
+  # initdb refuses root, so the postgres OS user owns the data dir.
+  chmod 755 "$WORK"
   as_root chown -R postgres:postgres "$WORK/pg"
   as_root runuser -u postgres -- "$PGBIN/initdb" -D "$WORK/pg/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
   # fsync stays on: the crash tests kill writers and count acknowledged turns.

@@ -110,6 +110,7 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
             first.BatchCommands.Add(BatchCommand(PinsSql, key, ("boundary", head.ResetSequence)));
             first.BatchCommands.Add(BatchCommand(NewestOfKindSql, key, ("kind", "system_prompt"), ("boundary", 0L)));
             first.BatchCommands.Add(BatchCommand(NewestOfKindSql, key, ("kind", "summary"), ("boundary", head.ResetSequence)));
+            first.BatchCommands.Add(BatchCommand(NewestOfKindSql, key, ("kind", "reset"), ("boundary", 0L)));
             await ReadBatchAsync(first, picked, cancellationToken);
         }
         var windowMessages = picked.Values.OfType<MessageEntry>().Select(m => m.Sequence).ToArray();

@@ -444,6 +444,7 @@ public sealed class RedisConversationStore : IConversationStore
           end
         end
         if h['system'] then picked[tonumber(h['system'])] = true end
+        if boundary > 0 then picked[boundary] = true end
         if h['summary'] and tonumber(h['summary']) > boundary then picked[tonumber(h['summary'])] = true end
         for _, seq in ipairs(shown) do
           for _, edit in ipairs(redis.call('ZRANGEBYSCORE', KEYS[6], seq, seq)) do picked[tonumber(edit)] = true end

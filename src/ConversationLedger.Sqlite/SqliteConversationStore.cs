@@ -114,6 +114,10 @@ public sealed class SqliteConversationStore : IConversationStore
         }
         Take(await QueryAsync(connection, transaction, NewestOfKindSql, key, cancellationToken, ("$kind", "system_prompt"), ("$boundary", 0L)));
         Take(await QueryAsync(connection, transaction, NewestOfKindSql, key, cancellationToken, ("$kind", "summary"), ("$boundary", head.ResetSequence)));
+        if (head.ResetSequence > 0)
+        {
+            Take(await QueryAsync(connection, transaction, NewestOfKindSql, key, cancellationToken, ("$kind", "reset"), ("$boundary", 0L)));
+        }
         // Edits of the returned messages: those of the window are a range on target; pinned ones are looked up one by one.
         var shown = picked.Values.OfType<MessageEntry>().Select(m => m.Sequence).ToHashSet();
         var windowStart = messages.Count > 0 ? messages[0].Sequence : long.MaxValue;

@@ -191,6 +191,10 @@ public abstract class ConversationStoreContract
         Assert.Equal(["question 4", "answer 4", "question 5", "answer 5"], Texts(all));
         Assert.Equal(Texts(all), Texts(fromOne));
         Assert.DoesNotContain(all.Entries, e => e is SummaryEntry);
+        // The newest reset comes with every window, so a view knows how many messages came before it.
+        Assert.Equal(8, Assert.Single(all.Entries.OfType<ResetEntry>()).Sequence);
+        Assert.Equal(6, ConversationView.Project(all).MessagesBeforeReset);
+        Assert.Equal(4, ConversationView.Project(await store.ReadWindowAsync(Key(), new WindowSpec { LastMessages = 2 })).MessageCount);
         Assert.Equal(12, archive.Count);
         Assert.Equal("question 1", ((MessageEntry)archive[0]).Message.Text);
     }
