@@ -154,3 +154,42 @@ public sealed class CommandTests
         Assert.Equal(["claude-haiku-5-5", "claude-opus-5-5"], cli.Model.Requests.Select(r => r.Model));
     }
 }
+
+public sealed class PolicyOptionTests
+{
+    [Fact]
+    public async Task A_bad_policy_name_is_one_clear_error_and_a_nonzero_exit()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("", "chat", "--policy", "sliding");
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("unknown history policy \"sliding\"", result.Output);
+        Assert.Empty(cli.OpenedStores);
+    }
+
+    [Fact]
+    public async Task The_policy_option_decides_what_each_request_carries()
+    {
+        var cli = new CliHarness();
+
+        await cli.RunAsync("one\ntwo\nthree\nfour\n", "chat", "--policy", "truncate:2");
+
+        // The newest two messages, then the new one: the window never grows past the limit.
+        Assert.Equal(3, cli.Model.Requests[^1].Messages.Count);
+        Assert.Equal("three", cli.Model.Requests[^1].Messages[0].Text);
+    }
+
+    [Fact]
+    public async Task Slash_policy_switches_the_policy_for_the_rest_of_the_chat()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("one\ntwo\n/policy keep-all\nthree\n/policy nonsense\n", "chat", "--policy", "truncate:2");
+
+        Assert.Contains("policy keep-all", result.Output);
+        Assert.Equal(5, cli.Model.Requests[^1].Messages.Count);
+        Assert.Contains("unknown history policy \"nonsense\"", result.Output);
+    }
+}

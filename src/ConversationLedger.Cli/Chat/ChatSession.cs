@@ -225,6 +225,18 @@ public sealed class ChatSession
                 break;
             case "/policy":
                 var options = _session.Ledger.Options;
+                if (argument.Length > 0)
+                {
+                    try
+                    {
+                        options.Policy = HistoryPolicies.Parse(argument);
+                    }
+                    catch (ArgumentException ex)
+                    {
+                        Console.MarkupLine($"[red]error:[/] {Markup.Escape(ex.Message.Split(" (Parameter", 2)[0])}");
+                        break;
+                    }
+                }
                 Console.MarkupLine($"policy [bold]{Markup.Escape(options.Policy.ToString() ?? "")}[/]"
                     + $"[dim] · first exchange pinned: {(options.PinFirstExchange ? "yes" : "no")} · prompt caching: {(options.PromptCaching ? options.CacheTtl : "off")}"
                     + $" · warn at {ThreadViews.Percent(options.WarnAtFill, 0)} · /inspect shows what the next request carries[/]");
@@ -254,7 +266,7 @@ public sealed class ChatSession
         table.AddRow("/reset", "start afresh; the archive stays readable");
         table.AddRow("/fork [[ID]]", "copy this thread and continue in the copy");
         table.AddRow("/threads", "the threads in this scope");
-        table.AddRow("/policy", "the history policy");
+        table.AddRow("/policy [NAME]", "show or change the history policy (" + HistoryPolicies.Forms + ")");
         table.AddRow("exit, quit, Ctrl+D", "end the chat (Ctrl+C while a reply streams cancels only that turn)");
         Console.Write(table);
     }

@@ -25,8 +25,9 @@ public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncComm
         try
         {
             CliDefaults.Store(settings.Store, Services.Environment);
+            CliDefaults.Policy(settings.Policy, Services.Environment);
         }
-        catch (FormatException ex)
+        catch (Exception ex) when (ex is FormatException or ArgumentException)
         {
             return ValidationResult.Error(ex.Message);
         }

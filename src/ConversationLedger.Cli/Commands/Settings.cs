@@ -21,6 +21,11 @@ public class LedgerSettings : CommandSettings
     [CommandOption("--model <MODEL>")]
     [Description("The model id (default: LEDGER_MODEL, else claude-sonnet-5-5)")]
     public string? Model { get; set; }
+
+    /// <summary>The history policy (else LEDGER_POLICY, else the cache-aware default).</summary>
+    [CommandOption("--policy <NAME>")]
+    [Description("What each request carries: " + HistoryPolicies.Forms + " (default: LEDGER_POLICY, else default)")]
+    public string? Policy { get; set; }
 }
 
 /// <summary>Options of commands about one thread given as an argument.</summary>

@@ -34,6 +34,15 @@ public static class CliDefaults
         return !string.IsNullOrWhiteSpace(option) ? option : environment("LEDGER_MODEL") is { Length: > 0 } env ? env : Model;
     }
 
+    /// <summary>The history policy: --policy, else LEDGER_POLICY, else the cache-aware default.</summary>
+    /// <exception cref="ArgumentException">The name is not a policy.</exception>
+    public static IHistoryPolicy Policy(string? option, Func<string, string?> environment)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        var spec = !string.IsNullOrWhiteSpace(option) ? option : environment("LEDGER_POLICY");
+        return string.IsNullOrWhiteSpace(spec) ? LedgerOptions.DefaultPolicy : HistoryPolicies.Parse(spec);
+    }
+
     /// <summary>The store used when none is configured.</summary>
     public static StoreLocation DefaultStore(Func<string, string?> environment)
     {

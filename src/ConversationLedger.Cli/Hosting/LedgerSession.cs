@@ -8,12 +8,12 @@ public sealed class LedgerSession : IAsyncDisposable
 {
     private readonly ModelConnection? _model;
 
-    private LedgerSession(IConversationStore store, ModelConnection? model, string scope, string modelId)
+    private LedgerSession(IConversationStore store, ModelConnection? model, string scope, string modelId, IHistoryPolicy policy)
     {
         Store = store;
         _model = model;
         Scope = scope;
-        Ledger = new Ledger(store, model?.Client ?? NoModel.Instance, new LedgerOptions { Model = modelId });
+        Ledger = new Ledger(store, model?.Client ?? NoModel.Instance, new LedgerOptions { Model = modelId, Policy = policy });
     }
 
     /// <summary>The ledger.</summary>
@@ -42,7 +42,8 @@ public sealed class LedgerSession : IAsyncDisposable
         try
         {
             var model = withModel ? await services.Models.OpenAsync(services.Environment, cancellationToken) : null;
-            return new LedgerSession(store, model, settings.Scope, CliDefaults.ModelId(settings.Model, services.Environment));
+            return new LedgerSession(store, model, settings.Scope, CliDefaults.ModelId(settings.Model, services.Environment),
+                CliDefaults.Policy(settings.Policy, services.Environment));
         }
         catch
         {

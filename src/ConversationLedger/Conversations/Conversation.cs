@@ -46,6 +46,19 @@ public sealed class Conversation
         return (await PrepareAsync(next, summarize: false, cancellationToken)).Prepared;
     }
 
+    /// <summary>
+    /// The exact prompt tokens of the request the next turn would send, from the model's count_tokens endpoint
+    /// (a network call, nothing stored). The answer also calibrates the local estimate for this model.
+    /// </summary>
+    public async Task<long> CountTokensAsync(Message next, CancellationToken cancellationToken = default)
+    {
+        CheckUserMessage(next);
+        var prepared = (await PrepareAsync(next, summarize: false, cancellationToken)).Prepared;
+        var exact = await _ledger.Model.CountTokensAsync(prepared.Request, cancellationToken);
+        Options.Calibration.Observe(prepared.Request.Model, prepared.Parts.Total, exact);
+        return exact;
+    }
+
     /// <summary>Sends a user message and commits the turn.</summary>
     public Task<TurnResult> SendAsync(string text, CancellationToken cancellationToken = default) =>
         SendAsync(Message.User(text), cancellationToken);

@@ -229,6 +229,31 @@ public sealed class PolicyLoopTests
         Assert.True(preview.UncachedInputCostUsd > 0);
     }
 
+    [Fact]
+    public async Task Exact_counts_come_from_count_tokens_for_the_request_the_turn_would_send_and_calibrate_the_estimate()
+    {
+        var options = Options();
+        options.Calibration = new TokenCalibration { LearningRate = 1 };
+        var t = new TestLedger(options);
+        await t.Conversation.SendAsync("hello");
+        var preview = await t.Conversation.PreviewAsync(Message.User("next"));
+        var before = await t.EntriesAsync();
+        var real = (long)(preview.Parts.Total * 1.2);
+        ModelRequest? counted = null;
+        t.Model.CountTokensAsyncCallback = (request, _) =>
+        {
+            counted = request;
+            return Task.FromResult(real);
+        };
+
+        var exact = await t.Conversation.CountTokensAsync(Message.User("next"));
+
+        Assert.Equal(real, exact);
+        Assert.Equal(preview.ToJson(), counted!.ToJson());
+        Assert.Equal((double)real / preview.Parts.Total, options.Calibration.FactorFor("claude-sonnet-5-5"), 3);
+        Assert.Equal(before, await t.EntriesAsync());
+    }
+
     private static bool IsSummaryRequest(ModelRequest request) =>
         request.System.Count > 0 && request.System[0].Text == HistorySummarizer.Instructions;
 
