@@ -266,7 +266,7 @@ public sealed class ChatSession
         table.AddRow("/reset", "start afresh; the archive stays readable");
         table.AddRow("/fork [[ID]]", "copy this thread and continue in the copy");
         table.AddRow("/threads", "the threads in this scope");
-        table.AddRow("/policy [NAME]", "show or change the history policy (" + HistoryPolicies.Forms + ")");
+        table.AddRow("/policy [[NAME]]", "show or change the history policy (names as for --policy)");
         table.AddRow("exit, quit, Ctrl+D", "end the chat (Ctrl+C while a reply streams cancels only that turn)");
         Console.Write(table);
     }
