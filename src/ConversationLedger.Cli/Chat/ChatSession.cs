@@ -140,6 +140,9 @@ public sealed class ChatSession
                         await writer.WriteAsync(delta.Text);
                         await writer.FlushAsync(turn.Token);
                         break;
+                    case TurnSummarizing summarizing:
+                        Console.MarkupLine($"[dim](summarizing entries {summarizing.FromSequence}–{summarizing.ThroughSequence}, which left the window…)[/]");
+                        break;
                     case TurnContextWarning warning:
                         // Known before the call: say it before the reply, as the guide advises.
                         Console.WriteLine();

@@ -66,7 +66,8 @@ public sealed class ImportCommand(CliServices services) : LedgerCommand<ImportSe
             throw new LedgerException($"thread {key} already exists; --as NEW-ID imports it under another id");
         }
         using var source = new MemoryStream(bytes, writable: false);
-        var head = await ThreadTransfer.ImportAsync(session.Store, key, source, session.Ledger.Options.TokenCounter, cancellationToken);
+        var head = await Console.Status().StartAsync($"importing {bytes.Length:N0} bytes…",
+            _ => ThreadTransfer.ImportAsync(session.Store, key, source, session.Ledger.Options.TokenCounter, cancellationToken));
         Console.MarkupLine($"[green]imported[/] {head.LastSequence} entries ({head.RunningMessages} messages) into {Markup.Escape(key.ToString())}");
         return 0;
     }

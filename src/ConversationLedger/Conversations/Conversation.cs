@@ -99,7 +99,8 @@ public sealed class Conversation
     }
 
     /// <summary>
-    /// Sends a user message and streams the reply: a context warning first when the window is nearly full, then
+    /// Sends a user message and streams the reply: a note when older history is being summarized first, a context
+    /// warning when the window is nearly full, then
     /// text and thinking deltas as they arrive, then <see cref="TurnCommitted"/> once the turn is stored. If the
     /// stream breaks or the caller stops enumerating, nothing is stored.
     /// </summary>
@@ -115,7 +116,15 @@ public sealed class Conversation
         }
         try
         {
-            var prepared = await PrepareAsync(userMessage, summarize: true, cancellationToken);
+            var (view, selection) = await SelectAsync(cancellationToken);
+            string? summaryError = null;
+            if (selection.SummaryDue is { } due)
+            {
+                // Summarizing is a model call of its own: say so before the wait.
+                yield return new TurnSummarizing(due.FromSequence, due.ThroughSequence);
+                (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, cancellationToken);
+            }
+            var prepared = Finish(view, selection, userMessage, summaryError);
             if (prepared.Prepared.Fill >= Options.WarnAtFill)
             {
                 yield return new TurnContextWarning(prepared.Prepared);
@@ -220,25 +229,43 @@ public sealed class Conversation
 
     private async Task<PreparedTurn> PrepareAsync(Message userMessage, bool summarize, CancellationToken cancellationToken)
     {
-        var view = await ReadPolicyWindowAsync(cancellationToken);
-        var selection = Options.Policy.Select(view);
+        var (view, selection) = await SelectAsync(cancellationToken);
         string? summaryError = null;
         if (summarize && selection.SummaryDue is { } due)
         {
-            try
-            {
-                if (await SummarizeAsync(view, due.FromSequence, due.ThroughSequence, cancellationToken))
-                {
-                    view = await ReadPolicyWindowAsync(cancellationToken);
-                    selection = Options.Policy.Select(view);
-                }
-            }
-            catch (LedgerException ex) when (ex is ModelCallException or ConcurrencyConflictException)
-            {
-                // A failed summary changes nothing; the turn goes ahead with the previous summary.
-                summaryError = ex.Message;
-            }
+            (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, cancellationToken);
         }
+        return Finish(view, selection, userMessage, summaryError);
+    }
+
+    private async Task<(ConversationView View, HistorySelection Selection)> SelectAsync(CancellationToken cancellationToken)
+    {
+        var view = await ReadPolicyWindowAsync(cancellationToken);
+        return (view, Options.Policy.Select(view));
+    }
+
+    // Has the model summarize what left the window, stores it, and selects again; a failed summary changes nothing.
+    private async Task<(ConversationView View, HistorySelection Selection, string? Error)> FoldSummaryAsync(
+        ConversationView view, HistorySelection selection, (long FromSequence, long ThroughSequence) due, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await SummarizeAsync(view, due.FromSequence, due.ThroughSequence, cancellationToken))
+            {
+                var (newView, newSelection) = await SelectAsync(cancellationToken);
+                return (newView, newSelection, null);
+            }
+            return (view, selection, null);
+        }
+        catch (LedgerException ex) when (ex is ModelCallException or ConcurrencyConflictException)
+        {
+            // The turn goes ahead with the previous summary.
+            return (view, selection, ex.Message);
+        }
+    }
+
+    private PreparedTurn Finish(ConversationView view, HistorySelection selection, Message userMessage, string? summaryError)
+    {
         var userTokens = Options.TokenCounter.CountTokens(userMessage);
         var prepared = _ledger.Requests.Build(view, selection, userMessage, userTokens);
         ConversationValidator.ThrowIfInvalid(prepared.Request.Messages, ValidationOptions.StrictRequest);

@@ -49,6 +49,9 @@ public sealed record TurnResult
 /// <summary>One update of a streamed turn.</summary>
 public abstract record TurnUpdate;
 
+/// <summary>Older entries are being summarized before the request is built (a model call of its own); sent before it starts.</summary>
+public sealed record TurnSummarizing(long FromSequence, long ThroughSequence) : TurnUpdate;
+
 /// <summary>The request about to be sent fills the context window past the warning threshold; sent before the call.</summary>
 public sealed record TurnContextWarning(PreparedRequest Request) : TurnUpdate;
 

@@ -5,12 +5,14 @@ namespace ConversationLedger;
 /// <summary>
 /// History policies by name, for command lines and configuration:
 /// <c>default</c>, <c>keep-all</c>, <c>guide[:N]</c>, <c>truncate:N</c> (messages) or <c>truncate:Nt</c> (tokens),
-/// <c>window:N[/STEP]</c> (pins + the newest N messages moving in steps) and <c>summarize:N[/STEP]</c>.
+/// <c>window:N[/STEP]</c> (pins + the newest N messages moving in steps) and <c>summarize:N[/STEP]</c>; a <c>t</c>
+/// after the numbers counts tokens instead of messages (<c>summarize:8000t/2000t</c>: pins + summary + a window of
+/// the newest 8,000 tokens moving in 2,000-token steps — a token budget).
 /// </summary>
 public static class HistoryPolicies
 {
     /// <summary>The accepted forms, for help texts and errors.</summary>
-    public const string Forms = "default, keep-all, guide[:N], truncate:N or truncate:Nt (tokens), window:N[/STEP], summarize:N[/STEP]";
+    public const string Forms = "default, keep-all, guide[:N], truncate:N, window:N[/STEP], summarize:N[/STEP] (N messages, or Nt tokens)";
 
     /// <summary>The policy a name stands for.</summary>
     /// <exception cref="ArgumentException">The name is not one of <see cref="Forms"/>, naming what was wrong.</exception>
@@ -36,11 +38,17 @@ public static class HistoryPolicies
     private static SlidingWindowOptions Window(string args, string spec)
     {
         var numbers = args.Split('/', 2);
-        return new SlidingWindowOptions
+        var step = numbers.Length > 1 ? numbers[1] : null;
+        if (numbers[0].EndsWith('t'))
         {
-            Messages = Count(numbers[0], spec),
-            MessageStep = numbers.Length > 1 ? Count(numbers[1], spec) : 1,
-        };
+            return new SlidingWindowOptions
+            {
+                Messages = null,
+                Tokens = Count(numbers[0][..^1], spec),
+                TokenStep = step is null ? 1 : Count(step.TrimEnd('t'), spec),
+            };
+        }
+        return new SlidingWindowOptions { Messages = Count(numbers[0], spec), MessageStep = step is null ? 1 : Count(step, spec) };
     }
 
     private static int Count(string text, string spec) =>

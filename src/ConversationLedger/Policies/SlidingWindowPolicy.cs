@@ -120,7 +120,7 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"window({(_options.Messages is { } m ? $"{m} messages" : "")}{(_options.Messages is not null && _options.Tokens is not null ? ", " : "")}{(_options.Tokens is { } t ? $"{t} tokens" : "")}{(_options.MessageStep > 1 ? $", step {_options.MessageStep}" : "")}{(_options.IncludePins ? ", pins" : "")})";
+        $"window({(_options.Messages is { } m ? $"{m} messages" : "")}{(_options.Messages is not null && _options.Tokens is not null ? ", " : "")}{(_options.Tokens is { } t ? $"{t} tokens" : "")}{(_options.MessageStep > 1 ? $", step {_options.MessageStep}" : "")}{(_options.Tokens is not null && _options.TokenStep > 1 ? $", step {_options.TokenStep} tokens" : "")}{(_options.IncludePins ? ", pins" : "")})";
 
     // The read window is the contiguous run of messages at the end; pinned messages read from further back come before it.
     private static int ContiguousTailStart(IReadOnlyList<LedgerMessage> messages)

@@ -11,6 +11,8 @@ public sealed class HistoryPoliciesTests
     [InlineData("truncate:8000t", "window(8000 tokens)")]
     [InlineData("window:16/8", "window(16 messages, step 8, pins)")]
     [InlineData("summarize:12", "summarize(window(12 messages, pins))")]
+    [InlineData("summarize:8000t/2000t", "summarize(window(8000 tokens, step 2000 tokens, pins))")]
+    [InlineData("window:500t", "window(500 tokens, pins)")]
     public void A_policy_name_gives_that_policy(string spec, string described)
     {
         Assert.Equal(described, HistoryPolicies.Parse(spec).ToString());

@@ -158,6 +158,29 @@ public sealed class PolicyLoopTests
     }
 
     [Fact]
+    public async Task A_streamed_turn_says_it_is_summarizing_before_the_wait()
+    {
+        var policy = new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 4, MessageStep = 2 }));
+        var t = new TestLedger(Options(policy));
+        for (var i = 0; i < 4; i++)
+        {
+            await t.Conversation.SendAsync($"question {i}");
+        }
+        Assert.Empty((await t.EntriesAsync()).OfType<SummaryEntry>());
+        var updates = new List<TurnUpdate>();
+
+        await foreach (var update in t.Conversation.StreamAsync("question 4"))
+        {
+            updates.Add(update);
+        }
+
+        var summarizing = Assert.IsType<TurnSummarizing>(updates[0]);
+        Assert.IsType<TurnCommitted>(updates[^1]);
+        var stored = Assert.Single((await t.EntriesAsync()).OfType<SummaryEntry>());
+        Assert.Equal((summarizing.FromSequence, summarizing.ThroughSequence), (stored.FromSequence, stored.ThroughSequence));
+    }
+
+    [Fact]
     public async Task Cache_breakpoints_sit_on_the_system_prompt_and_the_new_message()
     {
         var t = new TestLedger(Options());
