@@ -147,19 +147,13 @@ public sealed class RedisConversationStore : IConversationStore
                 heads.Add(head);
             }
         }
-        var next = heads.Count > limit ? ThreadCursor.After(heads[limit - 1]).Encode() : null;
-        return new ThreadPage(heads.Take(limit).ToArray(), next);
+        return ThreadPage.FromOneMore(heads, limit);
     }
 
     /// <inheritdoc />
     public async Task<ThreadHead> ForkAsync(ThreadKey source, long atSequence, ThreadKey target, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(target);
-        if (source.Tenant != target.Tenant)
-        {
-            throw new ArgumentException("a thread can only be forked within its tenant", nameof(target));
-        }
+        StoreArguments.CheckFork(source, target);
         var from = await GetHeadAsync(source, cancellationToken);
         if (!from.Exists)
         {

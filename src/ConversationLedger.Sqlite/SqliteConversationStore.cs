@@ -222,19 +222,13 @@ public sealed class SqliteConversationStore : IConversationStore
                 heads.Add(ReadHead(reader, new ThreadKey(reader.GetString(0), reader.GetString(1), reader.GetString(2)), 3));
             }
         }
-        var next = heads.Count > limit ? ThreadCursor.After(heads[limit - 1]).Encode() : null;
-        return new ThreadPage(heads.Take(limit).ToArray(), next);
+        return ThreadPage.FromOneMore(heads, limit);
     }
 
     /// <inheritdoc />
     public async Task<ThreadHead> ForkAsync(ThreadKey source, long atSequence, ThreadKey target, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(target);
-        if (source.Tenant != target.Tenant)
-        {
-            throw new ArgumentException("a thread can only be forked within its tenant", nameof(target));
-        }
+        StoreArguments.CheckFork(source, target);
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: false);
         var from = await ReadHeadAsync(connection, transaction, source, cancellationToken);

@@ -116,19 +116,13 @@ public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null)
             .ThenBy(h => h.Key.ThreadId, StringComparer.Ordinal)
             .Take(limit + 1)
             .ToList();
-        var next = ordered.Count > limit ? ThreadCursor.After(ordered[limit - 1]).Encode() : null;
-        return Task.FromResult(new ThreadPage(ordered.Take(limit).ToArray(), next));
+        return Task.FromResult(ThreadPage.FromOneMore(ordered, limit));
     }
 
     /// <inheritdoc />
     public Task<ThreadHead> ForkAsync(ThreadKey source, long atSequence, ThreadKey target, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(target);
-        if (source.Tenant != target.Tenant)
-        {
-            throw new ArgumentException("a thread can only be forked within its tenant", nameof(target));
-        }
+        StoreArguments.CheckFork(source, target);
         cancellationToken.ThrowIfCancellationRequested();
         if (!_threads.TryGetValue(source, out var from))
         {
