@@ -76,25 +76,17 @@ public sealed class Conversation
             return await SendOnceAsync(userMessage, cancellationToken);
         }
 
-        var gate = _ledger.GateFor(Key);
-        await gate.WaitAsync(cancellationToken);
-        try
+        using var turn = await _ledger.EnterAsync(Key, cancellationToken);
+        for (var attempt = 0; ; attempt++)
         {
-            for (var attempt = 0; ; attempt++)
+            try
             {
-                try
-                {
-                    return await SendOnceAsync(userMessage, cancellationToken);
-                }
-                catch (ConcurrencyConflictException) when (attempt < Options.MaxConflictRetries)
-                {
-                    // Another process won; the next attempt reads its turn and sends on top of it.
-                }
+                return await SendOnceAsync(userMessage, cancellationToken);
             }
-        }
-        finally
-        {
-            gate.Release();
+            catch (ConcurrencyConflictException) when (attempt < Options.MaxConflictRetries)
+            {
+                // Another process won; the next attempt reads its turn and sends on top of it.
+            }
         }
     }
 
@@ -108,53 +100,43 @@ public sealed class Conversation
     {
         CheckUserMessage(userMessage);
         // With WaitAndRetry a stream queues behind this process's other turns on the thread, as SendAsync does.
-        // It is not sent again after a conflict with another process: its deltas have already been shown.
-        var gate = Options.OnConflict == ConflictHandling.WaitAndRetry ? _ledger.GateFor(Key) : null;
-        if (gate is not null)
+        // It is not sent again after a conflict with another process: its deltas have already been shown. The gate is
+        // left when the enumeration ends, however it ends.
+        using var turn = Options.OnConflict == ConflictHandling.WaitAndRetry ? await _ledger.EnterAsync(Key, cancellationToken) : null;
+        var (view, selection) = await SelectAsync(cancellationToken);
+        string? summaryError = null;
+        if (selection.SummaryDue is { } due)
         {
-            await gate.WaitAsync(cancellationToken);
+            // Summarizing is a model call of its own: say so before the wait.
+            yield return new TurnSummarizing(due.FromSequence, due.ThroughSequence);
+            (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, cancellationToken);
         }
-        try
+        var prepared = Finish(view, selection, userMessage, summaryError);
+        if (prepared.Prepared.Fill >= Options.WarnAtFill)
         {
-            var (view, selection) = await SelectAsync(cancellationToken);
-            string? summaryError = null;
-            if (selection.SummaryDue is { } due)
-            {
-                // Summarizing is a model call of its own: say so before the wait.
-                yield return new TurnSummarizing(due.FromSequence, due.ThroughSequence);
-                (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, cancellationToken);
-            }
-            var prepared = Finish(view, selection, userMessage, summaryError);
-            if (prepared.Prepared.Fill >= Options.WarnAtFill)
-            {
-                yield return new TurnContextWarning(prepared.Prepared);
-            }
-            ModelResponse? response = null;
-            await foreach (var update in _ledger.Model.StreamAsync(prepared.Prepared.Request, cancellationToken))
-            {
-                switch (update)
-                {
-                    case TextDelta text:
-                        yield return new TurnTextDelta(text.Text);
-                        break;
-                    case ThinkingDelta thinking:
-                        yield return new TurnThinkingDelta(thinking.Text);
-                        break;
-                    case StreamCompleted done:
-                        response = done.Response;
-                        break;
-                }
-            }
-            if (response is null)
-            {
-                throw new ModelCallException("the stream ended without a complete message");
-            }
-            yield return new TurnCommitted(await CommitAsync(prepared, response, cancellationToken));
+            yield return new TurnContextWarning(prepared.Prepared);
         }
-        finally
+        ModelResponse? response = null;
+        await foreach (var update in _ledger.Model.StreamAsync(prepared.Prepared.Request, cancellationToken))
         {
-            gate?.Release();
+            switch (update)
+            {
+                case TextDelta text:
+                    yield return new TurnTextDelta(text.Text);
+                    break;
+                case ThinkingDelta thinking:
+                    yield return new TurnThinkingDelta(thinking.Text);
+                    break;
+                case StreamCompleted done:
+                    response = done.Response;
+                    break;
+            }
         }
+        if (response is null)
+        {
+            throw new ModelCallException("the stream ended without a complete message");
+        }
+        yield return new TurnCommitted(await CommitAsync(prepared, response, cancellationToken));
     }
 
     /// <summary>Streams the reply to a text message.</summary>

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace ConversationLedger;
 
 /// <summary>
@@ -8,7 +6,9 @@ namespace ConversationLedger;
 /// </summary>
 public sealed class Ledger
 {
-    private readonly ConcurrentDictionary<ThreadKey, SemaphoreSlim> _gates = new();
+    // One gate per thread while anyone waits on it or holds it, removed with its last user, so memory stays bounded
+    // however many threads a long-running process touches.
+    private readonly Dictionary<ThreadKey, Gate> _gates = [];
 
     /// <summary>Creates a ledger.</summary>
     public Ledger(IConversationStore store, IModelClient model, LedgerOptions? options = null)
@@ -42,5 +42,68 @@ public sealed class Ledger
     internal RequestBuilder Requests { get; }
 
     // Sends to one thread from this process queue here when the caller asked to wait instead of failing.
-    internal SemaphoreSlim GateFor(ThreadKey key) => _gates.GetOrAdd(key, _ => new SemaphoreSlim(1, 1));
+    /// <summary>How many thread gates exist now (for tests: none once no turn is in flight).</summary>
+    internal int GateCount
+    {
+        get
+        {
+            lock (_gates)
+            {
+                return _gates.Count;
+            }
+        }
+    }
+
+    internal async Task<IDisposable> EnterAsync(ThreadKey key, CancellationToken cancellationToken)
+    {
+        Gate gate;
+        lock (_gates)
+        {
+            if (!_gates.TryGetValue(key, out gate!))
+            {
+                _gates[key] = gate = new Gate();
+            }
+            gate.Users++;
+        }
+        try
+        {
+            await gate.Semaphore.WaitAsync(cancellationToken);
+        }
+        catch
+        {
+            Leave(key, gate, entered: false);
+            throw;
+        }
+        return new Exit(() => Leave(key, gate, entered: true));
+    }
+
+    private void Leave(ThreadKey key, Gate gate, bool entered)
+    {
+        if (entered)
+        {
+            gate.Semaphore.Release();
+        }
+        lock (_gates)
+        {
+            if (--gate.Users == 0)
+            {
+                _gates.Remove(key);
+                gate.Semaphore.Dispose();
+            }
+        }
+    }
+
+    private sealed class Gate
+    {
+        public SemaphoreSlim Semaphore { get; } = new(1, 1);
+
+        public int Users { get; set; }
+    }
+
+    private sealed class Exit(Action leave) : IDisposable
+    {
+        private Action? _leave = leave;
+
+        public void Dispose() => Interlocked.Exchange(ref _leave, null)?.Invoke();
+    }
 }

@@ -164,3 +164,20 @@ public sealed class ConcurrencyTests
         Assert.Equal(2, (await other.LoadAsync()).Messages.Count);
     }
 }
+
+public sealed class ConversationGateTests
+{
+    [Fact]
+    public async Task Waiting_turns_leave_no_gate_behind_however_many_threads_were_used()
+    {
+        var t = new TestLedger(TestLedger.PlainLoop(ConflictHandling.WaitAndRetry));
+
+        await Task.WhenAll(Enumerable.Range(0, 200).Select(i => t.Ledger.Open(new ThreadKey("t", "s", $"thread-{i % 50}")).SendAsync($"hello {i}")));
+        await foreach (var _ in t.Ledger.Open(new ThreadKey("t", "s", "streamed")).StreamAsync("hi"))
+        {
+        }
+
+        Assert.Equal(0, t.Ledger.GateCount);
+        Assert.Equal(8, (await t.Store.GetHeadAsync(new ThreadKey("t", "s", "thread-7"))).RunningMessages);
+    }
+}
