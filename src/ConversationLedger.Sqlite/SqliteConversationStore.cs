@@ -89,8 +89,11 @@ public sealed class SqliteConversationStore : IConversationStore
         }
         // A handful of indexed lookups and ranges in one read transaction (in-process, so round trips are cheap):
         // first the window's lowest message ordinal, then each part of the window.
-        var lo = LowestOrdinal(window, head);
-        lo = Math.Max(lo, await ScalarAsync(connection, transaction, BoundarySql, key, ("$boundary", head.ResetSequence), cancellationToken) + 1);
+        // The newest reset (returned with every window) also gives the first ordinal after it; never reset: no lookup.
+        var reset = head.ResetSequence > 0
+            ? (await QueryAsync(connection, transaction, EntryAtSql, key, cancellationToken, ("$seq", head.ResetSequence))).SingleOrDefault()
+            : null;
+        var lo = Math.Max(LowestOrdinal(window, head), (reset?.RunningMessages ?? 0) + 1);
         if (window.LastTokens is { } budget)
         {
             var first = await ScalarAsync(connection, transaction, TokenStartSql, key, ("$floor", head.RunningTokens - budget), cancellationToken);
@@ -114,9 +117,9 @@ public sealed class SqliteConversationStore : IConversationStore
         }
         Take(await QueryAsync(connection, transaction, NewestOfKindSql, key, cancellationToken, ("$kind", "system_prompt"), ("$boundary", 0L)));
         Take(await QueryAsync(connection, transaction, NewestOfKindSql, key, cancellationToken, ("$kind", "summary"), ("$boundary", head.ResetSequence)));
-        if (head.ResetSequence > 0)
+        if (reset is not null)
         {
-            Take(await QueryAsync(connection, transaction, NewestOfKindSql, key, cancellationToken, ("$kind", "reset"), ("$boundary", 0L)));
+            Take([reset]);
         }
         // Edits of the returned messages: those of the window are a range on target; pinned ones are looked up one by one.
         var shown = picked.Values.OfType<MessageEntry>().Select(m => m.Sequence).ToHashSet();
@@ -138,7 +141,7 @@ public sealed class SqliteConversationStore : IConversationStore
     // statistics SQLite prefers the covering primary key and would walk the thread from the boundary, so each query
     // names its index.
     private const string ThreadFilter = "tenant = $t AND scope = $s AND thread_id = $id";
-    private const string BoundarySql = $"SELECT running_messages FROM entries WHERE {ThreadFilter} AND sequence = $boundary";
+    private const string EntryAtSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND sequence = $seq";
     private const string TokenStartSql = $"""
         SELECT running_messages FROM entries INDEXED BY messages_by_tokens WHERE {ThreadFilter} AND kind = 'message'
           AND running_tokens >= $floor AND running_tokens - tokens >= $floor
@@ -152,7 +155,7 @@ public sealed class SqliteConversationStore : IConversationStore
     private const string EditsOfSql = $"SELECT {Columns} FROM entries INDEXED BY entries_by_target WHERE {ThreadFilter} AND target = $target AND kind = 'edit'";
 
     internal static IReadOnlyList<string> WindowQueries { get; } =
-        [BoundarySql, TokenStartSql, MessagesSql, PinsSql, MessageAtSql, NewestOfKindSql, EditsFromSql, EditsOfSql];
+        [EntryAtSql, TokenStartSql, MessagesSql, PinsSql, MessageAtSql, NewestOfKindSql, EditsFromSql, EditsOfSql];
 
     private static async Task<IReadOnlyList<LedgerEntry>> QueryAsync(SqliteConnection connection, SqliteTransaction transaction, string sql,
         ThreadKey key, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
