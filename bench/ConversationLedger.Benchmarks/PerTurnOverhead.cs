@@ -1,10 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using ConversationLedger.Postgres;
 using ConversationLedger.Sqlite;
 using Microsoft.Data.Sqlite;
 using Npgsql;
+
+using Meai = Microsoft.Extensions.AI;
+#pragma warning disable MEAI001
+using MeaiReducer = Microsoft.Extensions.AI.MessageCountingChatReducer;
+#pragma warning restore MEAI001
+using SkChat = Microsoft.SemanticKernel.ChatCompletion;
 
 namespace ConversationLedger.Benchmarks;
 
@@ -12,15 +19,27 @@ namespace ConversationLedger.Benchmarks;
 /// Per-turn cost of the ledger against thread length: a whole turn (window query, policy, validation, token count of
 /// the new message, cache breakpoints, atomic commit) with an instant model, on threads of 10 … 100,000 messages,
 /// next to the floor — a bare indexed read of the newest 20 rows plus a two-row insert in one transaction on the same
-/// database with the same durability — and next to the naive way (load the whole history, trim in memory, append).
+/// database with the same durability — and next to what people use instead: the naive way (load the whole history,
+/// trim in memory, append), Semantic Kernel's and Microsoft.Extensions.AI's reducers fed the same history from the
+/// same store, and a JSON file per thread read and rewritten each turn.
 /// </summary>
 internal static class PerTurnOverhead
 {
-    public sealed record Row(string Store, string Path, long Messages, double MedianMs, double P95Ms, long AllocatedBytesPerTurn);
+    public sealed record Row(string Store, string Path, long Messages, int Turns, double MedianMs, double P95Ms, long AllocatedBytesPerTurn, long PeakHeapBytes);
 
-    public static async Task<IReadOnlyList<Row>> RunAsync(IReadOnlyList<long> lengths, int turns, string? postgres, TextWriter progress)
+    public const string SlidingWindow = "ledger, sliding window";
+    public const string CacheAware = "ledger, cache-aware default";
+    public const string FloorPath = "floor: read newest 20 + insert 2";
+
+    // Paths that load the whole thread cost about a second per turn at 100,000 messages: a few turns show the trend.
+    public static int LoadAllTurns(long length, int turns) => Math.Min(turns, length >= 100_000 ? 3 : length >= 10_000 ? 20 : turns);
+
+    public sealed record Result(IReadOnlyList<Row> Rows, IReadOnlyList<TurnPhases.Row> Phases);
+
+    public static async Task<Result> RunAsync(IReadOnlyList<long> lengths, int turns, string? postgres, TextWriter progress)
     {
         var rows = new List<Row>();
+        var phases = new List<TurnPhases.Row>();
         var dir = Directory.CreateTempSubdirectory("ledger-bench-");
         try
         {
@@ -41,13 +60,30 @@ internal static class PerTurnOverhead
                     var store = create();
                     var key = new ThreadKey("bench", "overhead", $"t{length}-{Guid.NewGuid():N}");
                     await FillAsync(store, key, length);
-                    rows.Add(await MeasureTurnsAsync(name, "ledger, sliding window", store, key, new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 20 }), length, turns));
-                    rows.Add(await MeasureTurnsAsync(name, "ledger, cache-aware default", store, key, LedgerOptions.DefaultPolicy, length, turns));
-                    rows.Add(await MeasureNaiveAsync(name, store, key, length, Math.Min(turns, length >= 100_000 ? 10 : turns)));
+                    var window = await MeasureTurnsAsync(name, SlidingWindow, store, key, Window20, length, turns);
+                    var cacheAware = await MeasureTurnsAsync(name, CacheAware, store, key, LedgerOptions.DefaultPolicy, length, turns);
+                    rows.Add(window);
+                    rows.Add(cacheAware);
+                    if (name != "memory")
+                    {
+                        phases.Add(await TurnPhases.MeasureAsync(name, store, key, "sliding window", Window20, length, Math.Min(turns, 100), window.MedianMs));
+                        phases.Add(await TurnPhases.MeasureAsync(name, store, key, "cache-aware default", LedgerOptions.DefaultPolicy, length, Math.Min(turns, 100), cacheAware.MedianMs));
+                    }
+                    var heavy = LoadAllTurns(length, turns);
+                    rows.Add(await MeasureNaiveAsync(name, store, key, length, heavy));
+                    rows.Add(await MeasureReducerAsync(name, "Semantic Kernel ChatHistoryTruncationReducer(20)", store, key, length, heavy, SemanticKernelTrim));
+                    rows.Add(await MeasureReducerAsync(name, "M.E.AI MessageCountingChatReducer(20)", store, key, length, heavy, ExtensionsAiTrim));
                     await using (var floor = floorOf())
                     {
                         await floor.FillAsync(length);
-                        rows.Add(await MeasureAsync(name, "floor: read newest 20 + insert 2", length, turns, floor.TurnAsync));
+                        rows.Add(await MeasureAsync(name, FloorPath, length, turns, floor.TurnAsync));
+                    }
+                    if (name == "sqlite")
+                    {
+                        // A JSON file per thread is the other common way; it fsyncs like SQLite does, so it sits with it.
+                        var json = new JsonFileThread(Path.Combine(dir.FullName, $"thread-{length}.json"));
+                        json.Fill(length);
+                        rows.Add(await MeasureAsync(name, "JSON file per thread: read all, trim, rewrite", length, heavy, json.TurnAsync));
                     }
                     await store.DeleteThreadAsync(key);
                     (store as IDisposable)?.Dispose();
@@ -60,7 +96,7 @@ internal static class PerTurnOverhead
             SqliteConnection.ClearAllPools();
             dir.Delete(recursive: true);
         }
-        return rows;
+        return new Result(rows, phases);
     }
 
     private static async Task FillAsync(IConversationStore store, ThreadKey key, long messages)
@@ -89,6 +125,8 @@ internal static class PerTurnOverhead
         }
     }
 
+    public static IHistoryPolicy Window20 { get; } = new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 20 });
+
     private static Task<Row> MeasureTurnsAsync(string store, string path, IConversationStore conversations, ThreadKey key, IHistoryPolicy policy, long length, int turns)
     {
         var ledger = new Ledger(conversations, new InstantModel(), new LedgerOptions { Policy = policy, PinFirstExchange = false });
@@ -100,30 +138,76 @@ internal static class PerTurnOverhead
     private static Task<Row> MeasureNaiveAsync(string store, IConversationStore conversations, ThreadKey key, long length, int turns) =>
         MeasureAsync(store, "naive: load all, trim, append", length, turns, async () =>
         {
-            var all = new List<LedgerEntry>();
-            for (long after = 0; ; )
-            {
-                var page = await conversations.ReadEntriesAsync(key, after, 5000);
-                if (page.Count == 0)
-                {
-                    break;
-                }
-                all.AddRange(page);
-                after = page[^1].Sequence;
-            }
+            var all = await LoadAllAsync(conversations, key);
             var messages = all.OfType<MessageEntry>().Select(e => e.Message).ToList();
             _ = messages.Take(2).Concat(messages.TakeLast(18)).ToList();
             var head = all.Count == 0 ? 0 : all[^1].Sequence;
             await conversations.AppendAsync(key, head, [new MessageEntry(Message.User("next")), new MessageEntry(Message.Assistant("ok"))]);
         });
 
-    private static async Task<Row> MeasureAsync(string store, string path, long length, int turns, Func<Task> turn)
+    // A framework reducer works on the framework's own message list, so each turn loads the thread from the store,
+    // converts it, reduces it to 20 messages and appends the two new rows — what an app built on it has to do.
+    private static Task<Row> MeasureReducerAsync(string store, string path, IConversationStore conversations, ThreadKey key, long length, int turns,
+        Func<List<Message>, Task<int>> reduce) =>
+        MeasureAsync(store, path, length, turns, async () =>
+        {
+            var all = await LoadAllAsync(conversations, key);
+            var kept = await reduce(all.OfType<MessageEntry>().Select(e => e.Message).ToList());
+            if (kept > 20)
+            {
+                throw new InvalidOperationException($"{path} kept {kept} messages");
+            }
+            var head = all.Count == 0 ? 0 : all[^1].Sequence;
+            await conversations.AppendAsync(key, head, [new MessageEntry(Message.User("next")), new MessageEntry(Message.Assistant("ok"))]);
+        });
+
+    private static readonly SkChat.ChatHistoryTruncationReducer SkReducer = new(targetCount: 20);
+
+    public static async Task<int> SemanticKernelTrim(List<Message> messages)
     {
-        for (var i = 0; i < Math.Min(10, turns); i++)
+        var history = new SkChat.ChatHistory();
+        foreach (var m in messages)
+        {
+            history.AddMessage(m.Role == Role.User ? SkChat.AuthorRole.User : SkChat.AuthorRole.Assistant, m.Text);
+        }
+        // null means "nothing to reduce".
+        var reduced = await SkReducer.ReduceAsync(history);
+        return reduced?.Count() ?? history.Count;
+    }
+
+#pragma warning disable MEAI001 // The reducers are experimental in Microsoft.Extensions.AI 10.x; this is what we compare against.
+    private static readonly MeaiReducer MeaiTrim = new(targetCount: 20);
+#pragma warning restore MEAI001
+
+    public static async Task<int> ExtensionsAiTrim(List<Message> messages)
+    {
+        var chat = messages.Select(m => new Meai.ChatMessage(m.Role == Role.User ? Meai.ChatRole.User : Meai.ChatRole.Assistant, m.Text)).ToList();
+        return (await MeaiTrim.ReduceAsync(chat, CancellationToken.None)).Count();
+    }
+
+    private static async Task<List<LedgerEntry>> LoadAllAsync(IConversationStore conversations, ThreadKey key)
+    {
+        var all = new List<LedgerEntry>();
+        for (long after = 0; ; )
+        {
+            var page = await conversations.ReadEntriesAsync(key, after, 5000);
+            if (page.Count == 0)
+            {
+                return all;
+            }
+            all.AddRange(page);
+            after = page[^1].Sequence;
+        }
+    }
+
+    public static async Task<Row> MeasureAsync(string store, string path, long length, int turns, Func<Task> turn)
+    {
+        for (var i = 0; i < Math.Min(10, Math.Max(1, turns / 3)); i++)
         {
             await turn();
         }
         var times = new double[turns];
+        using var heap = HeapPeak.Start();
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         for (var i = 0; i < turns; i++)
         {
@@ -133,21 +217,127 @@ internal static class PerTurnOverhead
         }
         var allocated = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / turns;
         Array.Sort(times);
-        return new Row(store, path, length, times[turns / 2], times[(int)(turns * 0.95)], allocated);
+        return new Row(store, path, length, turns, times[turns / 2], times[Math.Min(turns - 1, (int)(turns * 0.95))], allocated, heap.Stop());
     }
 
     public static string Table(IReadOnlyList<Row> rows)
     {
         var text = new StringBuilder();
-        text.AppendLine("| store | path | messages | median ms/turn | p95 ms | allocated KB/turn | × floor (median) |");
-        text.AppendLine("|---|---|---:|---:|---:|---:|---:|");
+        text.AppendLine("| store | path | messages | turns | median ms/turn | p95 ms | allocated KB/turn | peak heap MB | × floor (median) |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
         {
-            var floor = rows.First(f => f.Store == r.Store && f.Messages == r.Messages && f.Path.StartsWith("floor", StringComparison.Ordinal));
+            var floor = rows.First(f => f.Store == r.Store && f.Messages == r.Messages && f.Path == FloorPath);
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.Store} | {r.Path} | {r.Messages:N0} | {r.MedianMs:F3} | {r.P95Ms:F3} | {r.AllocatedBytesPerTurn / 1024.0:F1} | {r.MedianMs / floor.MedianMs:F2} |");
+                $"| {r.Store} | {r.Path} | {r.Messages:N0} | {r.Turns} | {r.MedianMs:F3} | {r.P95Ms:F3} | {r.AllocatedBytesPerTurn / 1024.0:N1} | {r.PeakHeapBytes / 1048576.0:N1} | {r.MedianMs / floor.MedianMs:N2} |");
         }
         return text.ToString();
+    }
+
+    /// <summary>Per store and path: the median at the shortest and longest thread, their ratio, and × floor at the longest.</summary>
+    public static string FlatnessTable(IReadOnlyList<Row> rows)
+    {
+        var text = new StringBuilder();
+        var shortest = rows.Min(r => r.Messages);
+        var longest = rows.Max(r => r.Messages);
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"| store | path | ms/turn at {shortest:N0} | ms/turn at {longest:N0} | t({longest:N0}) / t({shortest:N0}) | × floor at {shortest:N0} | × floor at {longest:N0} | peak heap MB at {longest:N0} |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var group in rows.GroupBy(r => (r.Store, r.Path)))
+        {
+            var low = group.First(r => r.Messages == shortest);
+            var high = group.First(r => r.Messages == longest);
+            double Floor(long messages) => rows.First(f => f.Store == group.Key.Store && f.Messages == messages && f.Path == FloorPath).MedianMs;
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {group.Key.Store} | {group.Key.Path} | {low.MedianMs:F3} | {high.MedianMs:F3} | {high.MedianMs / low.MedianMs:N2} | {low.MedianMs / Floor(shortest):N2} | {high.MedianMs / Floor(longest):N2} | {high.PeakHeapBytes / 1048576.0:N1} |");
+        }
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// The highest managed heap seen while a path runs, above the heap before it started, sampled every 2 ms on a
+    /// background thread. It includes garbage not yet collected (up to a gen-0 budget), so small values mean
+    /// "nothing that grows with the thread", not an exact working set.
+    /// </summary>
+    private sealed class HeapPeak : IDisposable
+    {
+        private readonly long _baseline;
+        private readonly Thread _thread;
+        private volatile bool _stop;
+        private long _peak;
+
+        private HeapPeak()
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            _baseline = GC.GetTotalMemory(forceFullCollection: false);
+            _peak = _baseline;
+            _thread = new Thread(Sample) { IsBackground = true, Name = "heap-peak" };
+            _thread.Start();
+        }
+
+        public static HeapPeak Start() => new();
+
+        private void Sample()
+        {
+            while (!_stop)
+            {
+                var now = GC.GetTotalMemory(forceFullCollection: false);
+                if (now > Interlocked.Read(ref _peak))
+                {
+                    Interlocked.Exchange(ref _peak, now);
+                }
+                Thread.Sleep(2);
+            }
+        }
+
+        public long Stop()
+        {
+            _stop = true;
+            _thread.Join();
+            return Math.Max(0, Interlocked.Read(ref _peak) - _baseline);
+        }
+
+        public void Dispose() => Stop();
+    }
+
+    /// <summary>One JSON file per thread, read whole and rewritten (temp file, fsync, rename) every turn.</summary>
+    private sealed class JsonFileThread(string path)
+    {
+        private sealed record Line(string Role, string Text);
+
+        public void Fill(long messages)
+        {
+            var lines = new List<Line>();
+            for (long m = 0; m < messages; m += 2)
+            {
+                lines.Add(new Line("user", "What does the retry policy do when the queue is full and the handler times out?"));
+                lines.Add(new Line("assistant", "It backs off exponentially, up to five attempts, then parks the message in the dead-letter queue."));
+            }
+            Write(lines);
+        }
+
+        public Task TurnAsync()
+        {
+            var lines = JsonSerializer.Deserialize<List<Line>>(File.ReadAllBytes(path))!;
+            _ = lines.TakeLast(20).ToList();
+            lines.Add(new Line("user", "next"));
+            lines.Add(new Line("assistant", "ok"));
+            Write(lines);
+            return Task.CompletedTask;
+        }
+
+        private void Write(List<Line> lines)
+        {
+            var temp = path + ".tmp";
+            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write))
+            {
+                JsonSerializer.Serialize(file, lines);
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temp, path, overwrite: true);
+        }
     }
 
     /// <summary>The floor: the least any store must do per turn, without ledger code.</summary>
