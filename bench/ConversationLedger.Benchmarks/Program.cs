@@ -3,7 +3,8 @@ using BenchmarkDotNet.Running;
 using ConversationLedger.Benchmarks;
 
 // `scenario tokens [--turns N]` (or plain `scenario`): the whole-conversation token economy.
-// `scenario overhead [--lengths 10,1000,…] [--turns N] [--postgres CONN]`: per-turn cost against thread length.
+// `scenario overhead [--lengths 10,1000,…] [--turns N] [--postgres CONN] [--stores memory,sqlite,postgres] [--analyze]`:
+//   per-turn cost against thread length (--analyze refreshes PostgreSQL's statistics after the bulk fill).
 // `scenario streaming [--runs N] [--history N]`: time to first token through the ledger vs the SDK alone.
 // `scenario estimate [--turns N]`: token counter throughput and the calibrated estimate's error.
 // `scenario smoke`: every scenario at tiny sizes (seconds; CI runs it; no timing is checked).
@@ -50,7 +51,8 @@ switch (scenario)
 async Task OverheadAsync(long[] lengths, int turns)
 {
     Console.WriteLine($"per-turn overhead: {turns} turns at {string.Join(", ", lengths)} messages{(postgres is null ? " (no --postgres: PostgreSQL skipped)" : "")}");
-    var result = await PerTurnOverhead.RunAsync(lengths, turns, postgres, Console.Out);
+    var stores = Option("--stores")?.Split(',').ToHashSet(StringComparer.Ordinal);
+    var result = await PerTurnOverhead.RunAsync(lengths, turns, postgres, Console.Out, new PerTurnOverhead.Options(stores, args.Contains("--analyze")));
     Console.WriteLine();
     Console.Write(PerTurnOverhead.Table(result.Rows));
     Console.WriteLine();
