@@ -37,11 +37,16 @@ internal static class PerTurnOverhead
     public sealed record Result(IReadOnlyList<Row> Rows, IReadOnlyList<TurnPhases.Row> Phases);
 
     /// <summary>Which stores to run, and whether PostgreSQL's statistics are refreshed (ANALYZE) after the bulk fill.</summary>
-    public sealed record Options(IReadOnlySet<string>? Stores = null, bool Analyze = false);
+    public sealed record Options(IReadOnlySet<string>? Stores = null, bool Analyze = false, bool WarmUp = true);
 
     public static async Task<Result> RunAsync(IReadOnlyList<long> lengths, int turns, string? postgres, TextWriter progress, Options? options = null)
     {
         options ??= new Options();
+        if (options.WarmUp)
+        {
+            // A discarded pass first: otherwise the shortest thread, measured first, also pays for JIT and tiering.
+            _ = await RunAsync([10], 20, postgres, TextWriter.Null, options with { WarmUp = false });
+        }
         var rows = new List<Row>();
         var phases = new List<TurnPhases.Row>();
         var dir = Directory.CreateTempSubdirectory("ledger-bench-");

@@ -34,7 +34,7 @@ switch (scenario)
         return 0;
     case "smoke":
         // Tiny sizes of everything, so CI proves every scenario still runs end to end.
-        await OverheadAsync([10, 200], 3);
+        await OverheadAsync([10, 200], 3, warmUp: false);
         await StreamingAsync(4, 4);
         await EstimateAsync(5, 50);
         await TokensAsync(6);
@@ -48,11 +48,11 @@ switch (scenario)
         return 2;
 }
 
-async Task OverheadAsync(long[] lengths, int turns)
+async Task OverheadAsync(long[] lengths, int turns, bool warmUp = true)
 {
     Console.WriteLine($"per-turn overhead: {turns} turns at {string.Join(", ", lengths)} messages{(postgres is null ? " (no --postgres: PostgreSQL skipped)" : "")}");
     var stores = Option("--stores")?.Split(',').ToHashSet(StringComparer.Ordinal);
-    var result = await PerTurnOverhead.RunAsync(lengths, turns, postgres, Console.Out, new PerTurnOverhead.Options(stores, args.Contains("--analyze")));
+    var result = await PerTurnOverhead.RunAsync(lengths, turns, postgres, Console.Out, new PerTurnOverhead.Options(stores, args.Contains("--analyze"), warmUp));
     Console.WriteLine();
     Console.Write(PerTurnOverhead.Table(result.Rows));
     Console.WriteLine();
