@@ -34,7 +34,10 @@ internal static class PerTurnOverhead
     // Paths that load the whole thread cost about a second per turn at 100,000 messages: a few turns show the trend.
     public static int LoadAllTurns(long length, int turns) => Math.Min(turns, length >= 100_000 ? 3 : length >= 10_000 ? 20 : turns);
 
-    public sealed record Result(IReadOnlyList<Row> Rows, IReadOnlyList<TurnPhases.Row> Phases);
+    public sealed record Result(IReadOnlyList<Row> Rows, IReadOnlyList<TurnPhases.Row> Phases, IReadOnlyList<WalRow> Wal);
+
+    /// <summary>SQLite pages written to the WAL (and fsync'd) per turn: what a commit costs on disk.</summary>
+    public sealed record WalRow(long Messages, double LedgerPages, double FloorPages);
 
     /// <summary>Which stores to run, and whether PostgreSQL's statistics are refreshed (ANALYZE) after the bulk fill.</summary>
     public sealed record Options(IReadOnlySet<string>? Stores = null, bool Analyze = false, bool WarmUp = true);
@@ -49,6 +52,7 @@ internal static class PerTurnOverhead
         }
         var rows = new List<Row>();
         var phases = new List<TurnPhases.Row>();
+        var wal = new List<WalRow>();
         var dir = Directory.CreateTempSubdirectory("ledger-bench-");
         try
         {
@@ -91,6 +95,12 @@ internal static class PerTurnOverhead
                         phases.Add(await TurnPhases.MeasureAsync(name, store, key, "sliding window", Window20, length, Math.Min(turns, 100), flat[0].MedianMs));
                         phases.Add(await TurnPhases.MeasureAsync(name, store, key, "cache-aware default", LedgerOptions.DefaultPolicy, length, Math.Min(turns, 100), flat[1].MedianMs));
                     }
+                    if (name == "sqlite")
+                    {
+                        wal.Add(new WalRow(length,
+                            await WalPagesPerTurnAsync(sqlitePath, () => windowChat.SendAsync(NextQuestion)),
+                            await WalPagesPerTurnAsync(Path.Combine(dir.FullName, $"floor-{length}.db"), floor.TurnAsync)));
+                    }
                     var heavy = LoadAllTurns(length, turns);
                     rows.Add(await MeasureNaiveAsync(name, store, key, length, heavy));
                     rows.Add(await MeasureReducerAsync(name, "Semantic Kernel ChatHistoryTruncationReducer(20)", store, key, length, heavy, SemanticKernelTrim));
@@ -113,7 +123,7 @@ internal static class PerTurnOverhead
             SqliteConnection.ClearAllPools();
             dir.Delete(recursive: true);
         }
-        return new Result(rows, phases);
+        return new Result(rows, phases, wal);
     }
 
     private static async Task FillAsync(IConversationStore store, ThreadKey key, long messages)
@@ -154,6 +164,24 @@ internal static class PerTurnOverhead
         await using var source = NpgsqlDataSource.Create(connectionString);
         await using var analyze = source.CreateCommand("ANALYZE entries; ANALYZE threads;");
         await analyze.ExecuteNonQueryAsync();
+    }
+
+    // Empties the WAL, runs 20 turns, and divides the WAL's growth by the frame size (page + 24-byte header).
+    private static async Task<double> WalPagesPerTurnAsync(string databasePath, Func<Task> turn)
+    {
+        const int Turns = 20;
+        await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = databasePath, Pooling = false }.ToString());
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA page_size";
+        var pageSize = (long)(await command.ExecuteScalarAsync())!;
+        command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+        await command.ExecuteNonQueryAsync();
+        for (var i = 0; i < Turns; i++)
+        {
+            await turn();
+        }
+        return new FileInfo(databasePath + "-wal").Length / (double)(pageSize + 24) / Turns;
     }
 
     private static async Task<Row[]> MeasureInterleavedAsync(string store, long length, int turns, (string Path, Func<Task> Turn)[] paths)
@@ -293,6 +321,18 @@ internal static class PerTurnOverhead
 
     // The in-memory floor takes well under a microsecond: a ratio to it says nothing, so it is left out.
     private static string Ratio(double value, double of) => of < 0.001 ? "–" : (value / of).ToString("N2", CultureInfo.InvariantCulture);
+
+    public static string WalTable(IReadOnlyList<WalRow> rows)
+    {
+        var text = new StringBuilder();
+        text.AppendLine("| messages | SQLite WAL pages per turn: ledger (sliding window) | floor |");
+        text.AppendLine("|---:|---:|---:|");
+        foreach (var r in rows)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {r.Messages:N0} | {r.LedgerPages:F1} | {r.FloorPages:F1} |");
+        }
+        return text.ToString();
+    }
 
     /// <summary>Per store and path: the median at the shortest and longest thread, their ratio, and × floor at the longest.</summary>
     public static string FlatnessTable(IReadOnlyList<Row> rows)

@@ -60,6 +60,8 @@ async Task OverheadAsync(long[] lengths, int turns, bool warmUp = true)
     Console.WriteLine();
     Console.Write(TurnPhases.Table(result.Phases));
     Console.WriteLine();
+    Console.Write(PerTurnOverhead.WalTable(result.Wal));
+    Console.WriteLine();
     using var process = System.Diagnostics.Process.GetCurrentProcess();
     Console.WriteLine($"process peak working set: {process.PeakWorkingSet64 / 1048576.0:N0} MB");
 }
