@@ -6,9 +6,8 @@ using ConversationLedger.Postgres;
 using ConversationLedger.Sqlite;
 using Microsoft.Data.Sqlite;
 using Npgsql;
-
 using Meai = Microsoft.Extensions.AI;
-#pragma warning disable MEAI001
+#pragma warning disable MEAI001 // M.E.AI's reducers are experimental in 10.x; they are what we compare against.
 using MeaiReducer = Microsoft.Extensions.AI.MessageCountingChatReducer;
 #pragma warning restore MEAI001
 using SkChat = Microsoft.SemanticKernel.ChatCompletion;
@@ -260,7 +259,7 @@ internal static class PerTurnOverhead
         return reduced?.Count() ?? history.Count;
     }
 
-#pragma warning disable MEAI001 // The reducers are experimental in Microsoft.Extensions.AI 10.x; this is what we compare against.
+#pragma warning disable MEAI001
     private static readonly MeaiReducer MeaiTrim = new(targetCount: 20);
 #pragma warning restore MEAI001
 
