@@ -1,30 +1,91 @@
+using System.Globalization;
 using BenchmarkDotNet.Running;
 using ConversationLedger.Benchmarks;
 
-// `scenario tokens [--turns N]`: the whole-conversation token economy.
-// `scenario overhead [--lengths 10,1000,…] [--turns N] [--postgres CONN]`: per-turn cost against thread length.
+// `scenario tokens [--turns N]` (or plain `scenario`): the whole-conversation token economy.
+// `scenario overhead [--lengths 10,1000,…] [--turns N] [--postgres CONN] [--stores memory,sqlite,postgres] [--analyze]`:
+//   per-turn cost against thread length (--analyze refreshes PostgreSQL's statistics after the bulk fill).
+// `scenario streaming [--runs N] [--history N]`: time to first token through the ledger vs the SDK alone.
+// `scenario estimate [--turns N]`: token counter throughput and the calibrated estimate's error.
+// `scenario smoke`: every scenario at tiny sizes (seconds; CI runs it; no timing is checked).
 // Anything else goes to BenchmarkDotNet.
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
-if (args.Length > 1 && args[0] == "scenario" && args[1] == "overhead")
+int IntOption(string name, int fallback) => int.Parse(Option(name) ?? fallback.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+var postgres = Option("--postgres") ?? Environment.GetEnvironmentVariable("LEDGER_BENCH_POSTGRES");
+var scenario = args.Length > 0 && args[0] == "scenario" ? (args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[1] : "tokens") : null;
+
+switch (scenario)
 {
-    var lengths = (Option("--lengths") ?? "10,1000,10000,100000").Split(',').Select(long.Parse).ToArray();
-    var turns = int.Parse(Option("--turns") ?? "200", System.Globalization.CultureInfo.InvariantCulture);
-    var postgres = Option("--postgres") ?? Environment.GetEnvironmentVariable("LEDGER_BENCH_POSTGRES");
-    Console.WriteLine($"per-turn overhead: {turns} turns at {string.Join(", ", lengths)} messages{(postgres is null ? " (no --postgres: PostgreSQL skipped)" : "")}");
-    var rows = await PerTurnOverhead.RunAsync(lengths, turns, postgres, Console.Out);
-    Console.WriteLine();
-    Console.Write(PerTurnOverhead.Table(rows));
-    return 0;
+    case null:
+        BenchmarkSwitcher.FromAssembly(typeof(TokenEconomyScenario).Assembly).Run(args);
+        return 0;
+    case "overhead":
+        var lengths = (Option("--lengths") ?? "10,1000,10000,100000").Split(',').Select(long.Parse).ToArray();
+        await OverheadAsync(lengths, IntOption("--turns", 200));
+        return 0;
+    case "streaming":
+        await StreamingAsync(IntOption("--runs", 300), IntOption("--history", 20));
+        return 0;
+    case "estimate":
+        await EstimateAsync(IntOption("--turns", 100), 2000);
+        return 0;
+    case "tokens":
+        await TokensAsync(IntOption("--turns", 200));
+        return 0;
+    case "smoke":
+        // Tiny sizes of everything, so CI proves every scenario still runs end to end.
+        await OverheadAsync([10, 200], 3, warmUp: false);
+        await StreamingAsync(4, 4);
+        await EstimateAsync(5, 50);
+        await TokensAsync(6);
+        var counting = new TokenCountingBenchmarks();
+        counting.Setup();
+        Console.WriteLine($"token counting benchmark bodies: {counting.BareTokenizer()}, {counting.CounterMessage()}, {counting.CounterRequest()}");
+        Console.WriteLine("smoke: every scenario ran");
+        return 0;
+    default:
+        Console.Error.WriteLine($"unknown scenario '{scenario}': tokens, overhead, streaming, estimate or smoke");
+        return 2;
 }
-if (args.Length > 0 && args[0] == "scenario")
+
+async Task OverheadAsync(long[] lengths, int turns, bool warmUp = true)
 {
-    var turns = int.Parse(Option("--turns") ?? "200", System.Globalization.CultureInfo.InvariantCulture);
+    Console.WriteLine($"per-turn overhead: {turns} turns at {string.Join(", ", lengths)} messages{(postgres is null ? " (no --postgres: PostgreSQL skipped)" : "")}");
+    var stores = Option("--stores")?.Split(',').ToHashSet(StringComparer.Ordinal);
+    var result = await PerTurnOverhead.RunAsync(lengths, turns, postgres, Console.Out, new PerTurnOverhead.Options(stores, args.Contains("--analyze"), warmUp));
+    Console.WriteLine();
+    Console.Write(PerTurnOverhead.Table(result.Rows));
+    Console.WriteLine();
+    Console.Write(PerTurnOverhead.FlatnessTable(result.Rows));
+    Console.WriteLine();
+    Console.Write(TurnPhases.Table(result.Phases));
+    Console.WriteLine();
+    Console.Write(PerTurnOverhead.WalTable(result.Wal));
+    Console.WriteLine();
+    using var process = System.Diagnostics.Process.GetCurrentProcess();
+    Console.WriteLine($"process peak working set: {process.PeakWorkingSet64 / 1048576.0:N0} MB");
+}
+
+async Task StreamingAsync(int runs, int history)
+{
+    Console.WriteLine($"streaming: {runs} alternating pairs, {history} history messages");
+    var result = await StreamingOverhead.RunAsync(runs, history, Console.Out);
+    Console.WriteLine();
+    Console.Write(StreamingOverhead.Table(result));
+}
+
+async Task EstimateAsync(int turns, int throughputMs)
+{
+    Console.WriteLine($"token estimation: {turns} turns against the emulator");
+    var result = await TokenEstimation.RunAsync(turns, throughputMs, Console.Out);
+    Console.WriteLine();
+    Console.Write(TokenEstimation.Table(result));
+}
+
+async Task TokensAsync(int turns)
+{
     Console.WriteLine($"token economy: {turns} turns per policy");
     var rows = await TokenEconomyScenario.RunAsync(turns, Console.Out);
     Console.WriteLine();
     Console.Write(TokenEconomyScenario.Table(rows));
-    return 0;
 }
-
-BenchmarkSwitcher.FromAssembly(typeof(TokenEconomyScenario).Assembly).Run(args);
-return 0;
