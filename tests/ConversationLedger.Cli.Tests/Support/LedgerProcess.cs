@@ -40,7 +40,7 @@ public sealed class LedgerProcess : IDisposable
             start.ArgumentList.Add(arg);
         }
         // Tests must never reach the real API.
-        foreach (var name in new[] { "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "LEDGER_MODEL", "LEDGER_EMULATOR_FAULT" })
+        foreach (var name in new[] { "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "LEDGER_MODEL", "LEDGER_POLICY", "LEDGER_EMULATOR_FAULT" })
         {
             start.Environment.Remove(name);
         }
