@@ -107,33 +107,25 @@ public sealed class SqliteConversationStore : IConversationStore
                 picked[entry.Sequence] = entry;
             }
         }
-        var messages = await QueryAsync(connection, transaction, MessagesSql, key, cancellationToken, ("$lo", lo));
-        Take(messages);
-        var pins = await QueryAsync(connection, transaction, PinsSql, key, cancellationToken, ("$boundary", head.ResetSequence));
-        Take(pins);
-        foreach (var target in pins.OfType<PinEntry>().Select(p => p.Target).Distinct().Where(t => !picked.ContainsKey(t)).ToList())
-        {
-            Take(await QueryAsync(connection, transaction, MessageAtSql, key, cancellationToken, ("$seq", target)));
-        }
-        Take(await QueryAsync(connection, transaction, NewestOfKindSql, key, cancellationToken, ("$kind", "system_prompt"), ("$boundary", 0L)));
-        Take(await QueryAsync(connection, transaction, NewestOfKindSql, key, cancellationToken, ("$kind", "summary"), ("$boundary", head.ResetSequence)));
+        // One statement for the window, the pins, the newest system prompt and summary and the window's edits; one
+        // more for pinned messages outside the window and their edits. Each statement costs about as much to prepare
+        // and step as a short range costs to read, so fewer statements is what makes a window cheap.
+        Take(await QueryAsync(connection, transaction, WindowSql, key, cancellationToken, ("$lo", lo), ("$boundary", head.ResetSequence)));
         if (reset is not null)
         {
             Take([reset]);
         }
-        // Edits of the returned messages: those of the window are a range on target; pinned ones are looked up one by one.
+        var outside = picked.Values.OfType<PinEntry>().Select(p => p.Target).Where(t => !picked.ContainsKey(t)).Distinct().ToArray();
+        if (outside.Length > 0)
+        {
+            Take(await QueryAsync(connection, transaction, PinnedSql(outside.Length), key, cancellationToken,
+                outside.Select((target, i) => ($"$p{i}", (object)target)).ToArray()));
+        }
         var shown = picked.Values.OfType<MessageEntry>().Select(m => m.Sequence).ToHashSet();
-        var windowStart = messages.Count > 0 ? messages[0].Sequence : long.MaxValue;
-        var edits = new List<LedgerEntry>();
-        if (messages.Count > 0)
+        foreach (var stray in picked.Values.OfType<EditEntry>().Where(e => !shown.Contains(e.Target)).ToList())
         {
-            edits.AddRange(await QueryAsync(connection, transaction, EditsFromSql, key, cancellationToken, ("$from", windowStart)));
+            picked.Remove(stray.Sequence);
         }
-        foreach (var target in shown.Where(t => t < windowStart))
-        {
-            edits.AddRange(await QueryAsync(connection, transaction, EditsOfSql, key, cancellationToken, ("$target", target)));
-        }
-        Take(edits.Where(e => shown.Contains(((EditEntry)e).Target)));
         return new ThreadWindow(head, picked.Values.ToArray());
     }
 
@@ -147,15 +139,35 @@ public sealed class SqliteConversationStore : IConversationStore
           AND running_tokens >= $floor AND running_tokens - tokens >= $floor
         ORDER BY running_tokens, running_messages LIMIT 1
         """;
-    private const string MessagesSql = $"SELECT {Columns} FROM entries INDEXED BY messages_by_ordinal WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= $lo ORDER BY running_messages";
-    private const string PinsSql = $"SELECT {Columns} FROM entries INDEXED BY entries_by_kind WHERE {ThreadFilter} AND kind = 'pin' AND sequence > $boundary ORDER BY sequence";
-    private const string MessageAtSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND sequence = $seq AND kind = 'message'";
-    private const string NewestOfKindSql = $"SELECT {Columns} FROM entries INDEXED BY entries_by_kind WHERE {ThreadFilter} AND kind = $kind AND sequence > $boundary ORDER BY sequence DESC LIMIT 1";
-    private const string EditsFromSql = $"SELECT {Columns} FROM entries INDEXED BY entries_by_target WHERE {ThreadFilter} AND target >= $from AND kind = 'edit'";
-    private const string EditsOfSql = $"SELECT {Columns} FROM entries INDEXED BY entries_by_target WHERE {ThreadFilter} AND target = $target AND kind = 'edit'";
+    // The newest system prompt and summary are primary-key lookups of a MAX found on the kind index; the window's edits
+    // are a range on target from the window's first message (none when the window is empty).
+    private const string WindowSql = $"""
+        SELECT {Columns} FROM entries INDEXED BY messages_by_ordinal WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= $lo
+        UNION ALL
+        SELECT {Columns} FROM entries INDEXED BY entries_by_kind WHERE {ThreadFilter} AND kind = 'pin' AND sequence > $boundary
+        UNION ALL
+        SELECT {Columns} FROM entries WHERE {ThreadFilter} AND sequence =
+            (SELECT MAX(sequence) FROM entries INDEXED BY entries_by_kind WHERE {ThreadFilter} AND kind = 'system_prompt')
+        UNION ALL
+        SELECT {Columns} FROM entries WHERE {ThreadFilter} AND sequence =
+            (SELECT MAX(sequence) FROM entries INDEXED BY entries_by_kind WHERE {ThreadFilter} AND kind = 'summary' AND sequence > $boundary)
+        UNION ALL
+        SELECT {Columns} FROM entries INDEXED BY entries_by_target WHERE {ThreadFilter} AND kind = 'edit' AND target >=
+            (SELECT sequence FROM entries INDEXED BY messages_by_ordinal WHERE {ThreadFilter} AND kind = 'message' AND running_messages = $lo)
+        """;
 
-    internal static IReadOnlyList<string> WindowQueries { get; } =
-        [EntryAtSql, TokenStartSql, MessagesSql, PinsSql, MessageAtSql, NewestOfKindSql, EditsFromSql, EditsOfSql];
+    // Pinned messages outside the window and their edits: primary-key lookups and target lookups, one per pin.
+    private static string PinnedSql(int count)
+    {
+        var list = string.Join(", ", Enumerable.Range(0, count).Select(i => $"$p{i}"));
+        return $"""
+            SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'message' AND sequence IN ({list})
+            UNION ALL
+            SELECT {Columns} FROM entries INDEXED BY entries_by_target WHERE {ThreadFilter} AND kind = 'edit' AND target IN ({list})
+            """;
+    }
+
+    internal static IReadOnlyList<string> WindowQueries { get; } = [EntryAtSql, TokenStartSql, WindowSql, PinnedSql(2)];
 
     private static async Task<IReadOnlyList<LedgerEntry>> QueryAsync(SqliteConnection connection, SqliteTransaction transaction, string sql,
         ThreadKey key, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)

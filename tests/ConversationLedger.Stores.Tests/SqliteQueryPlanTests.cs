@@ -23,7 +23,7 @@ public sealed class SqliteQueryPlanTests : IDisposable
         {
             await using var command = connection.CreateCommand();
             command.CommandText = "EXPLAIN QUERY PLAN " + sql;
-            foreach (var name in new[] { "$t", "$s", "$id", "$boundary", "$lo", "$floor", "$seq", "$kind", "$from", "$target" })
+            foreach (var name in new[] { "$t", "$s", "$id", "$boundary", "$lo", "$floor", "$seq", "$kind", "$from", "$target", "$p0", "$p1" })
             {
                 if (sql.Contains(name, StringComparison.Ordinal))
                 {
@@ -40,6 +40,7 @@ public sealed class SqliteQueryPlanTests : IDisposable
         Assert.Contains(plan, step => step.Contains("messages_by_ordinal", StringComparison.Ordinal) && step.Contains("running_messages>", StringComparison.Ordinal));
         Assert.Contains(plan, step => step.Contains("messages_by_tokens", StringComparison.Ordinal) && step.Contains("running_tokens>", StringComparison.Ordinal));
         Assert.DoesNotContain(plan, step => step.StartsWith("SCAN", StringComparison.Ordinal));
+        Assert.Contains(plan, step => step.Contains("entries_by_target", StringComparison.Ordinal) && step.Contains("target>", StringComparison.Ordinal));
         // The primary key only for single-row lookups: a range on it would walk the thread.
         Assert.All(plan.Where(step => step.Contains("PRIMARY KEY", StringComparison.Ordinal)),
             step => Assert.EndsWith("sequence=?)", step, StringComparison.Ordinal));
