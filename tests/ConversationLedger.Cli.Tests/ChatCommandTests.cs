@@ -21,6 +21,21 @@ public sealed class ChatCommandTests
     }
 
     [Fact]
+    public async Task Chat_shows_thinking_dimly_before_the_reply_and_stores_it_with_its_signature()
+    {
+        var cli = new CliHarness();
+        cli.Model.Thinking = "The user greets me; answer briefly.";
+
+        var result = await cli.RunAsync("hello\n", "chat");
+
+        var thinkingAt = result.Output.IndexOf("(thinking) The user greets me; answer briefly.", StringComparison.Ordinal);
+        Assert.True(thinkingAt >= 0, result.Output);
+        Assert.True(result.Output.IndexOf("I can see 1 messages.", StringComparison.Ordinal) > thinkingAt);
+        var reply = (await cli.Store.ReadEntriesAsync(DefaultThread, 0, 10)).OfType<MessageEntry>().Last().Message;
+        Assert.Equal("sig-test", reply.Content[0].Thinking!.Signature);
+    }
+
+    [Fact]
     public async Task Chat_prints_a_usage_line_after_each_turn()
     {
         var cli = new CliHarness();

@@ -129,13 +129,25 @@ public sealed class ChatSession
         using var _ = _services.Interrupts.Push(turn.Cancel);
         Console.Markup("[bold blue]claude>[/] ");
         var writer = Console.Profile.Out.Writer;
+        var thinking = false;
         try
         {
             await foreach (var update in _conversation.StreamAsync(text, turn.Token))
             {
                 switch (update)
                 {
+                    case TurnThinkingDelta delta:
+                        // Thinking is shown dim, before the answer; it is stored with its signature but is not the reply.
+                        Console.Markup(thinking ? "" : "[dim](thinking) [/]");
+                        thinking = true;
+                        Console.Write(new Text(delta.Text, new Style(decoration: Decoration.Dim)));
+                        break;
                     case TurnTextDelta delta:
+                        if (thinking)
+                        {
+                            Console.WriteLine();
+                            thinking = false;
+                        }
                         // Raw text, not markup: a reply may contain [brackets].
                         await writer.WriteAsync(delta.Text);
                         await writer.FlushAsync(turn.Token);

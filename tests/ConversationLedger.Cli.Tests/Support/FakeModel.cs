@@ -54,11 +54,19 @@ public sealed class FakeModel : IModelClient
         return Response(request);
     }
 
+    /// <summary>Thinking text streamed (and stored, signed) before each reply, when set.</summary>
+    public string? Thinking { get; set; }
+
     /// <inheritdoc />
     public async IAsyncEnumerable<ModelStreamEvent> StreamAsync(ModelRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         Record(request);
         var response = Response(request);
+        if (Thinking is { } thinking)
+        {
+            yield return new ThinkingDelta(0, thinking);
+            response = response with { Message = new Message(Role.Assistant, [ContentBlock.CreateThinking(thinking, "sig-test"), .. response.Message.Content]) };
+        }
         var words = response.Message.Text.Split(' ');
         for (var i = 0; i < words.Length; i++)
         {
