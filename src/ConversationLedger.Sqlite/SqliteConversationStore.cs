@@ -140,17 +140,18 @@ public sealed class SqliteConversationStore : IConversationStore
         ORDER BY running_tokens, running_messages LIMIT 1
         """;
     // The newest system prompt and summary are primary-key lookups of a MAX found on the kind index; the window's edits
-    // are a range on target from the window's first message (none when the window is empty).
+    // are a range on target from the window's first message (none when the window is empty). The kind index is partial,
+    // and SQLite uses a partial index only when the query repeats its condition, hence `kind NOT IN ('message', 'usage')`.
     private const string WindowSql = $"""
         SELECT {Columns} FROM entries INDEXED BY messages_by_ordinal WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= $lo
         UNION ALL
-        SELECT {Columns} FROM entries INDEXED BY entries_by_kind WHERE {ThreadFilter} AND kind = 'pin' AND sequence > $boundary
+        SELECT {Columns} FROM entries INDEXED BY events_by_kind WHERE {ThreadFilter} AND kind NOT IN ('message', 'usage') AND kind = 'pin' AND sequence > $boundary
         UNION ALL
         SELECT {Columns} FROM entries WHERE {ThreadFilter} AND sequence =
-            (SELECT MAX(sequence) FROM entries INDEXED BY entries_by_kind WHERE {ThreadFilter} AND kind = 'system_prompt')
+            (SELECT MAX(sequence) FROM entries INDEXED BY events_by_kind WHERE {ThreadFilter} AND kind NOT IN ('message', 'usage') AND kind = 'system_prompt')
         UNION ALL
         SELECT {Columns} FROM entries WHERE {ThreadFilter} AND sequence =
-            (SELECT MAX(sequence) FROM entries INDEXED BY entries_by_kind WHERE {ThreadFilter} AND kind = 'summary' AND sequence > $boundary)
+            (SELECT MAX(sequence) FROM entries INDEXED BY events_by_kind WHERE {ThreadFilter} AND kind NOT IN ('message', 'usage') AND kind = 'summary' AND sequence > $boundary)
         UNION ALL
         SELECT {Columns} FROM entries INDEXED BY entries_by_target WHERE {ThreadFilter} AND kind = 'edit' AND target >=
             (SELECT sequence FROM entries INDEXED BY messages_by_ordinal WHERE {ThreadFilter} AND kind = 'message' AND running_messages = $lo)
@@ -410,7 +411,10 @@ public sealed class SqliteConversationStore : IConversationStore
                     kind TEXT NOT NULL, payload TEXT NOT NULL, target INTEGER, turn_id TEXT, recorded_at INTEGER NOT NULL,
                     tokens INTEGER NOT NULL, running_tokens INTEGER NOT NULL, running_messages INTEGER NOT NULL,
                     PRIMARY KEY (tenant, scope, thread_id, sequence)) WITHOUT ROWID;
-                CREATE INDEX IF NOT EXISTS entries_by_kind ON entries (tenant, scope, thread_id, kind, sequence);
+                -- Events only: messages have their own indexes and usage rows are never looked up by kind, so the three rows
+                -- of every turn stay out of it (fewer pages written per commit). Replaces the earlier full kind index.
+                CREATE INDEX IF NOT EXISTS events_by_kind ON entries (tenant, scope, thread_id, kind, sequence) WHERE kind NOT IN ('message', 'usage');
+                DROP INDEX IF EXISTS entries_by_kind;
                 CREATE INDEX IF NOT EXISTS messages_by_ordinal ON entries (tenant, scope, thread_id, running_messages) WHERE kind = 'message';
                 CREATE INDEX IF NOT EXISTS messages_by_tokens ON entries (tenant, scope, thread_id, running_tokens, running_messages) WHERE kind = 'message';
                 CREATE INDEX IF NOT EXISTS entries_by_target ON entries (tenant, scope, thread_id, target) WHERE target IS NOT NULL;
