@@ -45,8 +45,7 @@ public sealed class ShowCommand(CliServices services) : ThreadCommand<ShowSettin
     protected override async Task<int> RunAsync(ShowSettings settings, CancellationToken cancellationToken)
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
-        await session.RequireThreadAsync(settings.Thread, cancellationToken);
-        var conversation = session.Ledger.Open(session.Key(settings.Thread));
+        var conversation = await session.OpenExistingAsync(settings.Thread, cancellationToken);
         // Loading validates: a damaged thread is reported, not shown as if it were fine.
         var view = await conversation.LoadAsync(cancellationToken);
         if (settings.All)
@@ -75,8 +74,7 @@ public sealed class InspectCommand(CliServices services) : ThreadCommand<Inspect
     protected override async Task<int> RunAsync(InspectSettings settings, CancellationToken cancellationToken)
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
-        await session.RequireThreadAsync(settings.Thread, cancellationToken);
-        var conversation = session.Ledger.Open(session.Key(settings.Thread));
+        var conversation = await session.OpenExistingAsync(settings.Thread, cancellationToken);
         await ThreadViews.WriteInspectAsync(Console, conversation, session.Ledger.Options, settings.Message, settings.Raw, cancellationToken);
         return 0;
     }
@@ -107,8 +105,7 @@ public sealed class ResetCommand(CliServices services) : ThreadCommand<ThreadSet
     protected override async Task<int> RunAsync(ThreadSettings settings, CancellationToken cancellationToken)
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
-        await session.RequireThreadAsync(settings.Thread, cancellationToken);
-        await session.Ledger.Open(session.Key(settings.Thread)).ResetAsync("ledger reset", cancellationToken);
+        await (await session.OpenExistingAsync(settings.Thread, cancellationToken)).ResetAsync("ledger reset", cancellationToken);
         Console.MarkupLine($"[green]reset[/] {Markup.Escape(session.Key(settings.Thread).ToString())}: the next request starts afresh");
         return 0;
     }
@@ -137,9 +134,9 @@ public sealed class ForkCommand(CliServices services) : ThreadCommand<ForkSettin
     protected override async Task<int> RunAsync(ForkSettings settings, CancellationToken cancellationToken)
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
-        await session.RequireThreadAsync(settings.Thread, cancellationToken);
+        var source = await session.OpenExistingAsync(settings.Thread, cancellationToken);
         var target = session.Key(settings.To ?? Chat.ChatSession.ForkName(settings.Thread));
-        await session.Ledger.Open(session.Key(settings.Thread)).ForkAsync(target, settings.At, cancellationToken);
+        await source.ForkAsync(target, settings.At, cancellationToken);
         Console.MarkupLine($"[green]forked[/] into {Markup.Escape(target.ThreadId)}");
         // The new id alone on the last line, for scripts.
         Console.WriteLine(target.ThreadId);

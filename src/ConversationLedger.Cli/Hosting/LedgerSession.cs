@@ -63,6 +63,14 @@ public sealed class LedgerSession : IAsyncDisposable
         return head.Exists ? head : throw new LedgerNotFoundException($"thread {Key(threadId)} does not exist (ledger threads lists them)");
     }
 
+    /// <summary>The conversation of a thread that must exist.</summary>
+    /// <exception cref="LedgerNotFoundException">It does not.</exception>
+    public async Task<Conversation> OpenExistingAsync(string threadId, CancellationToken cancellationToken = default)
+    {
+        await RequireThreadAsync(threadId, cancellationToken);
+        return Ledger.Open(Key(threadId));
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
