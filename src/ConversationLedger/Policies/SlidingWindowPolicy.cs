@@ -105,7 +105,7 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
                 start++;
             }
         }
-        start = HistoryUnits.NextTurnStart(messages, start);
+        start = StartOfWholeTurns(messages, tail, start);
 
         var window = messages.Skip(start).ToArray();
         var pinned = _options.IncludePins ? HistoryUnits.PinnedTurns(messages, start) : [];
@@ -121,6 +121,25 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
     /// <inheritdoc />
     public override string ToString() =>
         $"window({(_options.Messages is { } m ? $"{m} messages" : "")}{(_options.Messages is not null && _options.Tokens is not null ? ", " : "")}{(_options.Tokens is { } t ? $"{t} tokens" : "")}{(_options.MessageStep > 1 ? $", step {_options.MessageStep}" : "")}{(_options.Tokens is not null && _options.TokenStep > 1 ? $", step {_options.TokenStep} tokens" : "")}{(_options.IncludePins ? ", pins" : "")})";
+
+    // The window starts at the first turn start at or after the limit; when a long tool loop leaves none there, at the
+    // last one before it among the rows read, so the loop is sent whole rather than the window coming out empty.
+    private static int StartOfWholeTurns(IReadOnlyList<LedgerMessage> messages, int tail, int start)
+    {
+        var next = HistoryUnits.NextTurnStart(messages, start);
+        if (next < messages.Count)
+        {
+            return next;
+        }
+        for (var i = Math.Min(start, messages.Count) - 1; i >= tail; i--)
+        {
+            if (HistoryUnits.IsTurnStart(messages[i].Message))
+            {
+                return i;
+            }
+        }
+        return next;
+    }
 
     // The read window is the contiguous run of messages at the end; pinned messages read from further back come before it.
     private static int ContiguousTailStart(IReadOnlyList<LedgerMessage> messages)
