@@ -13,7 +13,8 @@ PGBIN=/usr/lib/postgresql/15/bin
 PG_PORT=55432
 REDIS_PORT=56379
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# From / so the postgres user never tries to enter a directory it cannot read (e.g. a private mktemp checkout).
+as_root() { if [ "$(id -u)" = 0 ]; then (cd / && "$@"); else (cd / && sudo "$@"); fi; }
 
 install_missing() {
   local packages=()
@@ -22,7 +23,7 @@ install_missing() {
   if [ ${#packages[@]} -gt 0 ]; then
     echo "installing ${packages[*]}"
     as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   fi
 }
 
