@@ -3,7 +3,9 @@ namespace ConversationLedger;
 /// <summary>
 /// How history is cut without breaking the API's rules: at turn boundaries. A turn starts at a clean user
 /// message (one that answers no tool call) and runs until the next one, so a tool_use and its tool_result
-/// are never separated and alternation holds on both sides of a cut. Shared by every policy.
+/// are never separated and alternation holds on both sides of a cut. A tool loop longer than the window has
+/// no turn boundary to cut at; there history is cut before an assistant message instead, and the request
+/// builder leads it with a user message (the summary, or a note of what was left out). Shared by every policy.
 /// </summary>
 public static class HistoryUnits
 {
@@ -20,6 +22,25 @@ public static class HistoryUnits
         ArgumentNullException.ThrowIfNull(messages);
         var i = Math.Max(0, index);
         while (i < messages.Count && !IsTurnStart(messages[i].Message))
+        {
+            i++;
+        }
+        return i;
+    }
+
+    /// <summary>
+    /// Where history from <paramref name="index"/> on can start: the first turn start at or after it, or, when a tool
+    /// loop leaves none, the first assistant message at or after it (or the count when there is neither).
+    /// </summary>
+    public static int NextCut(IReadOnlyList<LedgerMessage> messages, int index)
+    {
+        var turn = NextTurnStart(messages, index);
+        if (turn < messages.Count)
+        {
+            return turn;
+        }
+        var i = Math.Max(0, index);
+        while (i < messages.Count && messages[i].Message.Role != Role.Assistant)
         {
             i++;
         }

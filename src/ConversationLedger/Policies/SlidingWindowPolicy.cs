@@ -122,8 +122,9 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
     public override string ToString() =>
         $"window({(_options.Messages is { } m ? $"{m} messages" : "")}{(_options.Messages is not null && _options.Tokens is not null ? ", " : "")}{(_options.Tokens is { } t ? $"{t} tokens" : "")}{(_options.MessageStep > 1 ? $", step {_options.MessageStep}" : "")}{(_options.Tokens is not null && _options.TokenStep > 1 ? $", step {_options.TokenStep} tokens" : "")}{(_options.IncludePins ? ", pins" : "")})";
 
-    // The window starts at the first turn start at or after the limit; when a long tool loop leaves none there, at the
-    // last one before it among the rows read, so the loop is sent whole rather than the window coming out empty.
+    // The window starts at the first turn start at or after the limit. A tool loop can leave none there: then at the
+    // last turn start before the limit among the rows read (the loop is sent whole with its question), and failing
+    // that inside the loop, before an assistant message (the request builder leads it with the summary or a note).
     private static int StartOfWholeTurns(IReadOnlyList<LedgerMessage> messages, int tail, int start)
     {
         var next = HistoryUnits.NextTurnStart(messages, start);
@@ -138,7 +139,7 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
                 return i;
             }
         }
-        return next;
+        return HistoryUnits.NextCut(messages, start);
     }
 
     // The read window is the contiguous run of messages at the end; pinned messages read from further back come before it.

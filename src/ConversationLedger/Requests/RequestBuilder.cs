@@ -20,8 +20,9 @@ internal sealed class RequestBuilder(LedgerOptions options)
         var fitted = Fit(selection, view, next, nextTokens, budget, model.Id, out var parts, out var estimate);
         if (estimate > budget)
         {
-            throw new ContextBudgetExceededException(estimate, budget,
-                "the new message alone does not fit: shorten it, lower max_tokens, or pick a model with a larger window");
+            throw new ContextBudgetExceededException(estimate, budget, HistoryUnits.IsTurnStart(next)
+                ? "the new message alone does not fit: shorten it, lower max_tokens, or pick a model with a larger window"
+                : "the tool result and the call it answers do not fit: shorten the result, lower max_tokens, or pick a model with a larger window");
         }
 
         var breakpoints = new List<string>();
@@ -39,10 +40,15 @@ internal sealed class RequestBuilder(LedgerOptions options)
             messages[last] = MarkLastBlock(messages[last], ttl, breakpoints, $"after the pinned messages (entry {fitted.Pinned[^1].Sequence})");
         }
         messages.Add(MarkLastBlock(next, ttl, breakpoints, "on the new message"));
-        if (fitted.Summary is { } summary)
+        var first = fitted.Pinned.Count;
+        if (LeadIn(fitted) is { } leadIn)
+        {
+            // The window was cut inside a tool loop and starts with an assistant message: a user message must come first.
+            messages.Insert(first, new Message(Role.User, [ContentBlock.CreateText(leadIn)]));
+        }
+        else if (fitted.Summary is { } summary)
         {
             // The first message after the pins is a turn start (a user message answering no tool call), so a text block may lead it.
-            var first = fitted.Pinned.Count;
             messages[first] = new Message(Role.User, [ContentBlock.CreateText(SummaryBlockText(summary)), .. messages[first].Content]);
         }
 
@@ -70,7 +76,16 @@ internal sealed class RequestBuilder(LedgerOptions options)
     public static string SummaryBlockText(SummaryEntry summary) =>
         $"<conversation-summary entries=\"{summary.FromSequence}-{summary.ThroughSequence}\">\n{summary.Text}\n</conversation-summary>";
 
-    // Drops whole turns from the oldest end of the window, then pins, then the summary, until the request fits.
+    /// <summary>The user message that leads a window cut inside a tool loop: the summary, or a note that earlier messages are left out.</summary>
+    private static string? LeadIn(HistorySelection selection) =>
+        selection.Window is [{ Message.Role: var role } first, ..] && role == Role.Assistant
+            ? selection.Summary is { } summary
+                ? SummaryBlockText(summary)
+                : $"<conversation-omitted through-entry=\"{first.Sequence - 1}\">Earlier messages of this conversation are left out to fit the context window; the work continues below.</conversation-omitted>"
+            : null;
+
+    // Drops whole turns from the oldest end of the window (inside a tool loop, whole call-and-result steps, never the call the new
+    // message answers), then pins, then the summary, until the request fits.
     private HistorySelection Fit(HistorySelection selection, ConversationView view, Message next, int nextTokens, long budget,
         string model, out RequestParts parts, out long estimate)
     {
@@ -80,7 +95,7 @@ internal sealed class RequestBuilder(LedgerOptions options)
         {
             parts = new RequestParts(
                 systemTokens,
-                current.Summary is { } summary ? TextTokens(SummaryBlockText(summary)) : 0,
+                LeadIn(current) is { } leadIn ? TextTokens(leadIn) : current.Summary is { } summary ? TextTokens(SummaryBlockText(summary)) : 0,
                 HistoryUnits.Tokens(current.Pinned),
                 HistoryUnits.Tokens(current.Window),
                 nextTokens);
@@ -89,9 +104,9 @@ internal sealed class RequestBuilder(LedgerOptions options)
             {
                 return current;
             }
-            if (current.Window.Count > 0)
+            var cut = HistoryUnits.NextCut(current.Window, 1);
+            if (current.Window.Count > 0 && (cut < current.Window.Count || HistoryUnits.IsTurnStart(next)))
             {
-                var cut = HistoryUnits.NextTurnStart(current.Window, 1);
                 var dropped = current.Window.Take(cut).ToArray();
                 current = current with
                 {

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ConversationLedger.Tests.TestSupport;
+using static ConversationLedger.Tests.TestSupport.Build;
 
 namespace ConversationLedger.Tests.Policies;
 
@@ -274,6 +275,60 @@ public sealed class PolicyLoopTests
         Assert.Equal(real, exact);
         Assert.Equal(preview.ToJson(), counted!.ToJson());
         Assert.Equal((double)real / preview.Parts.Total, options.Calibration.FactorFor("claude-sonnet-5-5"), 3);
+        Assert.Equal(before, await t.EntriesAsync());
+    }
+
+    [Theory]
+    [InlineData("window:6")]
+    [InlineData("truncate:6")]
+    [InlineData("summarize:6/4")]
+    [InlineData("window:400t")]
+    public async Task An_agent_loop_longer_than_the_window_keeps_going_with_valid_requests(string policy)
+    {
+        var t = new TestLedger(Options(HistoryPolicies.Parse(policy)));
+        await t.Conversation.SendAsync("Hello, I am Hesham."); // the pinned first exchange
+        var calls = 0;
+        t.Model.SendAsyncCallback = (request, _) => Task.FromResult(IsSummaryRequest(request)
+            ? FakeModelClient.Respond("- asked for the weather in 30 cities")
+            : FakeModelClient.Respond(++calls < 30 ? Assistant(Text($"checking city {calls}"), ToolUse($"toolu_{calls:D2}")) : Message.Assistant("all done")));
+
+        var turn = await t.Conversation.SendAsync("What is the weather in these 30 cities?");
+        while (turn.Reply.Message.Content.FirstOrDefault(b => b.ToolUse is not null) is { } call)
+        {
+            turn = await t.Conversation.SendAsync(User(ContentBlock.CreateToolResult(call.ToolUse!.Id, $"{calls} degrees")));
+            var sent = turn.Request.Request.Messages;
+            Assert.Empty(ConversationValidator.Validate(sent, ValidationOptions.ApiRequest));
+            // The tool result is answered with its call in the same request.
+            Assert.Contains(sent[^2].Content, b => b.ToolUse?.Id == call.ToolUse!.Id);
+        }
+
+        Assert.Equal("all done", turn.Reply.Message.Text);
+        Assert.Empty(ConversationValidator.Validate((await t.Conversation.LoadAsync()).Messages.Select(m => m.Message).ToList(), ValidationOptions.StrictHistory));
+    }
+
+    [Fact]
+    public async Task A_tool_loop_over_the_budget_drops_its_oldest_steps_but_never_the_call_the_new_result_answers()
+    {
+        var t = new TestLedger(Options(KeepAllPolicy.Instance, model: "small"));
+        await t.Conversation.SendAsync("Hello.");
+        var calls = 0;
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(
+            Assistant(Text($"step {++calls} " + new string('c', 1000)), ToolUse($"toolu_{calls:D2}"))));
+        var turn = await t.Conversation.SendAsync("Crawl the site.");
+        for (var i = 0; i < 5; i++)
+        {
+            turn = await t.Conversation.SendAsync(User(ContentBlock.CreateToolResult($"toolu_{calls:D2}", new string('r', 2000))));
+            Assert.True(turn.Request.EstimatedInputTokens <= turn.Request.Budget);
+            Assert.Empty(ConversationValidator.Validate(turn.Request.Request.Messages, ValidationOptions.StrictRequest));
+        }
+        Assert.Contains(turn.Request.Selection.Omitted, o => o.Reason.Contains("budget", StringComparison.Ordinal));
+        var before = await t.EntriesAsync();
+
+        // A result that fits only without the call it answers cannot be sent at all.
+        var error = await Assert.ThrowsAsync<ContextBudgetExceededException>(() =>
+            t.Conversation.SendAsync(User(ContentBlock.CreateToolResult($"toolu_{calls:D2}", new string('r', 6400)))));
+
+        Assert.Contains("the tool result and the call it answers do not fit", error.Message, StringComparison.Ordinal);
         Assert.Equal(before, await t.EntriesAsync());
     }
 

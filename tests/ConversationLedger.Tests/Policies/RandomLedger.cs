@@ -5,7 +5,8 @@ internal static class RandomLedger
 {
     public static readonly ThreadKey Key = new("tenant", "scope", "thread");
 
-    public static async Task<InMemoryConversationStore> BuildAsync(int seed, int turns)
+    /// <summary>Builds a ledger; an agentic one calls tools in most replies, so tool loops run long and may still be open at the end.</summary>
+    public static async Task<InMemoryConversationStore> BuildAsync(int seed, int turns, bool agentic = false)
     {
         var random = new Random(seed);
         var store = new InMemoryConversationStore();
@@ -37,7 +38,7 @@ internal static class RandomLedger
                 blocks.Add(ContentBlock.CreateThinking(Words(random, 10), "sig-" + random.Next()));
             }
             blocks.Add(ContentBlock.CreateText(Words(random, random.Next(1, 200))));
-            if (random.Next(5) == 0 && t < turns - 1)
+            if (agentic ? random.Next(5) != 0 : random.Next(5) == 0 && t < turns - 1)
             {
                 pendingTool = $"toolu_{++toolId:D4}";
                 blocks.Add(ContentBlock.CreateToolUse(pendingTool, "lookup", "{\"q\":\"x\"}"));

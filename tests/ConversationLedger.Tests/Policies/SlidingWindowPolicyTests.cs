@@ -57,13 +57,19 @@ public sealed class SlidingWindowPolicyTests
     }
 
     [Fact]
-    public async Task When_the_rows_read_hold_no_question_the_window_is_empty_and_says_what_it_left_out()
+    public async Task When_the_rows_read_hold_no_question_the_window_starts_inside_the_loop_led_by_a_note()
     {
         var store = await ThreadEndingInAToolLoopAsync();
+        var policy = SlidingWindowPolicy.TruncateOldest(messages: 3);
+        var view = ConversationView.Project(await store.ReadWindowAsync(Key, policy.Plan()));
 
-        var selection = await SelectAsync(store, SlidingWindowPolicy.TruncateOldest(messages: 3));
+        var selection = policy.Select(view);
+        var request = new RequestBuilder(new LedgerOptions()).Build(view, selection, Message.User("thanks"), 2).Request;
 
-        Assert.Empty(selection.Window);
-        Assert.Equal(10, Assert.Single(selection.Omitted).Messages);
+        Assert.Equal(["toolu_2", "toolu_2", "Paris 18C, Rome 24C"], selection.Window.Select(m => m.Message.Content[0].ToolUse?.Id ?? m.Message.Content[0].ToolResultFor ?? m.Message.Text));
+        Assert.Equal(7, Assert.Single(selection.Omitted).Messages);
+        Assert.StartsWith("<conversation-omitted through-entry=\"7\">", request.Messages[0].Text, StringComparison.Ordinal);
+        Assert.Equal(5, request.Messages.Count);
+        Assert.Empty(ConversationValidator.Validate(request.Messages, ValidationOptions.StrictRequest));
     }
 }
