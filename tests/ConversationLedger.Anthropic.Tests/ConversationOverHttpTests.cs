@@ -1,3 +1,4 @@
+using ConversationLedger.Emulator;
 using System.Text.Json;
 
 namespace ConversationLedger.Anthropic.Tests;
@@ -59,5 +60,36 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         Assert.True(first.Usage.Record.Usage.CacheCreationInputTokens > 0);
         Assert.True(second.Usage.Record.Usage.CacheReadInputTokens >= first.Usage.Record.Usage.CacheCreationInputTokens);
         Assert.True(second.Usage.Record.CostUsd < first.Usage.Record.CostUsd * 2);
+    }
+
+    [Fact]
+    public async Task A_tool_round_trip_sends_the_definitions_every_turn_and_stores_the_call_with_its_result()
+    {
+        const string tools = """
+            [{"name": "get_weather", "description": "Current weather for a city",
+              "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
+            """;
+        var ledger = NewLedger(new LedgerOptions { Tools = JsonDocument.Parse(tools).RootElement });
+        var chat = ledger.Open(new ThreadKey("t", "s", "tools"));
+        fixture.Emulator.Script.Enqueue(new ScriptedReply([
+            ContentBlock.CreateText("Let me check."),
+            ContentBlock.CreateToolUse("toolu_01", "get_weather", """{"city":"Oslo"}"""),
+        ]));
+
+        var call = await chat.SendAsync("What is the weather in Oslo?");
+        var answer = await chat.SendAsync(new Message(Role.User, [ContentBlock.CreateToolResult("toolu_01", "12°C, cloudy")]));
+
+        var wire = fixture.Emulator.Requests.Snapshot().Select(r => JsonDocument.Parse(r.Body).RootElement).ToList();
+        Assert.Equal(2, wire.Count);
+        Assert.All(wire, body => Assert.Equal("get_weather", body.GetProperty("tools")[0].GetProperty("name").GetString()));
+        Assert.Equal("tool_use", call.Usage.Record.StopReason);
+        Assert.Equal(["user", "assistant", "user"], wire[1].GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("role").GetString()));
+        Assert.Equal("end_turn", answer.Usage.Record.StopReason);
+        // The definitions count against the budget: the estimate includes them as the emulator's count does.
+        Assert.True(answer.Request.Parts.Tools > 20);
+        Assert.Equal(answer.Usage.Record.Usage.TotalInputTokens, answer.Request.Parts.Total);
+        var stored = (await chat.LoadAsync()).Messages.Select(m => m.Message).ToList();
+        Assert.Equal(4, stored.Count);
+        Assert.Empty(ConversationValidator.Validate(stored, ValidationOptions.StrictHistory));
     }
 }

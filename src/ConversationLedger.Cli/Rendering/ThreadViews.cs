@@ -201,10 +201,18 @@ public static class ThreadViews
         var parts = prepared.Parts;
 
         var table = new Table().Border(TableBorder.Simple).AddColumns("part", "tokens (estimate)");
+        if (parts.Tools > 0)
+        {
+            table.AddRow("tool definitions", N(parts.Tools));
+        }
         table.AddRow("system prompt", N(parts.System));
         if (prepared.Selection.Summary is { } summary)
         {
             table.AddRow($"summary of #{summary.FromSequence}–#{summary.ThroughSequence}", N(parts.Summary));
+        }
+        else if (parts.Summary > 0)
+        {
+            table.AddRow("note: earlier messages left out (the window starts inside a tool loop)", N(parts.Summary));
         }
         foreach (var message in prepared.Selection.Pinned)
         {

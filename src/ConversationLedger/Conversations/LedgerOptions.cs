@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace ConversationLedger;
 
 /// <summary>What to do when another writer committed to the thread while a turn was in flight.</summary>
@@ -40,6 +42,36 @@ public sealed class LedgerOptions
     /// </summary>
     public static IHistoryPolicy DefaultPolicy { get; } =
         new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 12, MessageStep = 24 }));
+
+    /// <summary>
+    /// The tool definitions sent with every turn: the API's <c>tools</c> array, verbatim (null: none). The model's tool
+    /// calls are stored with its reply; answer them by sending a user message of tool_result blocks. The definitions
+    /// count against the token budget and lead the cached prompt prefix. <value>The default value is null.</value>
+    /// </summary>
+    /// <exception cref="ArgumentException">The value is not a JSON array.</exception>
+    public JsonElement? Tools
+    {
+        get => _tools;
+        set => _tools = value is null or { ValueKind: JsonValueKind.Array }
+            ? Compact(value)
+            : throw new ArgumentException($"tools must be a JSON array of tool definitions, not {value.Value.ValueKind}", nameof(value));
+    }
+
+    /// <summary>The API's <c>tool_choice</c> object, verbatim (null: the API's default, auto). <value>The default value is null.</value></summary>
+    /// <exception cref="ArgumentException">The value is not a JSON object.</exception>
+    public JsonElement? ToolChoice
+    {
+        get => _toolChoice;
+        set => _toolChoice = value is null or { ValueKind: JsonValueKind.Object }
+            ? Compact(value)
+            : throw new ArgumentException($"tool_choice must be a JSON object such as {{\"type\":\"auto\"}}, not {value.Value.ValueKind}", nameof(value));
+    }
+
+    private JsonElement? _tools;
+    private JsonElement? _toolChoice;
+
+    // Written as sent (no indentation), so the local token estimate counts what the API will count.
+    private static JsonElement? Compact(JsonElement? value) => value is { } json ? JsonSerializer.SerializeToElement(json) : null;
 
     /// <summary>Whether the first exchange of a conversation (and of each reset) is pinned when it is committed. <value>The default value is true.</value></summary>
     public bool PinFirstExchange { get; set; } = true;

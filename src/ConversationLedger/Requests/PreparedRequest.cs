@@ -6,10 +6,11 @@ namespace ConversationLedger;
 /// <param name="Pinned">Pinned messages.</param>
 /// <param name="Window">The window of newest messages.</param>
 /// <param name="NewMessage">The new user message.</param>
-public sealed record RequestParts(long System, long Summary, long Pinned, long Window, long NewMessage)
+/// <param name="Tools">The tool definitions.</param>
+public sealed record RequestParts(long System, long Summary, long Pinned, long Window, long NewMessage, long Tools = 0)
 {
     /// <summary>All parts plus the request's framing.</summary>
-    public long Total => System + Summary + Pinned + Window + NewMessage + O200kTokenCounter.RequestOverhead;
+    public long Total => Tools + System + Summary + Pinned + Window + NewMessage + O200kTokenCounter.RequestOverhead;
 }
 
 /// <summary>

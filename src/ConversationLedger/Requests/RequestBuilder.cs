@@ -58,6 +58,8 @@ internal sealed class RequestBuilder(LedgerOptions options)
             MaxTokens = options.MaxTokens,
             System = system,
             Messages = messages,
+            Tools = options.Tools,
+            ToolChoice = options.ToolChoice,
         };
         return new PreparedRequest
         {
@@ -90,6 +92,7 @@ internal sealed class RequestBuilder(LedgerOptions options)
         string model, out RequestParts parts, out long estimate)
     {
         var systemTokens = view.SystemPrompt is { } s ? TextTokens(s) : 0;
+        var toolTokens = options.Tools is { } tools ? CachedCount(tools.GetRawText()) : 0;
         var current = selection;
         while (true)
         {
@@ -98,7 +101,8 @@ internal sealed class RequestBuilder(LedgerOptions options)
                 LeadIn(current) is { } leadIn ? TextTokens(leadIn) : current.Summary is { } summary ? TextTokens(SummaryBlockText(summary)) : 0,
                 HistoryUnits.Tokens(current.Pinned),
                 HistoryUnits.Tokens(current.Window),
-                nextTokens);
+                nextTokens,
+                toolTokens);
             estimate = options.Calibration.Scale(model, parts.Total);
             if (estimate <= budget)
             {
@@ -133,7 +137,10 @@ internal sealed class RequestBuilder(LedgerOptions options)
         }
     }
 
-    private int TextTokens(string text)
+    // A text block: its text plus the block's framing.
+    private int TextTokens(string text) => CachedCount(text) + 1;
+
+    private int CachedCount(string text)
     {
         if (_textTokens.TryGetValue(text, out var tokens))
         {
@@ -141,9 +148,9 @@ internal sealed class RequestBuilder(LedgerOptions options)
         }
         if (_textTokens.Count > 4096)
         {
-            _textTokens.Clear(); // a bound, not an eviction policy: system prompts and summaries repeat a lot
+            _textTokens.Clear(); // a bound, not an eviction policy: system prompts, tools and summaries repeat a lot
         }
-        return _textTokens[text] = O200kTokenCounter.CountText(text) + 1;
+        return _textTokens[text] = O200kTokenCounter.CountText(text);
     }
 
     private static ContentBlock Mark(ContentBlock block, string? ttl, List<string> breakpoints, string where)

@@ -1,0 +1,45 @@
+using System.Text.Json;
+using ConversationLedger.Tests.TestSupport;
+
+namespace ConversationLedger.Tests.Conversations;
+
+public sealed class ToolOptionsTests
+{
+    private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement;
+
+    [Fact]
+    public async Task Tools_and_tool_choice_go_with_the_turn_request_compacted_as_sent()
+    {
+        var options = TestLedger.PlainLoop();
+        options.Tools = Json("""[ { "name": "lookup", "input_schema": { "type": "object" } } ]""");
+        options.ToolChoice = Json("""{ "type": "auto" }""");
+        var t = new TestLedger(options);
+
+        await t.Conversation.SendAsync("hello");
+
+        var sent = Json(t.Model.Requests.Last().ToJson());
+        Assert.Equal("""[{"name":"lookup","input_schema":{"type":"object"}}]""", sent.GetProperty("tools").GetRawText());
+        Assert.Equal("auto", sent.GetProperty("tool_choice").GetProperty("type").GetString());
+    }
+
+    [Theory]
+    [InlineData("""{ "name": "lookup" }""")]
+    [InlineData("\"lookup\"")]
+    public void Tools_that_are_not_an_array_are_refused_and_leave_the_options_unchanged(string json)
+    {
+        var options = new LedgerOptions();
+
+        var error = Assert.Throws<ArgumentException>(() => options.Tools = Json(json));
+
+        Assert.Contains("tools must be a JSON array", error.Message, StringComparison.Ordinal);
+        Assert.Null(options.Tools);
+    }
+
+    [Fact]
+    public void A_tool_choice_that_is_not_an_object_is_refused()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new LedgerOptions { ToolChoice = Json("\"auto\"") });
+
+        Assert.Contains("tool_choice must be a JSON object", error.Message, StringComparison.Ordinal);
+    }
+}
