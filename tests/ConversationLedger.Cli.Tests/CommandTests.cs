@@ -87,7 +87,7 @@ public sealed class CommandTests
     }
 
     [Fact]
-    public async Task Usage_prints_a_row_per_turn_and_a_chart()
+    public async Task Usage_prints_a_row_per_turn_and_charts_of_tokens_and_cost()
     {
         var cli = new CliHarness();
         await cli.RunAsync("one\ntwo\n", "chat");
@@ -97,6 +97,11 @@ public sealed class CommandTests
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("turn 2", result.Output);
         Assert.Contains("prompt tokens per turn", result.Output);
+        Assert.Contains("cost per turn (USD)", result.Output);
+        // The cost bars carry each turn's cost as stored in its usage record.
+        var entries = await cli.Store.ReadEntriesAsync(new ThreadKey("local", "default", "default"), 0, 100);
+        var secondCost = entries.OfType<UsageEntry>().ElementAt(1).Record.CostUsd;
+        Assert.Contains(secondCost.ToString("0.000000", System.Globalization.CultureInfo.InvariantCulture), result.Output);
     }
 
     [Fact]

@@ -145,8 +145,11 @@ public static class ThreadViews
             console.MarkupLine($"[dim]{Markup.Escape(key.ToString())} has no turns yet[/]");
             return;
         }
-        var table = new Table().Border(TableBorder.Simple)
-            .AddColumns("turn", "model", "input", "cache read", "cache write", "output", "cost", "context");
+        // Figures never wrap; on a narrow terminal the model name does.
+        static TableColumn Figure(string header) => new TableColumn(header).NoWrap().RightAligned();
+        var table = new Table().Border(TableBorder.Simple).AddColumns(
+            Figure("turn"), new TableColumn("model"), Figure("input"), Figure("cache rd"), Figure("cache wr"),
+            Figure("output"), Figure("cost"), Figure("context"));
         for (var i = 0; i < turns.Count; i++)
         {
             var record = turns[i].Record;
@@ -183,6 +186,16 @@ public static class ThreadViews
             chart.AddItem($"turn {i + 1}", usage.TotalInputTokens, usage.CacheReadInputTokens > 0 ? Color.Green : Color.Blue);
         }
         console.Write(chart);
+
+        var costs = new BarChart()
+            .Label("[bold]cost per turn (USD)[/]")
+            .Width(Math.Min(100, console.Profile.Width))
+            .UseValueFormatter((value, culture) => value.ToString("0.000000", culture));
+        for (var i = first; i < turns.Count; i++)
+        {
+            costs.AddItem($"turn {i + 1}", (double)turns[i].Record.CostUsd, Color.Yellow);
+        }
+        console.Write(costs);
     }
 
     /// <summary>
