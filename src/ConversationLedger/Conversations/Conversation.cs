@@ -206,8 +206,8 @@ public sealed class Conversation
         return await CommitAsync(prepared, response, cancellationToken);
     }
 
-    private async Task<ConversationView> ReadPolicyWindowAsync(CancellationToken cancellationToken) =>
-        ConversationView.Project(await Store.ReadWindowAsync(Key, Options.Policy.Plan(), cancellationToken));
+    private async Task<ConversationView> ReadPolicyWindowAsync(WindowSpec window, CancellationToken cancellationToken) =>
+        ConversationView.Project(await Store.ReadWindowAsync(Key, window, cancellationToken));
 
     private async Task<PreparedTurn> PrepareAsync(Message userMessage, bool summarize, CancellationToken cancellationToken)
     {
@@ -222,8 +222,15 @@ public sealed class Conversation
 
     private async Task<(ConversationView View, HistorySelection Selection)> SelectAsync(CancellationToken cancellationToken)
     {
-        var view = await ReadPolicyWindowAsync(cancellationToken);
-        return (view, Options.Policy.Select(view));
+        var view = await ReadPolicyWindowAsync(Options.Policy.Plan(), cancellationToken);
+        var selection = Options.Policy.Select(view);
+        if (selection.ReadMore is { } more)
+        {
+            // Once: the wider read covers what the policy asked for (and a policy that asks again gets what it has).
+            view = await ReadPolicyWindowAsync(more, cancellationToken);
+            selection = Options.Policy.Select(view);
+        }
+        return (view, selection);
     }
 
     // Has the model summarize what left the window, stores it, and selects again; a failed summary changes nothing.

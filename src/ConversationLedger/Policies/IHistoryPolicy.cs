@@ -44,6 +44,13 @@ public sealed record HistorySelection
     /// </summary>
     public (long FromSequence, long ThroughSequence)? SummaryDue { get; init; }
 
+    /// <summary>
+    /// Set when the rows read stop short of where this selection should start (a tool loop keeps its window where its
+    /// question found it, and the plan only covers the newest messages): read this too and select again. The selection
+    /// is valid as it is; the second one keeps the prompt prefix of the loop unchanged.
+    /// </summary>
+    public WindowSpec? ReadMore { get; init; }
+
     /// <summary>Whether anything of the history is not sent verbatim (so earlier thinking blocks must go).</summary>
     public bool IsCut => Omitted.Count > 0 || Summary is not null;
 

@@ -82,11 +82,19 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
         var messages = view.Messages;
         var tail = ContiguousTailStart(messages);
         var start = tail;
+        WindowSpec? readMore = null;
+        var (messagesTotal, tokensTotal) = TotalsWhenTheTurnBegan(view, tail);
+        var firstRead = messages.Count > tail ? messages[tail].Ordinal : view.Head.RunningMessages + 1;
+        // Only a held window (inside a tool loop) can start before the rows read, which cover the newest messages.
+        var olderUnread = messagesTotal != view.Head.RunningMessages && firstRead > view.MessagesBeforeReset + 1;
 
         if (_options.Messages is { } keep)
         {
-            var total = view.Head.RunningMessages;
-            var firstOrdinal = total <= keep ? 1 : (total - keep) / _options.MessageStep * _options.MessageStep + 1;
+            var firstOrdinal = messagesTotal <= keep ? 1 : (messagesTotal - keep) / _options.MessageStep * _options.MessageStep + 1;
+            if (olderUnread && firstOrdinal < firstRead)
+            {
+                readMore = new WindowSpec { FromMessage = Math.Max(firstOrdinal, view.MessagesBeforeReset + 1) };
+            }
             while (start < messages.Count && messages[start].Ordinal < firstOrdinal)
             {
                 start++;
@@ -95,10 +103,14 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
         if (_options.Tokens is { } budget)
         {
             // Tokens of a message and everything after it, from the stored per-message counts.
-            var total = view.Head.RunningTokens;
-            var over = total - budget;
+            var over = tokensTotal - budget;
             var floor = over <= 0 ? 0 : (over + _options.TokenStep - 1) / _options.TokenStep * _options.TokenStep;
+            var total = view.Head.RunningTokens;
             var suffix = HistoryUnits.Tokens(messages.Skip(start));
+            if (olderUnread && readMore is null && _options.Messages is null && total - suffix > floor)
+            {
+                readMore = new WindowSpec { LastTokens = total - floor };
+            }
             while (start < messages.Count && total - suffix < floor)
             {
                 suffix -= messages[start].Tokens;
@@ -115,12 +127,33 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
             Summary = view.Summary,
             Window = window,
             Omitted = Omitted(view, window, pinned),
+            ReadMore = readMore,
         };
     }
 
     /// <inheritdoc />
     public override string ToString() =>
         $"window({(_options.Messages is { } m ? $"{m} messages" : "")}{(_options.Messages is not null && _options.Tokens is not null ? ", " : "")}{(_options.Tokens is { } t ? $"{t} tokens" : "")}{(_options.MessageStep > 1 ? $", step {_options.MessageStep}" : "")}{(_options.Tokens is not null && _options.TokenStep > 1 ? $", step {_options.TokenStep} tokens" : "")}{(_options.IncludePins ? ", pins" : "")})";
+
+    // The thread's message and token totals the window is placed by. Inside a tool loop (the newest reply calls a tool, so
+    // the next message answers it) those are the totals from when the loop's question was sent: the window stays where it
+    // was for the whole loop, and with it the prompt prefix — the prompt cache and the thinking blocks of the loop's
+    // replies stay valid. When the question is not among the rows read, the window is placed as usual.
+    private static (long Messages, long Tokens) TotalsWhenTheTurnBegan(ConversationView view, int tail)
+    {
+        var messages = view.Messages;
+        if (messages.Count > 0 && messages[^1].Message.Role == Role.Assistant && messages[^1].Message.Content.Any(b => b.ToolUse is not null))
+        {
+            for (var i = messages.Count - 1; i >= tail; i--)
+            {
+                if (HistoryUnits.IsTurnStart(messages[i].Message))
+                {
+                    return (messages[i].Ordinal - 1, view.Head.RunningTokens - HistoryUnits.Tokens(messages.Skip(i)));
+                }
+            }
+        }
+        return (view.Head.RunningMessages, view.Head.RunningTokens);
+    }
 
     // The window starts at the first turn start at or after the limit. A tool loop can leave none there: then at the
     // last turn start before the limit among the rows read (the loop is sent whole with its question), and failing

@@ -221,6 +221,42 @@ public sealed class PolicyLoopTests
         Assert.True(stable >= (requests.Count - 1) / 2, $"only {stable} of {requests.Count - 1} requests kept the prefix");
     }
 
+    [Theory]
+    [InlineData("window:6/4")]
+    [InlineData("summarize:6/4")]
+    [InlineData("window:300t/100t")]
+    public async Task A_tool_loop_keeps_the_window_where_its_question_found_it(string policy)
+    {
+        var t = new TestLedger(Options(HistoryPolicies.Parse(policy)));
+        for (var i = 0; i < 5; i++)
+        {
+            await t.Conversation.SendAsync($"question {i} " + new string('q', 100));
+        }
+        var calls = 0;
+        t.Model.SendAsyncCallback = (request, _) => Task.FromResult(IsSummaryRequest(request)
+            ? FakeModelClient.Respond("- five questions")
+            : FakeModelClient.Respond(++calls <= 4 ? Assistant(Text($"call {calls} " + new string('c', 60)), ToolUse($"toolu_{calls:D2}")) : Message.Assistant("done")));
+
+        var turn = await t.Conversation.SendAsync("Check four things.");
+        var requests = new List<ModelRequest> { turn.Request.Request };
+        while (calls <= 4)
+        {
+            turn = await t.Conversation.SendAsync(User(ContentBlock.CreateToolResult($"toolu_{calls:D2}", new string('r', 60))));
+            requests.Add(turn.Request.Request);
+        }
+
+        // Every request of the loop is the one before plus the call and its result: nothing before them moved.
+        for (var i = 1; i < requests.Count; i++)
+        {
+            var previous = WithoutCacheControl(requests[i - 1]);
+            Assert.Equal(previous, WithoutCacheControl(requests[i]).Take(previous.Count));
+            Assert.Equal(previous.Count + 2, WithoutCacheControl(requests[i]).Count);
+        }
+        // After the loop the window moves on as usual.
+        var next = await t.Conversation.SendAsync("And now?");
+        Assert.True(next.Request.Request.Messages.Count < requests[^1].Messages.Count + 2);
+    }
+
     [Fact]
     public async Task A_window_that_slides_every_turn_changes_the_prefix_every_turn()
     {

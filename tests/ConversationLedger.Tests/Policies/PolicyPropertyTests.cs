@@ -44,7 +44,14 @@ public sealed class PolicyPropertyTests
         PreparedRequest prepared;
         try
         {
-            prepared = new RequestBuilder(options).Build(view, policy.Select(view), next, O200kTokenCounter.Instance.CountTokens(next));
+            // As the conversation loop does: a selection that asks for a wider read gets it and selects again.
+            var selection = policy.Select(view);
+            if (selection.ReadMore is { } more)
+            {
+                view = ConversationView.Project(store.ReadWindowAsync(RandomLedger.Key, more).GetAwaiter().GetResult());
+                selection = policy.Select(view);
+            }
+            prepared = new RequestBuilder(options).Build(view, selection, next, O200kTokenCounter.Instance.CountTokens(next));
         }
         catch (ContextBudgetExceededException ex)
         {
