@@ -92,4 +92,41 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         Assert.Equal(4, stored.Count);
         Assert.Empty(ConversationValidator.Validate(stored, ValidationOptions.StrictHistory));
     }
+
+    [Fact]
+    public async Task With_thinking_on_a_tool_loop_in_a_cut_history_passes_the_APIs_thinking_checks_on_every_call()
+    {
+        var store = new InMemoryConversationStore();
+        var key = new ThreadKey("t", "s", "thinking-loop");
+        LedgerOptions Options(string? toolChoice) => new()
+        {
+            Policy = HistoryPolicies.Parse("window:6/4"),
+            MaxTokens = 2048,
+            Thinking = JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement,
+            Tools = JsonDocument.Parse("""[{"name":"search","input_schema":{"type":"object"}}]""").RootElement,
+            ToolChoice = toolChoice is null ? null : JsonDocument.Parse(toolChoice).RootElement,
+        };
+        var chat = new Ledger(store, fixture.Client(), Options(null)).Open(key);
+        for (var i = 0; i < 5; i++)
+        {
+            await chat.SendAsync($"question {i}");
+        }
+
+        // The same thread, now forced to call the tool: every reply is a signed thinking block and a call. The loop
+        // outgrows the window's read; the emulator checks each thinking block against the prompt it was written for.
+        var agent = new Ledger(store, fixture.Client(), Options("""{"type":"any"}""")).Open(key);
+        var turn = await agent.SendAsync("Search until I stop you.");
+        for (var i = 0; i < 10; i++)
+        {
+            var call = turn.Reply.Message.Content.Single(b => b.ToolUse is not null).ToolUse!;
+            turn = await agent.SendAsync(new Message(Role.User, [ContentBlock.CreateToolResult(call.Id, $"result {i}")]));
+        }
+
+        // The history was cut (older thinking had to go), yet the loop's replies kept theirs, signatures intact.
+        var sent = turn.Request.Request.Messages;
+        Assert.True(turn.Request.Selection.IsCut);
+        Assert.Equal("Search until I stop you.", sent.Single(m => m.Content.Any(b => b.Text == "Search until I stop you.")).Content[^1].Text);
+        Assert.All(sent.SkipWhile(m => m.Text != "Search until I stop you.").Where(m => m.Role == Role.Assistant), m => Assert.True(m.Content[0].IsThinking));
+        Assert.DoesNotContain(sent.TakeWhile(m => m.Text != "Search until I stop you."), m => m.Content.Any(b => b.IsThinking));
+    }
 }

@@ -224,9 +224,10 @@ public sealed class Conversation
     {
         var view = await ReadPolicyWindowAsync(Options.Policy.Plan(), cancellationToken);
         var selection = Options.Policy.Select(view);
-        if (selection.ReadMore is { } more)
+        // At most twice (a long tool loop: find its question, then read from where its window stayed); after that the
+        // policy gets what it has, which is a valid selection too.
+        for (var reads = 0; reads < 2 && selection.ReadMore is { } more; reads++)
         {
-            // Once: the wider read covers what the policy asked for (and a policy that asks again gets what it has).
             view = await ReadPolicyWindowAsync(more, cancellationToken);
             selection = Options.Policy.Select(view);
         }

@@ -67,8 +67,24 @@ public sealed class LedgerOptions
             : throw new ArgumentException($"tool_choice must be a JSON object such as {{\"type\":\"auto\"}}, not {value.Value.ValueKind}", nameof(value));
     }
 
+    /// <summary>
+    /// The API's <c>thinking</c> object, verbatim (null: the API's default), e.g. <c>{"type":"enabled","budget_tokens":2048}</c>.
+    /// Thinking blocks are stored with their signatures and sent back while the prompt before them is unchanged: always
+    /// before the history is first cut, and within a tool loop (whose window stays put); after a cut, older ones are
+    /// dropped, as the API no longer accepts them. <value>The default value is null.</value>
+    /// </summary>
+    /// <exception cref="ArgumentException">The value is not a JSON object.</exception>
+    public JsonElement? Thinking
+    {
+        get => _thinking;
+        set => _thinking = value is null or { ValueKind: JsonValueKind.Object }
+            ? Compact(value)
+            : throw new ArgumentException($"thinking must be a JSON object such as {{\"type\":\"enabled\",\"budget_tokens\":2048}}, not {value.Value.ValueKind}", nameof(value));
+    }
+
     private JsonElement? _tools;
     private JsonElement? _toolChoice;
+    private JsonElement? _thinking;
 
     // Written as sent (no indentation), so the local token estimate counts what the API will count.
     private static JsonElement? Compact(JsonElement? value) => value is { } json ? JsonSerializer.SerializeToElement(json) : null;

@@ -83,10 +83,16 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
         var tail = ContiguousTailStart(messages);
         var start = tail;
         WindowSpec? readMore = null;
-        var (messagesTotal, tokensTotal) = TotalsWhenTheTurnBegan(view, tail);
+        var (messagesTotal, tokensTotal, questionRead) = TotalsWhenTheTurnBegan(view, tail);
         var firstRead = messages.Count > tail ? messages[tail].Ordinal : view.Head.RunningMessages + 1;
+        var olderUnread = firstRead > view.MessagesBeforeReset + 1;
+        if (!questionRead && olderUnread)
+        {
+            // A tool loop longer than the rows read: look further back for its question (a bounded number of times).
+            readMore = new WindowSpec { LastMessages = LoopLookBack * (messages.Count - tail) };
+        }
         // Only a held window (inside a tool loop) can start before the rows read, which cover the newest messages.
-        var olderUnread = messagesTotal != view.Head.RunningMessages && firstRead > view.MessagesBeforeReset + 1;
+        olderUnread &= messagesTotal != view.Head.RunningMessages;
 
         if (_options.Messages is { } keep)
         {
@@ -139,7 +145,8 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
     // the next message answers it) those are the totals from when the loop's question was sent: the window stays where it
     // was for the whole loop, and with it the prompt prefix — the prompt cache and the thinking blocks of the loop's
     // replies stay valid. When the question is not among the rows read, the window is placed as usual.
-    private static (long Messages, long Tokens) TotalsWhenTheTurnBegan(ConversationView view, int tail)
+    // QuestionRead is false only inside a tool loop whose question is not among the rows read.
+    private static (long Messages, long Tokens, bool QuestionRead) TotalsWhenTheTurnBegan(ConversationView view, int tail)
     {
         var messages = view.Messages;
         if (messages.Count > 0 && messages[^1].Message.Role == Role.Assistant && messages[^1].Message.Content.Any(b => b.ToolUse is not null))
@@ -148,12 +155,16 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
             {
                 if (HistoryUnits.IsTurnStart(messages[i].Message))
                 {
-                    return (messages[i].Ordinal - 1, view.Head.RunningTokens - HistoryUnits.Tokens(messages.Skip(i)));
+                    return (messages[i].Ordinal - 1, view.Head.RunningTokens - HistoryUnits.Tokens(messages.Skip(i)), true);
                 }
             }
+            return (view.Head.RunningMessages, view.Head.RunningTokens, false);
         }
-        return (view.Head.RunningMessages, view.Head.RunningTokens);
+        return (view.Head.RunningMessages, view.Head.RunningTokens, true);
     }
+
+    // How much further back a read looks for the question of a long tool loop, as a multiple of what was read.
+    private const int LoopLookBack = 4;
 
     // The window starts at the first turn start at or after the limit. A tool loop can leave none there: then at the
     // last turn start before the limit among the rows read (the loop is sent whole with its question), and failing

@@ -33,7 +33,8 @@ internal sealed class RequestBuilder(LedgerOptions options)
             system.Add(Mark(ContentBlock.CreateText(prompt), ttl, breakpoints, "after the system prompt"));
         }
 
-        var messages = fitted.Messages.Select(m => fitted.IsCut ? WithoutThinking(m.Message) : m.Message).ToList();
+        var keepThinkingFrom = fitted.IsCut ? LoopStart(fitted, next) : 0;
+        var messages = fitted.Messages.Select((m, i) => i < keepThinkingFrom ? WithoutThinking(m.Message) : m.Message).ToList();
         if (fitted.Pinned.Count > 0)
         {
             var last = fitted.Pinned.Count - 1;
@@ -60,6 +61,7 @@ internal sealed class RequestBuilder(LedgerOptions options)
             Messages = messages,
             Tools = options.Tools,
             ToolChoice = options.ToolChoice,
+            Thinking = options.Thinking,
         };
         return new PreparedRequest
         {
@@ -173,6 +175,29 @@ internal sealed class RequestBuilder(LedgerOptions options)
         blocks[^1] = Mark(blocks[^1], ttl, breakpoints, where);
         return new Message(message.Role, blocks);
     }
+
+    // Where thinking blocks may stay in a cut history. With thinking on, the API wants the replies of the tool loop the
+    // new message continues back with their thinking; the window stays put through a loop, so the prompt before them is
+    // usually the one they were written for (when it is not, the API refuses them either way). Elsewhere, after a cut,
+    // the prompt before older thinking blocks has changed: they go.
+    private int LoopStart(HistorySelection selection, Message next)
+    {
+        var messages = selection.Messages.ToList();
+        if (!ThinkingEnabled || HistoryUnits.IsTurnStart(next))
+        {
+            return messages.Count;
+        }
+        var windowStart = selection.Pinned.Count;
+        var i = messages.Count - 1;
+        while (i > windowStart && !HistoryUnits.IsTurnStart(messages[i].Message))
+        {
+            i--;
+        }
+        return Math.Max(i, windowStart);
+    }
+
+    private bool ThinkingEnabled =>
+        options.Thinking is { } thinking && !(thinking.TryGetProperty("type", out var type) && type.ValueEquals("disabled"));
 
     // Once history is cut, the prefix a thinking block was signed over has changed; the API rejects such blocks.
     private static Message WithoutThinking(Message message) =>

@@ -3,7 +3,7 @@ using ConversationLedger.Tests.TestSupport;
 
 namespace ConversationLedger.Tests.Conversations;
 
-public sealed class ToolOptionsTests
+public sealed class RequestOptionsTests
 {
     private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement;
 
@@ -41,5 +41,13 @@ public sealed class ToolOptionsTests
         var error = Assert.Throws<ArgumentException>(() => new LedgerOptions { ToolChoice = Json("\"auto\"") });
 
         Assert.Contains("tool_choice must be a JSON object", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_thinking_setting_that_is_not_an_object_is_refused()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new LedgerOptions { Thinking = Json("1024") });
+
+        Assert.Contains("thinking must be a JSON object", error.Message, StringComparison.Ordinal);
     }
 }
