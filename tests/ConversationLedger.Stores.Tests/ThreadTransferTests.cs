@@ -90,6 +90,22 @@ public sealed class ThreadTransferTests
         Assert.Contains("refers to entry 2", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"sequence":3,"kind":"usage","payload":{"model":"m","cost_usd":"99999999999999999999999999999999","usage":{}}}""")]
+    [InlineData("""{"sequence":3,"kind":"fork","payload":{"tenant":"","scope":"s","thread":"t","at":1}}""")]
+    public async Task A_payload_with_an_out_of_range_value_is_refused_naming_the_entry(string entry)
+    {
+        var error = await ImportFailsAsync($$$"""
+            {"format":"conversation-ledger/1","entries":[
+              {"sequence":1,"kind":"message","payload":{"role":"user","content":"hi"}},
+              {"sequence":2,"kind":"message","payload":{"role":"assistant","content":"hello"}},
+              {{{entry}}}]}
+            """);
+
+        Assert.IsType<LedgerFormatException>(error);
+        Assert.Contains("entry 3 (", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_50_MB_file_is_refused_before_it_is_parsed()
     {
