@@ -30,6 +30,18 @@ public sealed class ThreadTransferTests
     }
 
     [Fact]
+    public async Task A_file_saved_with_a_byte_order_mark_imports()
+    {
+        // Windows editors and PowerShell 5 write UTF-8 with a BOM.
+        var json = """{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}""";
+        var bytes = Encoding.UTF8.GetPreamble().Concat(Encoding.UTF8.GetBytes(json)).ToArray();
+
+        var head = await ThreadTransfer.ImportAsync(_store, _key, new MemoryStream(bytes));
+
+        Assert.Equal(2, head.RunningMessages);
+    }
+
+    [Fact]
     public async Task Wrong_roles_are_refused_naming_the_message()
     {
         var error = await ImportFailsAsync("""{"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]}""");

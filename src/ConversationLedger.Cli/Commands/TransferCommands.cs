@@ -77,7 +77,13 @@ public sealed class ImportCommand(CliServices services) : LedgerCommand<ImportSe
     {
         try
         {
-            using var document = JsonDocument.Parse(bytes);
+            // Skip a UTF-8 byte order mark, as the import does.
+            var json = bytes.AsMemory();
+            if (json.Span.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+            {
+                json = json[3..];
+            }
+            using var document = JsonDocument.Parse(json);
             return document.RootElement is { ValueKind: JsonValueKind.Object } root
                 && root.TryGetProperty("thread", out var thread) && thread.ValueKind == JsonValueKind.Object
                 && thread.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String

@@ -22,6 +22,8 @@ public static class ThreadTransfer
 
     private const int PageSize = 1000;
 
+    private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
+
     /// <summary>Writes the whole thread (archive included) as an export document.</summary>
     /// <exception cref="LedgerNotFoundException">The thread does not exist.</exception>
     public static async Task ExportAsync(IConversationStore store, ThreadKey key, Stream destination, CancellationToken cancellationToken = default)
@@ -108,6 +110,11 @@ public static class ThreadTransfer
         if (document.Length > MaxImportBytes)
         {
             throw TooLarge(document.Length);
+        }
+        // A UTF-8 byte order mark (Windows editors, PowerShell 5) is not JSON: the parser would stop at byte 1.
+        if (document.Span.StartsWith(Utf8ByteOrderMark))
+        {
+            document = document[Utf8ByteOrderMark.Length..];
         }
         JsonDocument json;
         try
