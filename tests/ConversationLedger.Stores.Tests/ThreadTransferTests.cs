@@ -51,6 +51,18 @@ public sealed class ThreadTransferTests
     }
 
     [Fact]
+    public async Task A_conversation_ending_with_an_unanswered_question_is_refused()
+    {
+        // A request body ends with the question it asks; stored as a thread, no turn could ever follow it.
+        var error = await ImportFailsAsync("""
+            {"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]}
+            """);
+
+        Assert.IsType<LedgerFormatException>(error);
+        Assert.Contains("ends with user message 2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unknown_role_is_refused()
     {
         var error = await ImportFailsAsync("""{"messages":[{"role":"robot","content":"a"}]}""");

@@ -221,6 +221,13 @@ public static class ThreadTransfer
         var (stamped, head) = ThreadHead.Empty(new ThreadKey("import", "import", "import")).Advance(entries, DateTimeOffset.UnixEpoch);
         var view = ConversationView.Project(new ThreadWindow(head, stamped));
         ConversationValidator.ThrowIfInvalid(view.AsMessages(), ValidationOptions.StrictHistory);
+        // A thread stores whole turns: after a question without its reply, every turn sent would put two user messages
+        // in a row. An API request body ends this way; its last question is the next turn to send, not history.
+        if (view.Messages.Count > 0 && view.Messages[^1].Message.Role == Role.User)
+        {
+            throw new LedgerFormatException(
+                $"the conversation ends with user message {view.Messages.Count - 1}, which has no reply; a thread holds whole turns, so remove it from the file and send it after the import");
+        }
         if (view.Messages.Count == 0 && !entries.Any(e => e.Kind == EntryKind.Message))
         {
             throw new LedgerFormatException("the file holds no messages");
