@@ -42,6 +42,30 @@ public sealed class ThreadTransferTests
     }
 
     [Fact]
+    public async Task A_thread_with_a_system_prompt_and_no_turns_yet_round_trips()
+    {
+        // What `ledger chat --system …` leaves when it ends before the first message.
+        var source = new ThreadKey("tenant", "scope", "prompt-only");
+        await _store.AppendAsync(source, 0, [new SystemPromptEntry("be brief", 1)]);
+        using var file = new MemoryStream();
+        await ThreadTransfer.ExportAsync(_store, source, file);
+        file.Position = 0;
+
+        var head = await ThreadTransfer.ImportAsync(_store, _key, file);
+
+        Assert.Equal(1, head.LastSequence);
+        Assert.Equal("be brief", ConversationView.Project(await _store.ReadWindowAsync(_key, WindowSpec.All)).SystemPrompt);
+    }
+
+    [Fact]
+    public async Task A_file_with_nothing_to_import_is_refused()
+    {
+        var error = await ImportFailsAsync("""{"messages":[]}""");
+
+        Assert.Contains("holds no messages", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Wrong_roles_are_refused_naming_the_message()
     {
         var error = await ImportFailsAsync("""{"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]}""");

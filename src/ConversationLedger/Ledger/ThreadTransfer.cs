@@ -228,7 +228,9 @@ public static class ThreadTransfer
             throw new LedgerFormatException(
                 $"the conversation ends with user message {view.Messages.Count - 1}, which has no reply; a thread holds whole turns, so remove it from the file and send it after the import");
         }
-        if (view.Messages.Count == 0 && !entries.Any(e => e.Kind == EntryKind.Message))
+        // Only a file with nothing to store is refused: a thread may hold events alone (a system prompt set before
+        // its first turn), and its export must import.
+        if (entries.Count == 0)
         {
             throw new LedgerFormatException("the file holds no messages");
         }
