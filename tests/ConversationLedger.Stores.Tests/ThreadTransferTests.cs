@@ -127,6 +127,18 @@ public sealed class ThreadTransferTests
     }
 
     [Fact]
+    public async Task An_entry_numbered_out_of_order_is_refused_naming_its_position()
+    {
+        var error = await ImportFailsAsync("""
+            {"format":"conversation-ledger/1","entries":[
+              {"sequence":1,"kind":"message","payload":{"role":"user","content":"hi"}},
+              {"sequence":5,"kind":"message","payload":{"role":"assistant","content":"hello"}}]}
+            """);
+
+        Assert.StartsWith("entry 2 has sequence 5", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_entry_pointing_at_a_later_entry_is_refused()
     {
         var error = await ImportFailsAsync("""

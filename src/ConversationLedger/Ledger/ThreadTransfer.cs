@@ -159,7 +159,7 @@ public static class ThreadTransfer
             // Pins and edits name entries by sequence, so the file's numbering must be the one the store will assign.
             if (entry.Sequence != 0 && entry.Sequence != entries.Count + 1)
             {
-                throw new LedgerFormatException($"entry {entries.Count} has sequence {entry.Sequence}; entries must be numbered 1, 2, 3 … in order");
+                throw new LedgerFormatException($"entry {entries.Count + 1} has sequence {entry.Sequence}; entries must be numbered 1, 2, 3 … in order");
             }
             if (entry.Tokens < 0)
             {
