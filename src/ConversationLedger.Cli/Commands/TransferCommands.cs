@@ -58,7 +58,13 @@ public sealed class ImportCommand(CliServices services) : LedgerCommand<ImportSe
     protected override async Task<int> RunAsync(ImportSettings settings, CancellationToken cancellationToken)
     {
         var bytes = await File.ReadAllBytesAsync(settings.File, cancellationToken);
-        var threadId = settings.As ?? ThreadIdIn(bytes) ?? Path.GetFileNameWithoutExtension(settings.File);
+        var inFile = ThreadIdIn(bytes);
+        var threadId = settings.As ?? inFile ?? Path.GetFileNameWithoutExtension(settings.File);
+        if (settings.As is null && CheckId(threadId, "thread") is not null)
+        {
+            // --as was checked up front; an id taken from the file or its name was not: say where it came from.
+            throw new LedgerFormatException($"{(inFile is null ? "the file name" : "the file's thread id")} \"{threadId}\" cannot be used: it must be 1–{ThreadKey.MaxPartLength} characters without control characters; --as ID names the new thread");
+        }
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
         var key = session.Key(threadId);
         if ((await session.Store.GetHeadAsync(key, cancellationToken)).Exists)
