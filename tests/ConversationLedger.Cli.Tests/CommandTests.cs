@@ -121,6 +121,21 @@ public sealed class CommandTests
         Assert.False((await cli.Store.GetHeadAsync(new ThreadKey("local", "default", "copy"))).Exists);
     }
 
+    [Fact]
+    public async Task Fork_at_a_question_without_its_answer_is_one_error_line_and_creates_nothing()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("one\n", "chat");
+
+        var result = await cli.RunAsync("", "fork", "default", "--to", "copy", "--at", "1");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(
+            "error: entry 1 of thread local/default/default is a user message whose reply comes after it; a fork there could never be continued; fork before it, or at its reply (entry 2) or later",
+            result.Output.Trim());
+        Assert.False((await cli.Store.GetHeadAsync(new ThreadKey("local", "default", "copy"))).Exists);
+    }
+
     [Theory]
     [InlineData("bogus:x")]
     [InlineData("sqlite:")]

@@ -52,6 +52,37 @@ public sealed class TransferAndHelpTests : IDisposable
     }
 
     [Fact]
+    public async Task Import_of_a_file_with_a_byte_order_mark_takes_the_thread_id_from_it()
+    {
+        var cli = new CliHarness();
+        var file = Path.Combine(_folder, "saved-on-windows.json");
+        await File.WriteAllTextAsync(file, """
+            {"thread":{"id":"orig"},"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}
+            """, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: true));
+
+        var result = await cli.RunAsync("", "import", file);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("into local/default/orig", result.Output);
+    }
+
+    [Fact]
+    public async Task Import_of_a_file_whose_thread_id_cannot_be_used_says_so_and_points_to_as()
+    {
+        var cli = new CliHarness();
+        var file = Path.Combine(_folder, "export.json");
+        await File.WriteAllTextAsync(file, """
+            {"thread":{"id":" "},"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}
+            """);
+
+        var result = await cli.RunAsync("", "import", file);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("error: the file's thread id \" \" cannot be used: it must be 1–200 characters without control characters; --as ID names the new thread",
+            result.Output.Trim());
+    }
+
+    [Fact]
     public async Task Importing_a_broken_file_is_one_error_line_and_stores_nothing()
     {
         var cli = new CliHarness();

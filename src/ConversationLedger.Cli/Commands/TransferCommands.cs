@@ -58,7 +58,13 @@ public sealed class ImportCommand(CliServices services) : LedgerCommand<ImportSe
     protected override async Task<int> RunAsync(ImportSettings settings, CancellationToken cancellationToken)
     {
         var bytes = await File.ReadAllBytesAsync(settings.File, cancellationToken);
-        var threadId = settings.As ?? ThreadIdIn(bytes) ?? Path.GetFileNameWithoutExtension(settings.File);
+        var inFile = ThreadIdIn(bytes);
+        var threadId = settings.As ?? inFile ?? Path.GetFileNameWithoutExtension(settings.File);
+        if (settings.As is null && CheckId(threadId, "thread") is not null)
+        {
+            // --as was checked up front; an id taken from the file or its name was not: say where it came from.
+            throw new LedgerFormatException($"{(inFile is null ? "the file name" : "the file's thread id")} \"{threadId}\" cannot be used: it must be 1–{ThreadKey.MaxPartLength} characters without control characters; --as ID names the new thread");
+        }
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
         var key = session.Key(threadId);
         if ((await session.Store.GetHeadAsync(key, cancellationToken)).Exists)
@@ -77,7 +83,13 @@ public sealed class ImportCommand(CliServices services) : LedgerCommand<ImportSe
     {
         try
         {
-            using var document = JsonDocument.Parse(bytes);
+            // Skip a UTF-8 byte order mark, as the import does.
+            var json = bytes.AsMemory();
+            if (json.Span.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+            {
+                json = json[3..];
+            }
+            using var document = JsonDocument.Parse(json);
             return document.RootElement is { ValueKind: JsonValueKind.Object } root
                 && root.TryGetProperty("thread", out var thread) && thread.ValueKind == JsonValueKind.Object
                 && thread.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String

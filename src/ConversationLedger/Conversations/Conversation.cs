@@ -191,12 +191,32 @@ public sealed class Conversation
     }
 
     /// <summary>Forks this thread into <paramref name="target"/> after entry <paramref name="atSequence"/> (default: the newest).</summary>
+    /// <exception cref="LedgerNotFoundException">This thread or the entry does not exist.</exception>
+    /// <exception cref="LedgerException">The entry is a question whose reply comes after it.</exception>
+    /// <exception cref="ConcurrencyConflictException">The target thread already exists.</exception>
     public async Task<Conversation> ForkAsync(ThreadKey target, long? atSequence = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(target);
         var at = atSequence ?? (await Store.GetHeadAsync(Key, cancellationToken)).LastSequence;
+        await CheckForkPointAsync(at, cancellationToken);
         await Store.ForkAsync(Key, at, target, cancellationToken);
         return _ledger.Open(target);
+    }
+
+    // A turn is stored whole: question, reply, usage. A fork right after a question would end with it, and every turn
+    // sent on the fork would then put two user messages in a row, so the fork could never be continued.
+    private async Task CheckForkPointAsync(long at, CancellationToken cancellationToken)
+    {
+        if (at < 1)
+        {
+            return; // the store reports a missing entry
+        }
+        var entry = await Store.ReadEntriesAsync(Key, at - 1, 1, cancellationToken);
+        if (entry is [MessageEntry { Message.Role: var role }] && role == Role.User)
+        {
+            throw new LedgerException(
+                $"entry {at} of thread {Key} is a user message whose reply comes after it; a fork there could never be continued; fork before it, or at its reply (entry {at + 1}) or later");
+        }
     }
 
     private async Task<TurnResult> SendOnceAsync(Message userMessage, CancellationToken cancellationToken)

@@ -90,8 +90,10 @@ public static class EntryCodec
             };
         }
         // A broken message block throws LedgerFormatException itself; it is wrapped too so that every malformed
-        // payload names the entry it was found in.
-        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or LedgerFormatException)
+        // payload names the entry it was found in. Out-of-range values (a cost beyond decimal, a fork parent with an
+        // empty part) throw OverflowException and ArgumentException: malformed too, not bugs.
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException
+            or OverflowException or ArgumentException or LedgerFormatException)
         {
             throw new LedgerFormatException($"entry {sequence} ({kind}) has a malformed payload: {ex.Message}", ex);
         }

@@ -22,6 +22,8 @@ public static class ThreadTransfer
 
     private const int PageSize = 1000;
 
+    private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
+
     /// <summary>Writes the whole thread (archive included) as an export document.</summary>
     /// <exception cref="LedgerNotFoundException">The thread does not exist.</exception>
     public static async Task ExportAsync(IConversationStore store, ThreadKey key, Stream destination, CancellationToken cancellationToken = default)
@@ -109,6 +111,11 @@ public static class ThreadTransfer
         {
             throw TooLarge(document.Length);
         }
+        // A UTF-8 byte order mark (Windows editors, PowerShell 5) is not JSON: the parser would stop at byte 1.
+        if (document.Span.StartsWith(Utf8ByteOrderMark))
+        {
+            document = document[Utf8ByteOrderMark.Length..];
+        }
         JsonDocument json;
         try
         {
@@ -152,7 +159,7 @@ public static class ThreadTransfer
             // Pins and edits name entries by sequence, so the file's numbering must be the one the store will assign.
             if (entry.Sequence != 0 && entry.Sequence != entries.Count + 1)
             {
-                throw new LedgerFormatException($"entry {entries.Count} has sequence {entry.Sequence}; entries must be numbered 1, 2, 3 … in order");
+                throw new LedgerFormatException($"entry {entries.Count + 1} has sequence {entry.Sequence}; entries must be numbered 1, 2, 3 … in order");
             }
             if (entry.Tokens < 0)
             {
@@ -214,7 +221,16 @@ public static class ThreadTransfer
         var (stamped, head) = ThreadHead.Empty(new ThreadKey("import", "import", "import")).Advance(entries, DateTimeOffset.UnixEpoch);
         var view = ConversationView.Project(new ThreadWindow(head, stamped));
         ConversationValidator.ThrowIfInvalid(view.AsMessages(), ValidationOptions.StrictHistory);
-        if (view.Messages.Count == 0 && !entries.Any(e => e.Kind == EntryKind.Message))
+        // A thread stores whole turns: after a question without its reply, every turn sent would put two user messages
+        // in a row. An API request body ends this way; its last question is the next turn to send, not history.
+        if (view.Messages.Count > 0 && view.Messages[^1].Message.Role == Role.User)
+        {
+            throw new LedgerFormatException(
+                $"the conversation ends with user message {view.Messages.Count - 1}, which has no reply; a thread holds whole turns, so remove it from the file and send it after the import");
+        }
+        // Only a file with nothing to store is refused: a thread may hold events alone (a system prompt set before
+        // its first turn), and its export must import.
+        if (entries.Count == 0)
         {
             throw new LedgerFormatException("the file holds no messages");
         }

@@ -180,6 +180,19 @@ public sealed class HistoryEditingTests
     }
 
     [Fact]
+    public async Task Fork_at_a_question_without_its_answer_is_refused_and_creates_nothing()
+    {
+        var t = await TwoTurnsAsync();
+        var forkKey = new ThreadKey("tenant-a", "scope-1", "fork");
+
+        // Entry 4 is the question "Two"; its reply is entry 5. A fork there could never send another turn.
+        var error = await Assert.ThrowsAsync<LedgerException>(() => t.Conversation.ForkAsync(forkKey, atSequence: 4));
+
+        Assert.Contains("entry 4", error.Message, StringComparison.Ordinal);
+        Assert.False((await t.Store.GetHeadAsync(forkKey)).Exists);
+    }
+
+    [Fact]
     public async Task Fork_refuses_a_target_thread_that_already_exists()
     {
         var t = await TwoTurnsAsync();
