@@ -105,6 +105,21 @@ public sealed class CommandTests
     }
 
     [Fact]
+    public async Task Usage_names_the_calls_that_wrote_summaries_and_numbers_only_the_turns()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("one\ntwo\nthree\nfour\nfive\n", "chat", "--policy", "summarize:2");
+
+        var result = await cli.RunAsync("", "usage");
+
+        var entries = await cli.Store.ReadEntriesAsync(new ThreadKey("local", "default", "default"), 0, 100);
+        Assert.NotEmpty(entries.OfType<SummaryEntry>());
+        Assert.Contains("turn 5", result.Output);
+        Assert.DoesNotContain("turn 6", result.Output);
+        Assert.Contains("summary", result.Output);
+    }
+
+    [Fact]
     public async Task Reset_fork_and_delete_change_the_ledger()
     {
         var cli = new CliHarness();

@@ -126,18 +126,29 @@ public static class ThreadViews
         console.Write(table);
     }
 
-    /// <summary>Per-turn usage: a table of tokens and cost, and a bar chart of prompt tokens over the turns.</summary>
+    /// <summary>Per-call usage (turns and summaries): a table of tokens and cost, and bar charts of prompt tokens and of cost over time.</summary>
     public static async Task WriteUsageAsync(IAnsiConsole console, IConversationStore store, ThreadKey key, ModelCatalog models,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(models);
+        // Every model call, labelled: the turns numbered, the calls that wrote a summary (same commit as the summary) named.
         var turns = new List<UsageEntry>();
+        var labels = new List<string>();
+        var summaryCommits = new HashSet<string>(StringComparer.Ordinal);
+        var turnNumber = 0;
         await foreach (var entry in ReadAllAsync(store, key, cancellationToken))
         {
-            if (entry is UsageEntry usage)
+            if (entry is SummaryEntry { TurnId: { } summaryCommit })
+            {
+                summaryCommits.Add(summaryCommit);
+            }
+            else if (entry is UsageEntry usage)
             {
                 turns.Add(usage);
+                labels.Add(usage.TurnId is { } commit && summaryCommits.Contains(commit)
+                    ? "summary"
+                    : (++turnNumber).ToString(Invariant));
             }
         }
         if (turns.Count == 0)
@@ -155,7 +166,7 @@ public static class ThreadViews
             var record = turns[i].Record;
             var window = models.TryGet(record.Model, out var info) ? info.ContextWindow : 0;
             table.AddRow(
-                (i + 1).ToString(Invariant),
+                labels[i],
                 Markup.Escape(record.Model),
                 record.Usage.InputTokens.ToString("N0", Invariant),
                 record.Usage.CacheReadInputTokens.ToString("N0", Invariant),
@@ -183,7 +194,7 @@ public static class ThreadViews
         for (var i = first; i < turns.Count; i++)
         {
             var usage = turns[i].Record.Usage;
-            chart.AddItem($"turn {i + 1}", usage.TotalInputTokens, usage.CacheReadInputTokens > 0 ? Color.Green : Color.Blue);
+            chart.AddItem(ChartLabel(labels[i]), usage.TotalInputTokens, usage.CacheReadInputTokens > 0 ? Color.Green : Color.Blue);
         }
         console.Write(chart);
 
@@ -193,10 +204,12 @@ public static class ThreadViews
             .UseValueFormatter((value, culture) => value.ToString("0.000000", culture));
         for (var i = first; i < turns.Count; i++)
         {
-            costs.AddItem($"turn {i + 1}", (double)turns[i].Record.CostUsd, Color.Yellow);
+            costs.AddItem(ChartLabel(labels[i]), (double)turns[i].Record.CostUsd, Color.Yellow);
         }
         console.Write(costs);
     }
+
+    private static string ChartLabel(string label) => label == "summary" ? label : $"turn {label}";
 
     /// <summary>
     /// The next request a turn would send (prepared by the conversation itself, policy and all): the tokens of each
