@@ -187,7 +187,8 @@ public sealed class Conversation
         var edited = view.AsMessages().ToArray();
         edited[index] = replacement;
         ConversationValidator.ThrowIfInvalid(edited, ValidationOptions.StrictHistory);
-        await Store.AppendAsync(Key, view.Head.LastSequence, [new EditEntry(sequence, replacement)], cancellationToken);
+        var edit = new EditEntry(sequence, replacement) { ReplacementTokens = Options.TokenCounter.CountTokens(replacement) };
+        await Store.AppendAsync(Key, view.Head.LastSequence, [edit], cancellationToken);
     }
 
     /// <summary>Forks this thread into <paramref name="target"/> after entry <paramref name="atSequence"/> (default: the newest).</summary>

@@ -46,7 +46,7 @@ public sealed record ConversationView
         SummaryEntry? summary = null;
         long messagesBeforeReset = 0;
         var pinned = new HashSet<long>();
-        var edits = new Dictionary<long, Message>();
+        var edits = new Dictionary<long, EditEntry>();
         var messages = new List<MessageEntry>();
         foreach (var entry in window.Entries)
         {
@@ -70,7 +70,7 @@ public sealed record ConversationView
                     pinned.Remove(p.Target);
                     break;
                 case EditEntry e:
-                    edits[e.Target] = e.Replacement;
+                    edits[e.Target] = e;
                     break;
                 case SummaryEntry s:
                     summary = s;
@@ -85,8 +85,8 @@ public sealed record ConversationView
             MessagesBeforeReset = messagesBeforeReset,
             Messages = messages
                 .OrderBy(m => m.Sequence)
-                .Select(m => edits.TryGetValue(m.Sequence, out var replacement)
-                    ? new LedgerMessage(m.Sequence, replacement, m.Tokens, pinned.Contains(m.Sequence), Edited: true, m.RunningMessages)
+                .Select(m => edits.TryGetValue(m.Sequence, out var edit)
+                    ? new LedgerMessage(m.Sequence, edit.Replacement, edit.ReplacementTokens ?? m.Tokens, pinned.Contains(m.Sequence), Edited: true, m.RunningMessages)
                     : new LedgerMessage(m.Sequence, m.Message, m.Tokens, pinned.Contains(m.Sequence), Edited: false, m.RunningMessages))
                 .ToArray(),
         };

@@ -74,7 +74,10 @@ public static class EntryCodec
                     Str(p, "model"), p.GetProperty("input_tokens").GetInt64(), p.GetProperty("output_tokens").GetInt64()),
                 EntryKind.Reset => new ResetEntry(p.TryGetProperty("reason", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null),
                 EntryKind.Fork => new ForkEntry(new ThreadKey(Str(p, "tenant"), Str(p, "scope"), Str(p, "thread")), p.GetProperty("at").GetInt64()),
-                EntryKind.Edit => new EditEntry(p.GetProperty("target").GetInt64(), Message.Parse(p.GetProperty("message"))),
+                EntryKind.Edit => new EditEntry(p.GetProperty("target").GetInt64(), Message.Parse(p.GetProperty("message")))
+                {
+                    ReplacementTokens = p.TryGetProperty("tokens", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetInt32() : null,
+                },
                 EntryKind.Usage => new UsageEntry(new UsageRecord(Str(p, "model"), TokenUsage.Parse(p.GetProperty("usage")),
                     decimal.Parse(Str(p, "cost_usd"), CultureInfo.InvariantCulture), OptStr(p, "request_id"), OptStr(p, "stop_reason"))),
                 _ => throw new LedgerFormatException($"unknown entry kind \"{kind}\""),
@@ -190,6 +193,10 @@ public static class EntryCodec
                 w.WriteNumber("target", e.Target);
                 w.WritePropertyName("message");
                 e.Replacement.WriteTo(w);
+                if (e.ReplacementTokens is { } tokens)
+                {
+                    w.WriteNumber("tokens", tokens);
+                }
                 break;
             case UsageEntry u:
                 w.WriteString("model", u.Record.Model);

@@ -102,6 +102,9 @@ public sealed record ForkEntry(ThreadKey Parent, long AtSequence) : LedgerEntry
 /// <summary>The message entry <paramref name="Target"/> is superseded by <paramref name="Replacement"/>; the original stays in the ledger.</summary>
 public sealed record EditEntry(long Target, Message Replacement) : LedgerEntry
 {
+    /// <summary>Estimated tokens of the replacement (null in entries written before it was recorded: the original's count is used).</summary>
+    public int? ReplacementTokens { get; init; }
+
     /// <inheritdoc />
     public override EntryKind Kind => EntryKind.Edit;
 }

@@ -108,6 +108,22 @@ public sealed class HistoryEditingTests
     }
 
     [Fact]
+    public async Task An_edited_message_counts_with_its_new_size_in_the_budget_even_after_a_restart()
+    {
+        var t = await TwoTurnsAsync();
+        var before = (await t.Conversation.PreviewAsync(User("Three"))).Parts.Window;
+
+        await t.Conversation.EditAsync(4, User("Two, " + string.Join(' ', Enumerable.Repeat("much longer", 400))));
+
+        // A new ledger over the same store (as after a restart) sees the replacement's size, not the original's.
+        var reopened = new ConversationLedger.Ledger(t.Store, t.Model, t.Ledger.Options).Open(t.Conversation.Key);
+        var after = await reopened.PreviewAsync(User("Three"));
+        var edited = (await reopened.LoadAsync()).Messages[2];
+        Assert.Equal(t.Ledger.Options.TokenCounter.CountTokens(edited.Message), edited.Tokens);
+        Assert.True(after.Parts.Window > before + 300, $"window {before} → {after.Parts.Window} tokens");
+    }
+
+    [Fact]
     public async Task Edit_refuses_a_role_change_that_breaks_alternation()
     {
         var t = await TwoTurnsAsync();
