@@ -67,6 +67,36 @@ public sealed class TransferAndHelpTests : IDisposable
     }
 
     [Fact]
+    public async Task Import_of_a_file_over_the_limit_is_refused_by_its_size_and_stores_nothing()
+    {
+        var cli = new CliHarness();
+        var file = Path.Combine(_folder, "huge.json");
+        await using (var stream = File.Create(file))
+        {
+            stream.SetLength(ThreadTransfer.MaxImportBytes + 1); // sparse: nothing is written
+        }
+
+        var result = await cli.RunAsync("", "import", file);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("an import may be at most 33,554,432", result.Output);
+        Assert.Empty((await cli.Store.ListThreadsAsync("local", null, new PageRequest(Limit: 10))).Threads);
+    }
+
+    [Fact]
+    public void A_fork_name_never_splits_an_emoji()
+    {
+        // The cut for the "-fork-xxxxxx" suffix falls inside the first emoji.
+        var id = new string('a', ThreadKey.MaxPartLength - 13) + "🙂🙂🙂🙂🙂🙂🙂🙂";
+
+        var name = ConversationLedger.Cli.Chat.ChatSession.ForkName(id);
+
+        Assert.True(name.Length <= ThreadKey.MaxPartLength);
+        Assert.DoesNotContain(System.Text.Rune.ReplacementChar, name.EnumerateRunes()); // a lone surrogate reads as U+FFFD
+        Assert.StartsWith(new string('a', ThreadKey.MaxPartLength - 13) + "-fork-", name, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Import_of_a_file_whose_thread_id_cannot_be_used_says_so_and_points_to_as()
     {
         var cli = new CliHarness();

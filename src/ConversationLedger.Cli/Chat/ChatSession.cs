@@ -266,7 +266,9 @@ public sealed class ChatSession
     public static string ForkName(string threadId)
     {
         var suffix = "-fork-" + Guid.NewGuid().ToString("N")[..6];
-        var stem = threadId.Length + suffix.Length > ThreadKey.MaxPartLength ? threadId[..(ThreadKey.MaxPartLength - suffix.Length)] : threadId;
+        var keep = Math.Min(threadId.Length, ThreadKey.MaxPartLength - suffix.Length);
+        // Never between the two halves of a surrogate pair (an emoji): the id would not survive storage.
+        var stem = threadId[..(keep > 0 && keep < threadId.Length && char.IsHighSurrogate(threadId[keep - 1]) ? keep - 1 : keep)];
         return stem + suffix;
     }
 

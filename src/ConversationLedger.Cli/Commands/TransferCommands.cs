@@ -57,6 +57,12 @@ public sealed class ImportCommand(CliServices services) : LedgerCommand<ImportSe
     /// <inheritdoc />
     protected override async Task<int> RunAsync(ImportSettings settings, CancellationToken cancellationToken)
     {
+        // Checked before reading, so a huge file is refused by size rather than read into memory.
+        var size = new FileInfo(settings.File).Length;
+        if (size > ThreadTransfer.MaxImportBytes)
+        {
+            throw new LedgerFormatException($"{settings.File} is {size:N0} bytes; an import may be at most {ThreadTransfer.MaxImportBytes:N0}");
+        }
         var bytes = await File.ReadAllBytesAsync(settings.File, cancellationToken);
         var inFile = ThreadIdIn(bytes);
         var threadId = settings.As ?? inFile ?? Path.GetFileNameWithoutExtension(settings.File);
