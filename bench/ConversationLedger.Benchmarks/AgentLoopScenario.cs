@@ -1,0 +1,127 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using ConversationLedger.Anthropic;
+using ConversationLedger.Emulator;
+
+namespace ConversationLedger.Benchmarks;
+
+/// <summary>
+/// An agent at work against the emulator, with extended thinking on: a 2,000-token system prompt and a tool, forty
+/// ordinary turns, then one task that takes N tool calls (each result ~800 tokens) before the final answer. Every
+/// reply carries a signed thinking block, which the emulator checks against the prompt it was written for, so a
+/// policy that moved the prompt under a running loop would be refused. Billed input as the emulator reports it.
+/// </summary>
+internal static class AgentLoopScenario
+{
+    private const string Model = "claude-sonnet-5-5";
+    private const int WarmUpTurns = 40;
+
+    public sealed record Row(string Policy, int Calls, int Refused, decimal InputCostUsd, double CacheHitRatio, double LoopCacheHitRatio, long LargestRequestTokens);
+
+    public static IReadOnlyList<(string Name, IHistoryPolicy Policy, bool Caching)> Variants() =>
+    [
+        ("keep-all, no caching", KeepAllPolicy.Instance, false),
+        ("keep-all + prompt caching", KeepAllPolicy.Instance, true),
+        ("guide's sliding window (first exchange + last 18)", SlidingWindowPolicy.Guide(20), true),
+        ("cache-aware default (pins + summary + window 12, step 24)", LedgerOptions.DefaultPolicy, true),
+    ];
+
+    public static async Task<IReadOnlyList<Row>> RunAsync(int calls, TextWriter progress)
+    {
+        var rows = new List<Row>();
+        foreach (var (name, policy, caching) in Variants())
+        {
+            rows.Add(await RunOneAsync(name, policy, caching, calls));
+            progress.WriteLine($"  {name}: done");
+        }
+        return rows;
+    }
+
+    private static async Task<Row> RunOneAsync(string name, IHistoryPolicy policy, bool caching, int calls)
+    {
+        await using var emulator = new EmulatorServer();
+        var url = await emulator.StartAsync();
+        var models = ModelCatalog.Default;
+        var model = new ExtractiveSummaryModel(
+            new AnthropicModelClient(new AnthropicModelClientOptions { ApiKey = "bench", BaseUrl = url, MaxRetries = 0 }), models);
+        var store = new InMemoryConversationStore();
+        var key = new ThreadKey("bench", "agent", "loop");
+        // Two ledgers over one thread: the same settings, one of them made to call the tool (tool_choice any).
+        LedgerOptions Options(bool forceTool) => new()
+        {
+            Model = Model,
+            MaxTokens = 4096,
+            Policy = policy,
+            PromptCaching = caching,
+            Thinking = Json("""{"type":"enabled","budget_tokens":2048}"""),
+            Tools = Json("""[{"name":"read_log","description":"Reads the next page of the service log","input_schema":{"type":"object","properties":{"page":{"type":"integer"}}}}]"""),
+            ToolChoice = forceTool ? Json("""{"type":"any"}""") : null,
+        };
+        var chat = new Ledger(store, model, Options(forceTool: false)).Open(key);
+        var agent = new Ledger(store, model, Options(forceTool: true)).Open(key);
+        await chat.SetSystemPromptAsync(ScenarioText.OfTokens(2000, "You are an on-call assistant with access to the service log.", seed: 7));
+
+        decimal cost = 0;
+        long cacheRead = 0, prompt = 0, loopRead = 0, loopPrompt = 0, largest = 0;
+        var refused = 0;
+        void Count(TurnResult turn, bool inLoop)
+        {
+            var usage = turn.Usage.Record.Usage;
+            cost += models.Cost(Model, usage with { OutputTokens = 0 });
+            cacheRead += usage.CacheReadInputTokens;
+            prompt += usage.TotalInputTokens;
+            largest = Math.Max(largest, usage.TotalInputTokens);
+            if (inLoop)
+            {
+                loopRead += usage.CacheReadInputTokens;
+                loopPrompt += usage.TotalInputTokens;
+            }
+        }
+
+        for (var turn = 1; turn <= WarmUpTurns; turn++)
+        {
+            Count(await chat.SendAsync(ScenarioText.OfTokens(150, $"Question {turn}:", seed: turn)), inLoop: false);
+        }
+        var last = await agent.SendAsync("The checkout service is failing. Read the log until you find the cause.");
+        Count(last, inLoop: true);
+        for (var call = 1; call <= calls; call++)
+        {
+            var use = last.Reply.Message.Content.First(b => b.ToolUse is not null).ToolUse!;
+            var result = new Message(Role.User, [ContentBlock.CreateToolResult(use.Id, ScenarioText.OfTokens(800, $"Log page {call}:", seed: 100 + call))]);
+            try
+            {
+                // The last result goes to the plain ledger, so the model may answer instead of calling again.
+                last = await (call == calls ? chat : agent).SendAsync(result);
+                Count(last, inLoop: true);
+            }
+            catch (ModelCallException)
+            {
+                refused++;
+                break;
+            }
+        }
+        return new Row(name, calls, refused, cost + model.SummaryCostUsd, Ratio(cacheRead, prompt), Ratio(loopRead, loopPrompt), largest);
+    }
+
+    private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement.Clone();
+
+    private static double Ratio(long part, long whole) => whole == 0 ? 0 : (double)part / whole;
+
+    public static string Table(IReadOnlyList<Row> rows)
+    {
+        var naive = rows[0].InputCostUsd;
+        var cached = rows[1].InputCostUsd;
+        var table = new StringBuilder();
+        table.AppendLine("| policy | tool calls | refused by the API checks | billed input $ | vs keep-all | vs keep-all + caching | cache hit ratio | cache hit ratio in the loop | largest request (tokens) |");
+        table.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in rows)
+        {
+            table.AppendLine(CultureInfo.InvariantCulture,
+                $"| {r.Policy} | {r.Calls} | {r.Refused} | {r.InputCostUsd:F4} | {Percent(r.InputCostUsd, naive)} | {Percent(r.InputCostUsd, cached)} | {r.CacheHitRatio:P1} | {r.LoopCacheHitRatio:P1} | {r.LargestRequestTokens:N0} |");
+        }
+        return table.ToString();
+    }
+
+    private static string Percent(decimal value, decimal of) => of == 0 ? "–" : (value / of).ToString("P1", CultureInfo.InvariantCulture);
+}
