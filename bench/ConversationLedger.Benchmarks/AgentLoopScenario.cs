@@ -7,7 +7,7 @@ using ConversationLedger.Emulator;
 namespace ConversationLedger.Benchmarks;
 
 /// <summary>
-/// An agent at work against the emulator, with extended thinking on: a 2,000-token system prompt and a tool, forty
+/// An agent at work against the emulator, with extended thinking on: a 2,000-token system prompt and a tool, some
 /// ordinary turns, then one task that takes N tool calls (each result ~800 tokens) before the final answer. Every
 /// reply carries a signed thinking block, which the emulator checks against the prompt it was written for, so a
 /// policy that moved the prompt under a running loop would be refused. Billed input as the emulator reports it.
@@ -15,8 +15,6 @@ namespace ConversationLedger.Benchmarks;
 internal static class AgentLoopScenario
 {
     private const string Model = "claude-sonnet-5-5";
-    private const int WarmUpTurns = 40;
-
     public sealed record Row(string Policy, int Calls, int Refused, decimal InputCostUsd, double CacheHitRatio, double LoopCacheHitRatio, long LargestRequestTokens);
 
     public static IReadOnlyList<(string Name, IHistoryPolicy Policy, bool Caching)> Variants() =>
@@ -27,18 +25,18 @@ internal static class AgentLoopScenario
         ("cache-aware default (pins + summary + window 12, step 24)", LedgerOptions.DefaultPolicy, true),
     ];
 
-    public static async Task<IReadOnlyList<Row>> RunAsync(int calls, TextWriter progress)
+    public static async Task<IReadOnlyList<Row>> RunAsync(int turns, int calls, TextWriter progress)
     {
         var rows = new List<Row>();
         foreach (var (name, policy, caching) in Variants())
         {
-            rows.Add(await RunOneAsync(name, policy, caching, calls));
+            rows.Add(await RunOneAsync(name, policy, caching, turns, calls));
             progress.WriteLine($"  {name}: done");
         }
         return rows;
     }
 
-    private static async Task<Row> RunOneAsync(string name, IHistoryPolicy policy, bool caching, int calls)
+    private static async Task<Row> RunOneAsync(string name, IHistoryPolicy policy, bool caching, int turns, int calls)
     {
         await using var emulator = new EmulatorServer();
         var url = await emulator.StartAsync();
@@ -79,7 +77,7 @@ internal static class AgentLoopScenario
             }
         }
 
-        for (var turn = 1; turn <= WarmUpTurns; turn++)
+        for (var turn = 1; turn <= turns; turn++)
         {
             Count(await chat.SendAsync(ScenarioText.OfTokens(150, $"Question {turn}:", seed: turn)), inLoop: false);
         }

@@ -7,7 +7,7 @@ using ConversationLedger.Benchmarks;
 //   per-turn cost against thread length (--analyze refreshes PostgreSQL's statistics after the bulk fill).
 // `scenario streaming [--runs N] [--history N]`: time to first token through the ledger vs the SDK alone.
 // `scenario estimate [--turns N]`: token counter throughput and the calibrated estimate's error.
-// `scenario agent [--calls N]`: an agent's tool loop with thinking on: cost, cache hits, and whether the API's checks pass.
+// `scenario agent [--turns N] [--calls N]`: an agent's tool loop with thinking on: cost, cache hits, and whether the API's checks pass.
 // `scenario smoke`: every scenario at tiny sizes (seconds; CI runs it; no timing is checked).
 // Anything else goes to BenchmarkDotNet.
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -34,7 +34,7 @@ switch (scenario)
         await TokensAsync(IntOption("--turns", 200));
         return 0;
     case "agent":
-        await AgentAsync(IntOption("--calls", 40));
+        await AgentAsync(IntOption("--turns", 40), IntOption("--calls", 40));
         return 0;
     case "smoke":
         // Tiny sizes of everything, so CI proves every scenario still runs end to end.
@@ -42,7 +42,7 @@ switch (scenario)
         await StreamingAsync(4, 4);
         await EstimateAsync(5, 50);
         await TokensAsync(6);
-        await AgentAsync(3);
+        await AgentAsync(4, 3);
         var counting = new TokenCountingBenchmarks();
         counting.Setup();
         Console.WriteLine($"token counting benchmark bodies: {counting.BareTokenizer()}, {counting.CounterMessage()}, {counting.CounterRequest()}");
@@ -95,10 +95,10 @@ async Task TokensAsync(int turns)
     Console.Write(TokenEconomyScenario.Table(rows));
 }
 
-async Task AgentAsync(int calls)
+async Task AgentAsync(int turns, int calls)
 {
-    Console.WriteLine($"agent loop: {calls} tool calls per policy, thinking on");
-    var rows = await AgentLoopScenario.RunAsync(calls, Console.Out);
+    Console.WriteLine($"agent loop: {turns} turns, then {calls} tool calls, per policy, thinking on");
+    var rows = await AgentLoopScenario.RunAsync(turns, calls, Console.Out);
     Console.WriteLine();
     Console.Write(AgentLoopScenario.Table(rows));
 }
