@@ -101,4 +101,8 @@ async Task AgentAsync(int turns, int calls)
     var rows = await AgentLoopScenario.RunAsync(turns, calls, Console.Out);
     Console.WriteLine();
     Console.Write(AgentLoopScenario.Table(rows));
+    if (rows.FirstOrDefault(r => r.Refused > 0) is { } refused)
+    {
+        throw new InvalidOperationException($"{refused.Policy}: the API's checks refused a call of the tool loop");
+    }
 }
