@@ -193,6 +193,32 @@ public sealed class CommandTests
 public sealed class PolicyOptionTests
 {
     [Fact]
+    public async Task Chat_with_thinking_asks_for_it_and_keeps_room_for_the_answer()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("hello\n", "chat", "--thinking", "2048");
+
+        Assert.Equal(0, result.ExitCode);
+        var request = cli.Model.Requests.Last();
+        Assert.Equal(2048, request.Thinking!.Value.GetProperty("budget_tokens").GetInt32());
+        Assert.Equal("enabled", request.Thinking!.Value.GetProperty("type").GetString());
+        Assert.Equal(1024 + 2048, request.MaxTokens);
+    }
+
+    [Fact]
+    public async Task A_thinking_budget_below_the_APIs_minimum_is_one_clear_error()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("", "chat", "--thinking", "100");
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("the API's smallest thinking budget is 1024 tokens", result.Output);
+        Assert.Empty(cli.Model.Requests);
+    }
+
+    [Fact]
     public async Task A_bad_policy_name_is_one_clear_error_and_a_nonzero_exit()
     {
         var cli = new CliHarness();

@@ -50,6 +50,11 @@ public sealed class ChatSettings : LedgerSettings
     [CommandOption("--system <TEXT>")]
     [Description("Sets the system prompt (TEXT or @file); a change is recorded in the ledger")]
     public string? System { get; set; }
+
+    /// <summary>Extended thinking with this many budget tokens (null: off).</summary>
+    [CommandOption("--thinking <TOKENS>")]
+    [Description("Turns on extended thinking with this token budget (at least 1024); thinking streams dimly before each reply")]
+    public int? Thinking { get; set; }
 }
 
 /// <summary>Options of <c>ledger threads</c>.</summary>
