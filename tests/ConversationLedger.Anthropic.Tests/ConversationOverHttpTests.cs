@@ -129,4 +129,40 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         Assert.All(sent.SkipWhile(m => m.Text != "Search until I stop you.").Where(m => m.Role == Role.Assistant), m => Assert.True(m.Content[0].IsThinking));
         Assert.DoesNotContain(sent.TakeWhile(m => m.Text != "Search until I stop you."), m => m.Content.Any(b => b.IsThinking));
     }
+
+    [Fact]
+    public async Task With_thinking_on_a_tool_loop_right_after_a_longer_one_passes_the_APIs_thinking_checks()
+    {
+        var store = new InMemoryConversationStore();
+        var key = new ThreadKey("t", "s", "thinking-loops");
+        LedgerOptions Options(string? toolChoice) => new()
+        {
+            Policy = HistoryPolicies.Parse("window:6/4"),
+            MaxTokens = 2048,
+            Thinking = JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement,
+            Tools = JsonDocument.Parse("""[{"name":"search","input_schema":{"type":"object"}}]""").RootElement,
+            ToolChoice = toolChoice is null ? null : JsonDocument.Parse(toolChoice).RootElement,
+        };
+        var chat = new Ledger(store, fixture.Client(), Options(null)).Open(key);
+        var agent = new Ledger(store, fixture.Client(), Options("""{"type":"any"}""")).Open(key);
+        async Task<TurnResult> LoopAsync(string question, int steps)
+        {
+            // The agent is forced to call the tool; the last result goes through the plain chat, whose reply ends the loop.
+            var turn = await agent.SendAsync(question);
+            for (var i = 0; i < steps; i++)
+            {
+                var call = turn.Reply.Message.Content.Single(b => b.ToolUse is not null).ToolUse!;
+                var result = new Message(Role.User, [ContentBlock.CreateToolResult(call.Id, $"result {i}")]);
+                turn = await (i == steps - 1 ? chat : agent).SendAsync(result);
+            }
+            return turn;
+        }
+        await chat.SendAsync("Hello.");
+
+        await LoopAsync("Crawl the whole site.", 8); // longer than the window: the next question's window starts inside it
+        var turn = await LoopAsync("Now check the links.", 3);
+
+        Assert.Equal("end_turn", turn.Usage.Record.StopReason);
+        Assert.True(turn.Request.Selection.IsCut);
+    }
 }
