@@ -295,6 +295,34 @@ public sealed class PolicyLoopTests
     }
 
     [Fact]
+    public async Task A_tool_loop_pinned_while_it_runs_is_pinned_whole_without_the_automatic_first_pin()
+    {
+        var options = Options(HistoryPolicies.Parse("window:4"));
+        options.PinFirstExchange = false;
+        var t = new TestLedger(options);
+        await t.Conversation.SendAsync("Hello.");
+        var calls = 0;
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(
+            ++calls <= 3 ? Assistant(Text($"call {calls}"), ToolUse($"toolu_{calls:D2}")) : Message.Assistant("The deploy key is K-17.")));
+        var turn = await t.Conversation.SendAsync("Find the deploy key.");
+        await t.Conversation.PinAsync(turn.User.Sequence); // pinned while the loop runs
+        while (turn.Reply.Message.Content.FirstOrDefault(b => b.ToolUse is not null) is { } call)
+        {
+            turn = await t.Conversation.SendAsync(User(ContentBlock.CreateToolResult(call.ToolUse!.Id, "not here")));
+        }
+        t.Model.SendAsyncCallback = null;
+        for (var i = 0; i < 4; i++)
+        {
+            turn = await t.Conversation.SendAsync($"question {i}");
+        }
+
+        // The loop left the window long ago; being pinned, it is still sent, whole.
+        var sent = turn.Request.Request.Messages;
+        Assert.Equal("Find the deploy key.", sent[0].Text);
+        Assert.Contains(sent, m => m.Text == "The deploy key is K-17.");
+    }
+
+    [Fact]
     public async Task A_window_that_slides_every_turn_changes_the_prefix_every_turn()
     {
         var t = new TestLedger(Options(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 6, IncludePins = false })));
