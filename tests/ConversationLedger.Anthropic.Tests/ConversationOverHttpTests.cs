@@ -165,4 +165,38 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         Assert.Equal("end_turn", turn.Usage.Record.StopReason);
         Assert.True(turn.Request.Selection.IsCut);
     }
+
+    [Fact]
+    public async Task With_thinking_on_a_pinned_first_loop_that_fills_the_gap_before_the_window_sends_no_stale_thinking()
+    {
+        var store = new InMemoryConversationStore();
+        var key = new ThreadKey("t", "s", "thinking-pinned-loop");
+        LedgerOptions Options(string? toolChoice) => new()
+        {
+            Policy = HistoryPolicies.Parse("window:6/4"),
+            MaxTokens = 2048,
+            Thinking = JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement,
+            Tools = JsonDocument.Parse("""[{"name":"search","input_schema":{"type":"object"}}]""").RootElement,
+            ToolChoice = toolChoice is null ? null : JsonDocument.Parse(toolChoice).RootElement,
+        };
+        var chat = new Ledger(store, fixture.Client(), Options(null)).Open(key);
+        var agent = new Ledger(store, fixture.Client(), Options("""{"type":"any"}""")).Open(key);
+        // The first exchange is a tool loop (pinned whole, as the first exchange is), longer than the window.
+        var turn = await agent.SendAsync("Crawl the whole site.");
+        for (var i = 0; i < 5; i++)
+        {
+            var call = turn.Reply.Message.Content.Single(b => b.ToolUse is not null).ToolUse!;
+            turn = await (i == 4 ? chat : agent).SendAsync(new Message(Role.User, [ContentBlock.CreateToolResult(call.Id, $"result {i}")]));
+        }
+        // This turn's window starts inside the loop (not pinned there yet: incomplete before the window), so its request is cut.
+        var cut = await chat.SendAsync("Summarize what you found.");
+        Assert.True(cut.Request.Selection.IsCut);
+
+        // Now the pinned loop fills the whole gap before the window: nothing is omitted, yet the reply above was written
+        // for the cut request, and its thinking would fail the API's signature check.
+        var next = await chat.SendAsync("And what is left to do?");
+
+        Assert.Empty(next.Request.Selection.Omitted);
+        Assert.Equal("end_turn", next.Usage.Record.StopReason);
+    }
 }
