@@ -199,4 +199,35 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         Assert.Empty(next.Request.Selection.Omitted);
         Assert.Equal("end_turn", next.Usage.Record.StopReason);
     }
+
+    [Theory]
+    [InlineData("system prompt")]
+    [InlineData("edit")]
+    public async Task With_thinking_on_a_changed_system_prompt_or_an_edit_drops_the_thinking_written_before_it(string change)
+    {
+        var chat = NewLedger(new LedgerOptions
+        {
+            Policy = KeepAllPolicy.Instance,
+            MaxTokens = 2048,
+            Thinking = JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement,
+        }).Open(new ThreadKey("t", "s", "thinking-" + change.Replace(' ', '-')));
+        var first = await chat.SendAsync("My name is Hesham.");
+        await chat.SendAsync("What should I build?");
+        if (change == "edit")
+        {
+            await chat.EditAsync(first.User.Sequence, Message.User("My name is Hesham Ali."));
+        }
+        else
+        {
+            await chat.SetSystemPromptAsync("Answer in one sentence.");
+        }
+
+        // The replies so far were written for the prompt before the change; the API checks their thinking against it.
+        var before = await chat.SendAsync("And how?");
+        var after = await chat.SendAsync("And when?");
+
+        Assert.DoesNotContain(before.Request.Request.Messages, m => m.Content.Any(b => b.IsThinking));
+        Assert.True(after.Request.Request.Messages[^2].Content[0].IsThinking); // written after the change: kept
+        Assert.Equal("end_turn", after.Usage.Record.StopReason);
+    }
 }

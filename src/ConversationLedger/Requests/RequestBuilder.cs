@@ -34,7 +34,10 @@ internal sealed class RequestBuilder(LedgerOptions options)
         }
 
         var keepThinkingFrom = fitted.IsCut || fitted.Pinned.Count > 0 ? LoopStart(fitted, next) : 0;
-        var messages = fitted.Messages.Select((m, i) => i < keepThinkingFrom ? WithoutThinking(m.Message) : m.Message).ToList();
+        // Replies written before the system prompt changed or a message was edited were signed over the prompt as it was.
+        var messages = fitted.Messages
+            .Select((m, i) => i < keepThinkingFrom || m.Sequence < view.PromptChangedAt ? WithoutThinking(m.Message) : m.Message)
+            .ToList();
         if (fitted.Pinned.Count > 0)
         {
             var last = fitted.Pinned.Count - 1;
