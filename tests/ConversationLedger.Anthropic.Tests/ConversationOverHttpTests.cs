@@ -129,4 +129,105 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         Assert.All(sent.SkipWhile(m => m.Text != "Search until I stop you.").Where(m => m.Role == Role.Assistant), m => Assert.True(m.Content[0].IsThinking));
         Assert.DoesNotContain(sent.TakeWhile(m => m.Text != "Search until I stop you."), m => m.Content.Any(b => b.IsThinking));
     }
+
+    [Fact]
+    public async Task With_thinking_on_a_tool_loop_right_after_a_longer_one_passes_the_APIs_thinking_checks()
+    {
+        var store = new InMemoryConversationStore();
+        var key = new ThreadKey("t", "s", "thinking-loops");
+        LedgerOptions Options(string? toolChoice) => new()
+        {
+            Policy = HistoryPolicies.Parse("window:6/4"),
+            MaxTokens = 2048,
+            Thinking = JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement,
+            Tools = JsonDocument.Parse("""[{"name":"search","input_schema":{"type":"object"}}]""").RootElement,
+            ToolChoice = toolChoice is null ? null : JsonDocument.Parse(toolChoice).RootElement,
+        };
+        var chat = new Ledger(store, fixture.Client(), Options(null)).Open(key);
+        var agent = new Ledger(store, fixture.Client(), Options("""{"type":"any"}""")).Open(key);
+        async Task<TurnResult> LoopAsync(string question, int steps)
+        {
+            // The agent is forced to call the tool; the last result goes through the plain chat, whose reply ends the loop.
+            var turn = await agent.SendAsync(question);
+            for (var i = 0; i < steps; i++)
+            {
+                var call = turn.Reply.Message.Content.Single(b => b.ToolUse is not null).ToolUse!;
+                var result = new Message(Role.User, [ContentBlock.CreateToolResult(call.Id, $"result {i}")]);
+                turn = await (i == steps - 1 ? chat : agent).SendAsync(result);
+            }
+            return turn;
+        }
+        await chat.SendAsync("Hello.");
+
+        await LoopAsync("Crawl the whole site.", 8); // longer than the window: the next question's window starts inside it
+        var turn = await LoopAsync("Now check the links.", 3);
+
+        Assert.Equal("end_turn", turn.Usage.Record.StopReason);
+        Assert.True(turn.Request.Selection.IsCut);
+    }
+
+    [Fact]
+    public async Task With_thinking_on_a_pinned_first_loop_that_fills_the_gap_before_the_window_sends_no_stale_thinking()
+    {
+        var store = new InMemoryConversationStore();
+        var key = new ThreadKey("t", "s", "thinking-pinned-loop");
+        LedgerOptions Options(string? toolChoice) => new()
+        {
+            Policy = HistoryPolicies.Parse("window:6/4"),
+            MaxTokens = 2048,
+            Thinking = JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement,
+            Tools = JsonDocument.Parse("""[{"name":"search","input_schema":{"type":"object"}}]""").RootElement,
+            ToolChoice = toolChoice is null ? null : JsonDocument.Parse(toolChoice).RootElement,
+        };
+        var chat = new Ledger(store, fixture.Client(), Options(null)).Open(key);
+        var agent = new Ledger(store, fixture.Client(), Options("""{"type":"any"}""")).Open(key);
+        // The first exchange is a tool loop (pinned whole, as the first exchange is), longer than the window.
+        var turn = await agent.SendAsync("Crawl the whole site.");
+        for (var i = 0; i < 5; i++)
+        {
+            var call = turn.Reply.Message.Content.Single(b => b.ToolUse is not null).ToolUse!;
+            turn = await (i == 4 ? chat : agent).SendAsync(new Message(Role.User, [ContentBlock.CreateToolResult(call.Id, $"result {i}")]));
+        }
+        // This turn's window starts inside the loop (not pinned there yet: incomplete before the window), so its request is cut.
+        var cut = await chat.SendAsync("Summarize what you found.");
+        Assert.True(cut.Request.Selection.IsCut);
+
+        // Now the pinned loop fills the whole gap before the window: nothing is omitted, yet the reply above was written
+        // for the cut request, and its thinking would fail the API's signature check.
+        var next = await chat.SendAsync("And what is left to do?");
+
+        Assert.Empty(next.Request.Selection.Omitted);
+        Assert.Equal("end_turn", next.Usage.Record.StopReason);
+    }
+
+    [Theory]
+    [InlineData("system prompt")]
+    [InlineData("edit")]
+    public async Task With_thinking_on_a_changed_system_prompt_or_an_edit_drops_the_thinking_written_before_it(string change)
+    {
+        var chat = NewLedger(new LedgerOptions
+        {
+            Policy = KeepAllPolicy.Instance,
+            MaxTokens = 2048,
+            Thinking = JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement,
+        }).Open(new ThreadKey("t", "s", "thinking-" + change.Replace(' ', '-')));
+        var first = await chat.SendAsync("My name is Hesham.");
+        await chat.SendAsync("What should I build?");
+        if (change == "edit")
+        {
+            await chat.EditAsync(first.User.Sequence, Message.User("My name is Hesham Ali."));
+        }
+        else
+        {
+            await chat.SetSystemPromptAsync("Answer in one sentence.");
+        }
+
+        // The replies so far were written for the prompt before the change; the API checks their thinking against it.
+        var before = await chat.SendAsync("And how?");
+        var after = await chat.SendAsync("And when?");
+
+        Assert.DoesNotContain(before.Request.Request.Messages, m => m.Content.Any(b => b.IsThinking));
+        Assert.True(after.Request.Request.Messages[^2].Content[0].IsThinking); // written after the change: kept
+        Assert.Equal("end_turn", after.Usage.Record.StopReason);
+    }
 }

@@ -362,16 +362,13 @@ public sealed class Conversation
         };
     }
 
-    // The first exchange is pinned, and so is a turn that answers a pinned tool call (a pinned turn must stay whole).
+    // The first exchange is pinned (if so configured), and so is a turn that answers a pinned tool call, however it was
+    // pinned (a pinned turn must stay whole: a pinned loop missing its end is never sent).
     private bool ShouldPin(ConversationView view)
     {
-        if (!Options.PinFirstExchange)
-        {
-            return false;
-        }
         if (view.MessageCount == 0)
         {
-            return true;
+            return Options.PinFirstExchange;
         }
         return view.Messages.Count > 0 && view.Messages[^1] is { Pinned: true } last
             && last.Message.Role == Role.Assistant && last.Message.Content.Any(b => b.ToolUse is not null);

@@ -28,6 +28,12 @@ public sealed record ConversationView
     /// <summary>The newest summary since the newest reset, or null.</summary>
     public SummaryEntry? Summary { get; init; }
 
+    /// <summary>
+    /// The newest entry that changed what is sent before messages written earlier (the newest system prompt, an edit), or 0.
+    /// Thinking blocks of replies before it were signed over the prompt as it was: the API refuses them now.
+    /// </summary>
+    public long PromptChangedAt { get; init; }
+
     /// <summary>How many messages the thread had at its newest reset (0 when never reset).</summary>
     public long MessagesBeforeReset { get; init; }
 
@@ -45,6 +51,7 @@ public sealed record ConversationView
         string? system = null;
         SummaryEntry? summary = null;
         long messagesBeforeReset = 0;
+        long promptChangedAt = 0;
         var pinned = new HashSet<long>();
         var edits = new Dictionary<long, EditEntry>();
         var messages = new List<MessageEntry>();
@@ -54,6 +61,7 @@ public sealed record ConversationView
             {
                 case SystemPromptEntry sp:
                     system = sp.Text.Length == 0 ? null : sp.Text;
+                    promptChangedAt = sp.Sequence;
                     break;
                 case ResetEntry r when r.Sequence == boundary:
                     messagesBeforeReset = r.RunningMessages;
@@ -71,6 +79,7 @@ public sealed record ConversationView
                     break;
                 case EditEntry e:
                     edits[e.Target] = e;
+                    promptChangedAt = Math.Max(promptChangedAt, e.Sequence);
                     break;
                 case SummaryEntry s:
                     summary = s;
@@ -83,6 +92,7 @@ public sealed record ConversationView
             SystemPrompt = system,
             Summary = summary,
             MessagesBeforeReset = messagesBeforeReset,
+            PromptChangedAt = promptChangedAt,
             Messages = messages
                 .OrderBy(m => m.Sequence)
                 .Select(m => edits.TryGetValue(m.Sequence, out var edit)

@@ -33,8 +33,11 @@ internal sealed class RequestBuilder(LedgerOptions options)
             system.Add(Mark(ContentBlock.CreateText(prompt), ttl, breakpoints, "after the system prompt"));
         }
 
-        var keepThinkingFrom = fitted.IsCut ? LoopStart(fitted, next) : 0;
-        var messages = fitted.Messages.Select((m, i) => i < keepThinkingFrom ? WithoutThinking(m.Message) : m.Message).ToList();
+        var keepThinkingFrom = fitted.IsCut || fitted.Pinned.Count > 0 ? LoopStart(fitted, next) : 0;
+        // Replies written before the system prompt changed or a message was edited were signed over the prompt as it was.
+        var messages = fitted.Messages
+            .Select((m, i) => i < keepThinkingFrom || m.Sequence < view.PromptChangedAt ? WithoutThinking(m.Message) : m.Message)
+            .ToList();
         if (fitted.Pinned.Count > 0)
         {
             var last = fitted.Pinned.Count - 1;
@@ -176,7 +179,8 @@ internal sealed class RequestBuilder(LedgerOptions options)
         return new Message(message.Role, blocks);
     }
 
-    // Where thinking blocks may stay in a cut history. With thinking on, the API wants the replies of the tool loop the
+    // Where thinking blocks may stay in a cut history. Pins count as a cut even when they fill the whole gap before the
+    // window: the replies between were written for requests that did leave messages out (the window moved past them first). With thinking on, the API wants the replies of the tool loop the
     // new message continues back with their thinking; the window stays put through a loop, so the prompt before them is
     // usually the one they were written for (when it is not, the API refuses them either way). Elsewhere, after a cut,
     // the prompt before older thinking blocks has changed: they go.

@@ -257,6 +257,71 @@ public sealed class PolicyLoopTests
         Assert.True(next.Request.Request.Messages.Count < requests[^1].Messages.Count + 2);
     }
 
+    [Theory]
+    [InlineData("window:6/4")]
+    [InlineData("truncate:6")]
+    [InlineData("summarize:6/4")]
+    [InlineData("window:300t/100t")]
+    public async Task A_tool_loop_right_after_a_longer_one_keeps_the_window_where_its_question_found_it(string policy)
+    {
+        var t = new TestLedger(Options(HistoryPolicies.Parse(policy)));
+        await t.Conversation.SendAsync("Hello, I am Hesham.");
+        var calls = 0;
+        var callsLeft = 0;
+        t.Model.SendAsyncCallback = (request, _) => Task.FromResult(IsSummaryRequest(request)
+            ? FakeModelClient.Respond("- crawled a site")
+            : FakeModelClient.Respond(callsLeft-- > 0 ? Assistant(Text($"call {++calls} " + new string('c', 60)), ToolUse($"toolu_{calls:D2}")) : Message.Assistant("done")));
+        async Task<List<ModelRequest>> LoopAsync(string question, int steps)
+        {
+            callsLeft = steps;
+            var turn = await t.Conversation.SendAsync(question);
+            var requests = new List<ModelRequest> { turn.Request.Request };
+            while (turn.Reply.Message.Content.FirstOrDefault(b => b.ToolUse is not null) is { } call)
+            {
+                turn = await t.Conversation.SendAsync(User(ContentBlock.CreateToolResult(call.ToolUse!.Id, new string('r', 60))));
+                requests.Add(turn.Request.Request);
+            }
+            return requests;
+        }
+
+        await LoopAsync("Crawl the whole site.", 8); // longer than the window: the next question's window starts inside it
+        var requests = await LoopAsync("Now check the links.", 3);
+
+        for (var i = 1; i < requests.Count; i++)
+        {
+            var previous = WithoutCacheControl(requests[i - 1]);
+            Assert.Equal(previous, WithoutCacheControl(requests[i]).Take(previous.Count));
+        }
+    }
+
+    [Fact]
+    public async Task A_tool_loop_pinned_while_it_runs_is_pinned_whole_without_the_automatic_first_pin()
+    {
+        var options = Options(HistoryPolicies.Parse("window:4"));
+        options.PinFirstExchange = false;
+        var t = new TestLedger(options);
+        await t.Conversation.SendAsync("Hello.");
+        var calls = 0;
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(
+            ++calls <= 3 ? Assistant(Text($"call {calls}"), ToolUse($"toolu_{calls:D2}")) : Message.Assistant("The deploy key is K-17.")));
+        var turn = await t.Conversation.SendAsync("Find the deploy key.");
+        await t.Conversation.PinAsync(turn.User.Sequence); // pinned while the loop runs
+        while (turn.Reply.Message.Content.FirstOrDefault(b => b.ToolUse is not null) is { } call)
+        {
+            turn = await t.Conversation.SendAsync(User(ContentBlock.CreateToolResult(call.ToolUse!.Id, "not here")));
+        }
+        t.Model.SendAsyncCallback = null;
+        for (var i = 0; i < 4; i++)
+        {
+            turn = await t.Conversation.SendAsync($"question {i}");
+        }
+
+        // The loop left the window long ago; being pinned, it is still sent, whole.
+        var sent = turn.Request.Request.Messages;
+        Assert.Equal("Find the deploy key.", sent[0].Text);
+        Assert.Contains(sent, m => m.Text == "The deploy key is K-17.");
+    }
+
     [Fact]
     public async Task A_window_that_slides_every_turn_changes_the_prefix_every_turn()
     {
