@@ -150,11 +150,12 @@ public sealed class Conversation
     public async Task SetSystemPromptAsync(string text, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var view = ConversationView.Project(await Store.ReadWindowAsync(Key, new WindowSpec { LastMessages = 0 }, cancellationToken));
+        var view = ConversationView.Project(await Store.ReadWindowAsync(Key, new WindowSpec { LastMessages = 1 }, cancellationToken));
         if ((view.SystemPrompt ?? "") == text)
         {
             return;
         }
+        ThrowIfThinkingLoopOpen(view, "the system prompt");
         var nextTurn = view.Head.RunningMessages / 2 + 1;
         await Store.AppendAsync(Key, view.Head.LastSequence, [new SystemPromptEntry(text, nextTurn)], cancellationToken);
     }
@@ -184,6 +185,7 @@ public sealed class Conversation
         ArgumentNullException.ThrowIfNull(replacement);
         var view = await LoadAsync(cancellationToken);
         var index = IndexOf(view, sequence);
+        ThrowIfThinkingLoopOpen(view, "an earlier message");
         var edited = view.AsMessages().ToArray();
         edited[index] = replacement;
         ConversationValidator.ThrowIfInvalid(edited, ValidationOptions.StrictHistory);
@@ -389,6 +391,18 @@ public sealed class Conversation
             .Select(m => (LedgerEntry)new PinEntry(m.Sequence, pinned))
             .ToArray();
         await Store.AppendAsync(Key, view.Head.LastSequence, pins, cancellationToken);
+    }
+
+    // With thinking on, the API wants the open tool loop's newest reply back with its thinking, signed over the prompt as
+    // it was: after a change before it, no request could continue the loop. Refused here, before anything is stored.
+    private void ThrowIfThinkingLoopOpen(ConversationView view, string what)
+    {
+        if (Options.ThinkingEnabled && view.Messages is [.., { Message: { Role: var role } last }]
+            && role == Role.Assistant && last.Content.Any(b => b.ToolUse is not null))
+        {
+            throw new LedgerException(
+                $"thread {Key} is in the middle of a tool loop with thinking on: changing {what} now would invalidate the loop's thinking; send the tool result first and change it after the loop");
+        }
     }
 
     private int IndexOf(ConversationView view, long sequence)

@@ -82,6 +82,10 @@ public sealed class LedgerOptions
             : throw new ArgumentException($"thinking must be a JSON object such as {{\"type\":\"enabled\",\"budget_tokens\":2048}}, not {value.Value.ValueKind}", nameof(value));
     }
 
+    /// <summary>Whether requests ask for extended thinking.</summary>
+    internal bool ThinkingEnabled =>
+        _thinking is { } thinking && !(thinking.TryGetProperty("type", out var type) && type.ValueEquals("disabled"));
+
     private JsonElement? _tools;
     private JsonElement? _toolChoice;
     private JsonElement? _thinking;

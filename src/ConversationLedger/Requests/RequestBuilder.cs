@@ -187,7 +187,7 @@ internal sealed class RequestBuilder(LedgerOptions options)
     private int LoopStart(HistorySelection selection, Message next)
     {
         var messages = selection.Messages.ToList();
-        if (!ThinkingEnabled || HistoryUnits.IsTurnStart(next))
+        if (!options.ThinkingEnabled || HistoryUnits.IsTurnStart(next))
         {
             return messages.Count;
         }
@@ -199,9 +199,6 @@ internal sealed class RequestBuilder(LedgerOptions options)
         }
         return Math.Max(i, windowStart);
     }
-
-    private bool ThinkingEnabled =>
-        options.Thinking is { } thinking && !(thinking.TryGetProperty("type", out var type) && type.ValueEquals("disabled"));
 
     // Once history is cut, the prefix a thinking block was signed over has changed; the API rejects such blocks.
     private static Message WithoutThinking(Message message) =>

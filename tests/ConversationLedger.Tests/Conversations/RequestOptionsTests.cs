@@ -50,4 +50,30 @@ public sealed class RequestOptionsTests
 
         Assert.Contains("thinking must be a JSON object", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task With_thinking_on_the_prompt_cannot_change_under_an_open_tool_loop_and_nothing_is_stored()
+    {
+        var options = TestLedger.PlainLoop();
+        options.Thinking = Json("""{ "type": "enabled", "budget_tokens": 1024 }""");
+        var t = new TestLedger(options);
+        await t.Conversation.SendAsync("hello");
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(new Message(Role.Assistant,
+            [ContentBlock.CreateThinking("checking", "sig"), ContentBlock.CreateToolUse("toolu_01", "lookup")])));
+        await t.Conversation.SendAsync("look it up");
+        var before = await t.EntriesAsync();
+
+        var system = await Assert.ThrowsAsync<LedgerException>(() => t.Conversation.SetSystemPromptAsync("Be brief."));
+        var edit = await Assert.ThrowsAsync<LedgerException>(() => t.Conversation.EditAsync(1, Message.User("hi")));
+
+        Assert.Contains("in the middle of a tool loop with thinking on", system.Message, StringComparison.Ordinal);
+        Assert.Contains("changing an earlier message", edit.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await t.EntriesAsync());
+
+        // Once the loop is answered, the change goes ahead.
+        t.Model.SendAsyncCallback = null;
+        await t.Conversation.SendAsync(new Message(Role.User, [ContentBlock.CreateToolResult("toolu_01", "found")]));
+        await t.Conversation.SetSystemPromptAsync("Be brief.");
+        Assert.Equal("Be brief.", (await t.Conversation.LoadAsync()).SystemPrompt);
+    }
 }
