@@ -33,16 +33,27 @@ public sealed class ContentBlock : IEquatable<ContentBlock>
     public static ContentBlock Parse(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        JsonElement element;
         try
         {
             using var document = JsonDocument.Parse(json);
-            element = document.RootElement.Clone();
+            return Wrap(json, document.RootElement.Clone());
         }
         catch (JsonException ex)
         {
             throw new LedgerFormatException($"content block is not valid JSON: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>Wraps a JSON element, keeping its raw text as it appeared in its document.</summary>
+    public static ContentBlock From(JsonElement element)
+    {
+        // A clone of the element, not a re-parse of its text: blocks are read on every turn's window.
+        var clone = element.Clone();
+        return Wrap(clone.GetRawText(), clone);
+    }
+
+    private static ContentBlock Wrap(string json, JsonElement element)
+    {
         if (element.ValueKind != JsonValueKind.Object)
         {
             throw new LedgerFormatException($"content block must be a JSON object, got {element.ValueKind}");
@@ -53,9 +64,6 @@ public sealed class ContentBlock : IEquatable<ContentBlock>
         }
         return new ContentBlock(json, element, type.GetString()!);
     }
-
-    /// <summary>Wraps a JSON element, keeping its raw text as it appeared in its document.</summary>
-    public static ContentBlock From(JsonElement element) => Parse(element.GetRawText());
 
     /// <summary>A text block.</summary>
     public static ContentBlock CreateText(string text)
