@@ -245,4 +245,22 @@ public sealed class MessagesTests : EmulatorTestBase
         Assert.Equal("get_weather", call!.Name);
         Assert.StartsWith("toolu_", call.ID);
     }
+
+    [Fact]
+    public async Task A_server_tool_use_answered_in_its_own_turn_needs_no_tool_result()
+    {
+        // A server tool's result comes back in the same assistant message; only client tool_use needs a tool_result.
+        var body = Body("""
+            [{"role":"user","content":"News about tea?"},
+             {"role":"assistant","content":[
+               {"type":"server_tool_use","id":"srvtoolu_01","name":"web_search","input":{"query":"tea news"}},
+               {"type":"web_search_tool_result","tool_use_id":"srvtoolu_01","content":[]},
+               {"type":"text","text":"Nothing new."}]},
+             {"role":"user","content":"Thanks."}]
+            """);
+
+        var message = await Sdk().Messages.Create(Params(body));
+
+        Assert.Equal("end_turn", message.StopReason!.Raw());
+    }
 }

@@ -132,7 +132,7 @@ public static class ApiErrors
         var answered = n + 1 < messages.Count
             ? messages[n + 1].Content.Select(b => b.ToolResultFor).Where(id => id is not null).ToHashSet(StringComparer.Ordinal)
             : [];
-        return messages[n].Content.Select(b => b.ToolUse?.Id).Where(id => !string.IsNullOrEmpty(id) && !answered.Contains(id)).Select(id => id!).ToList();
+        return messages[n].Content.Where(b => b.Type == "tool_use").Select(b => b.ToolUse?.Id).Where(id => !string.IsNullOrEmpty(id) && !answered.Contains(id)).Select(id => id!).ToList();
     }
 
     private static string StripBlockPrefix(string description)

@@ -228,7 +228,7 @@ public static class ConversationValidator
         var message = messages[i];
         if (message.Role == Role.Assistant)
         {
-            var uses = message.Content.Select(b => b.ToolUse).Where(u => u is not null && u.Id.Length > 0).Select(u => u!.Id).ToList();
+            var uses = message.Content.Select(ClientToolUseId).Where(id => !string.IsNullOrEmpty(id)).Select(id => id!).ToList();
             if (uses.Count == 0)
             {
                 return;
@@ -252,7 +252,7 @@ public static class ConversationValidator
         else if (message.Role == Role.User)
         {
             var previousUses = i > 0 && messages[i - 1].Role == Role.Assistant
-                ? messages[i - 1].Content.Select(b => b.ToolUse?.Id).Where(id => id is not null).ToHashSet(StringComparer.Ordinal)
+                ? messages[i - 1].Content.Select(ClientToolUseId).Where(id => id is not null).ToHashSet(StringComparer.Ordinal)
                 : [];
             for (var k = 0; k < message.Content.Count; k++)
             {
@@ -266,6 +266,12 @@ public static class ConversationValidator
             }
         }
     }
+
+    /// <summary>
+    /// The id of a client tool_use, the only kind a tool_result answers; null for other blocks. A server_tool_use
+    /// gets its result from the server in the same assistant message, so it is never paired with a tool_result.
+    /// </summary>
+    private static string? ClientToolUseId(ContentBlock block) => block.Type == "tool_use" ? block.ToolUse!.Id : null;
 
     private static void CheckEnding(IReadOnlyList<Message> messages, ValidationOptions options, List<Violation> found)
     {
@@ -283,7 +289,7 @@ public static class ConversationValidator
                 found.Add(new Violation(last, final.Content.Count - 1, ValidationRule.PrefillTrailingWhitespace,
                     "a prefilled final assistant message cannot end with whitespace"));
             }
-            else if (final.Content.Select(b => b.ToolUse?.Id).Where(id => !string.IsNullOrEmpty(id)).ToList() is { Count: > 0 } unanswered)
+            else if (final.Content.Select(ClientToolUseId).Where(id => !string.IsNullOrEmpty(id)).ToList() is { Count: > 0 } unanswered)
             {
                 // CheckToolPairing lets a final tool_use pass because a stored history may wait for its result;
                 // a request may not, and with prefill on, the ending check above does not catch it either.
