@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Anthropic.Models.Messages;
 
 namespace ConversationLedger.Emulator.Tests;
@@ -262,5 +263,30 @@ public sealed class MessagesTests : EmulatorTestBase
         var message = await Sdk().Messages.Create(Params(body));
 
         Assert.Equal("end_turn", message.StopReason!.Raw());
+    }
+
+    [Fact]
+    public async Task Streaming_a_text_block_with_citations_sends_them_as_citations_deltas()
+    {
+        const string citation = """{"type":"char_location","cited_text":"The sky is blue.","document_index":0,"document_title":"Facts","start_char_index":0,"end_char_index":16}""";
+        Server.Script.Enqueue(new ScriptedReply([ContentBlock.Parse($$"""{"type":"text","text":"The sky is blue.","citations":[{{citation}}]}""")]));
+
+        var citations = new List<string>();
+        var text = new StringBuilder();
+        await foreach (var ev in Sdk().Messages.CreateStreaming(Params(Body(Conversation("What colour is the sky?")))))
+        {
+            if (ev.TryPickContentBlockDelta(out var d) && d.Delta.TryPickCitations(out var c))
+            {
+                citations.Add(JsonSerializer.Serialize(c.Citation));
+            }
+            if (ev.TryPickContentBlockDelta(out var t) && t.Delta.TryPickText(out var td))
+            {
+                text.Append(td.Text);
+            }
+        }
+
+        var sent = Assert.Single(citations);
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(citation), JsonNode.Parse(sent)));
+        Assert.Equal("The sky is blue.", text.ToString());
     }
 }
