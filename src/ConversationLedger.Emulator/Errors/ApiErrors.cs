@@ -80,6 +80,15 @@ public static class ApiErrors
         "`tool_use` and `tool_result` blocks). We recommend you include thinking blocks from previous turns. To avoid this " +
         "requirement, disable `thinking`.");
 
+    /// <summary>400: a thinking block sent back after something before it (or its text) changed.</summary>
+    public static ApiError InvalidThinkingSignature(int messageIndex, int blockIndex) =>
+        BadRequest($"messages.{messageIndex}.content.{blockIndex}: Invalid `signature` in `thinking` block");
+
+    /// <summary>400: the text of a thinking block in the latest assistant message was edited.</summary>
+    public static ApiError ThinkingModified(int messageIndex, int blockIndex) => BadRequest(
+        $"messages.{messageIndex}.content.{blockIndex}: `thinking` or `redacted_thinking` blocks in the latest assistant message cannot be modified. " +
+        "These blocks must remain as they were in the original response.");
+
     /// <summary>
     /// The API's wording for one violation found by the core <see cref="ConversationValidator"/> (API mode).
     /// </summary>
