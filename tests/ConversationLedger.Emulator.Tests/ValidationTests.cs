@@ -50,6 +50,10 @@ public sealed class ValidationTests : EmulatorTestBase
             "A maximum of 4 blocks with cache_control may be provided. Found 5." },
         { Body("""[{"role":"user","content":[{"type":"text","text":"x","cache_control":{"type":"ephemeral","ttl":"2h"}}]}]"""),
             "messages.0.content.0.text.cache_control.ttl: Input should be '5m' or '1h'" },
+        // system takes text blocks only, so any other block is refused for its type, whatever else it lacks.
+        { Body("[@U]", "\"system\":[{\"type\":\"image\"}]"), "system.0.type: Input should be 'text'" },
+        { Body("[@U]", "\"system\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"document\",\"source\":{\"type\":\"url\"}}]"),
+            "system.1.type: Input should be 'text'" },
     };
 
     [Theory]
