@@ -161,4 +161,18 @@ public sealed class CachingTests : EmulatorTestBase
 
         Assert.Equal(0, usage.CacheReadInputTokens);
     }
+
+    [Fact]
+    public async Task Automatic_caching_marks_the_last_cacheable_block_even_before_an_empty_prefill()
+    {
+        // The final assistant message is an empty prefill slot, so the last cacheable block is the user's text.
+        var userText = global::System.Text.Json.JsonSerializer.Serialize(LongSystem);
+        var messages = $$"""[{"role":"user","content":{{userText}}},{"role":"assistant","content":[]}]""";
+        var body = Body(messages, """ "cache_control":{"type":"ephemeral"} """);
+
+        var usage = (await Sdk().Messages.Create(Params(body))).Usage;
+
+        Assert.True(usage.CacheCreationInputTokens > 1024);
+        Assert.Equal(CoreEstimate(body), usage.CacheCreationInputTokens + usage.InputTokens);
+    }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Anthropic.Models.Messages;
 
 namespace ConversationLedger.Emulator.Tests;
@@ -244,5 +245,48 @@ public sealed class MessagesTests : EmulatorTestBase
         Assert.True(message.Content[0].TryPickToolUse(out var call));
         Assert.Equal("get_weather", call!.Name);
         Assert.StartsWith("toolu_", call.ID);
+    }
+
+    [Fact]
+    public async Task A_server_tool_use_answered_in_its_own_turn_needs_no_tool_result()
+    {
+        // A server tool's result comes back in the same assistant message; only client tool_use needs a tool_result.
+        var body = Body("""
+            [{"role":"user","content":"News about tea?"},
+             {"role":"assistant","content":[
+               {"type":"server_tool_use","id":"srvtoolu_01","name":"web_search","input":{"query":"tea news"}},
+               {"type":"web_search_tool_result","tool_use_id":"srvtoolu_01","content":[]},
+               {"type":"text","text":"Nothing new."}]},
+             {"role":"user","content":"Thanks."}]
+            """);
+
+        var message = await Sdk().Messages.Create(Params(body));
+
+        Assert.Equal("end_turn", message.StopReason!.Raw());
+    }
+
+    [Fact]
+    public async Task Streaming_a_text_block_with_citations_sends_them_as_citations_deltas()
+    {
+        const string citation = """{"type":"char_location","cited_text":"The sky is blue.","document_index":0,"document_title":"Facts","start_char_index":0,"end_char_index":16}""";
+        Server.Script.Enqueue(new ScriptedReply([ContentBlock.Parse($$"""{"type":"text","text":"The sky is blue.","citations":[{{citation}}]}""")]));
+
+        var citations = new List<string>();
+        var text = new StringBuilder();
+        await foreach (var ev in Sdk().Messages.CreateStreaming(Params(Body(Conversation("What colour is the sky?")))))
+        {
+            if (ev.TryPickContentBlockDelta(out var d) && d.Delta.TryPickCitations(out var c))
+            {
+                citations.Add(JsonSerializer.Serialize(c.Citation));
+            }
+            if (ev.TryPickContentBlockDelta(out var t) && t.Delta.TryPickText(out var td))
+            {
+                text.Append(td.Text);
+            }
+        }
+
+        var sent = Assert.Single(citations);
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(citation), JsonNode.Parse(sent)));
+        Assert.Equal("The sky is blue.", text.ToString());
     }
 }

@@ -50,6 +50,27 @@ public sealed class ThinkingTests : EmulatorTestBase
     }
 
     [Fact]
+    public async Task Editing_the_thinking_text_of_the_latest_assistant_turn_is_refused_as_a_modification()
+    {
+        var (history, reply) = await FirstTurnAsync();
+        reply["content"]![0]!["thinking"] = "Something else entirely.";
+        history.Add(reply);
+        history.Add(new JsonObject { ["role"] = "user", ["content"] = "And then?" });
+        var later = JsonNode.Parse(history.ToJsonString())!.AsArray();
+        later.Add(new JsonObject { ["role"] = "assistant", ["content"] = "A plain answer." });
+        later.Add(new JsonObject { ["role"] = "user", ["content"] = "More?" });
+
+        using var latest = await PostAsync("/v1/messages", Body(history.ToJsonString(), Thinking, maxTokens: 2000));
+        using var earlier = await PostAsync("/v1/messages", Body(later.ToJsonString(), Thinking, maxTokens: 2000));
+
+        Assert.Equal("messages.1.content.0: `thinking` or `redacted_thinking` blocks in the latest assistant message cannot be modified. " +
+            "These blocks must remain as they were in the original response.",
+            (await JsonAsync(latest)).GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal("messages.1.content.0: Invalid `signature` in `thinking` block",
+            (await JsonAsync(earlier)).GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task Moving_cache_breakpoints_or_asking_to_drop_mismatched_blocks_is_accepted()
     {
         var (history, reply) = await FirstTurnAsync();

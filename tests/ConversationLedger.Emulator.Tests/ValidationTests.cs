@@ -50,6 +50,14 @@ public sealed class ValidationTests : EmulatorTestBase
             "A maximum of 4 blocks with cache_control may be provided. Found 5." },
         { Body("""[{"role":"user","content":[{"type":"text","text":"x","cache_control":{"type":"ephemeral","ttl":"2h"}}]}]"""),
             "messages.0.content.0.text.cache_control.ttl: Input should be '5m' or '1h'" },
+        { Body("""[@U,{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{}}]},@U,{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"ok"}]}]"""),
+            "messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: toolu_1. Each `tool_use` block must have a corresponding `tool_result` block in the next message." },
+        { Body("""[@U,{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{}}]},{"role":"assistant","content":"Calling"}]"""),
+            "messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: toolu_1. Each `tool_use` block must have a corresponding `tool_result` block in the next message." },
+        // system takes text blocks only, so any other block is refused for its type, whatever else it lacks.
+        { Body("[@U]", "\"system\":[{\"type\":\"image\"}]"), "system.0.type: Input should be 'text'" },
+        { Body("[@U]", "\"system\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"document\",\"source\":{\"type\":\"url\"}}]"),
+            "system.1.type: Input should be 'text'" },
     };
 
     [Theory]
@@ -63,6 +71,24 @@ public sealed class ValidationTests : EmulatorTestBase
         Assert.Equal("invalid_request_error", ex.Type!.Raw());
         Assert.Equal(message, ex.ApiMessage);
         Assert.StartsWith("req_", ex.RequestID);
+    }
+
+    [Fact]
+    public async Task Consecutive_turns_of_one_role_are_merged_before_tool_calls_are_paired()
+    {
+        const string Use1 = """{"type":"tool_use","id":"toolu_1","name":"f","input":{}}""";
+        const string Use2 = """{"type":"tool_use","id":"toolu_2","name":"f","input":{}}""";
+        const string Result1 = """{"type":"tool_result","tool_use_id":"toolu_1","content":"ok"}""";
+        const string Result2 = """{"type":"tool_result","tool_use_id":"toolu_2","content":"ok"}""";
+        var client = Sdk();
+
+        // The API merges same-role turns: the tool calls of both assistant messages are answered by the merged user turn.
+        var splitCalls = await client.Messages.Create(Params(Body($$"""
+            [{{U}},{"role":"assistant","content":[{{Use1}}]},{"role":"assistant","content":[{"type":"text","text":"And:"},{{Use2}}]},
+             {"role":"user","content":[{{Result1}}]},{"role":"user","content":[{{Result2}}]}]
+            """)));
+
+        Assert.Equal("end_turn", splitCalls.StopReason!.Raw());
     }
 
     [Fact]

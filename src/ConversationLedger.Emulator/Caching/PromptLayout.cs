@@ -73,8 +73,8 @@ public sealed class PromptLayout
             Add("system", block.WithCacheControl(null).Json, BlockTokens.Of(block), RequestReader.BreakpointTtl(block.Element));
         }
 
-        var lastMessage = request.Messages.Count - 1;
-        for (var n = 0; n <= lastMessage; n++)
+        var automatic = request.AutomaticCacheTtl is null ? null : LastCacheableBlock(request);
+        for (var n = 0; n < request.Messages.Count; n++)
         {
             var message = request.Messages[n];
             if (message.Content.Count == 0)
@@ -87,9 +87,8 @@ public sealed class PromptLayout
                 var block = message.Content[k];
                 var tokens = BlockTokens.Of(block) + (k == 0 ? O200kTokenCounter.MessageOverhead : 0);
                 var ttl = RequestReader.BreakpointTtl(block.Element);
-                if (ttl is null && n == lastMessage && k == message.Content.Count - 1)
+                if (ttl is null && automatic == (n, k))
                 {
-                    // Automatic caching (top-level cache_control) marks the last cacheable block.
                     ttl = request.AutomaticCacheTtl;
                 }
                 Add((k == 0 ? "message:" : "block:") + message.Role.Value, block.WithCacheControl(null).Json, tokens, ttl);
@@ -112,7 +111,21 @@ public sealed class PromptLayout
 
     private static bool AutomaticBreakpointAdds(ModelRequest request) =>
         request.AutomaticCacheTtl is not null
-        && !(request.Messages.Count > 0 && request.Messages[^1].Content.Count > 0 && request.Messages[^1].Content[^1].HasCacheControl);
+        && LastCacheableBlock(request) is var (n, k) && !request.Messages[n].Content[k].HasCacheControl;
+
+    // Automatic caching (top-level cache_control) marks the last cacheable block; an empty final message (a prefill
+    // slot) has none, so the mark falls on the last block before it.
+    private static (int Message, int Block)? LastCacheableBlock(ModelRequest request)
+    {
+        for (var n = request.Messages.Count - 1; n >= 0; n--)
+        {
+            if (request.Messages[n].Content.Count > 0)
+            {
+                return (n, request.Messages[n].Content.Count - 1);
+            }
+        }
+        return null;
+    }
 
     /// <summary>A tool definition's JSON without its cache_control marker (markers move between requests; the prefix does not).</summary>
     internal static string WithoutCacheControl(JsonElement tool)

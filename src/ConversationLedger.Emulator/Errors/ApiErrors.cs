@@ -80,6 +80,15 @@ public static class ApiErrors
         "`tool_use` and `tool_result` blocks). We recommend you include thinking blocks from previous turns. To avoid this " +
         "requirement, disable `thinking`.");
 
+    /// <summary>400: a thinking block sent back after something before it (or its text) changed.</summary>
+    public static ApiError InvalidThinkingSignature(int messageIndex, int blockIndex) =>
+        BadRequest($"messages.{messageIndex}.content.{blockIndex}: Invalid `signature` in `thinking` block");
+
+    /// <summary>400: the text of a thinking block in the latest assistant message was edited.</summary>
+    public static ApiError ThinkingModified(int messageIndex, int blockIndex) => BadRequest(
+        $"messages.{messageIndex}.content.{blockIndex}: `thinking` or `redacted_thinking` blocks in the latest assistant message cannot be modified. " +
+        "These blocks must remain as they were in the original response.");
+
     /// <summary>
     /// The API's wording for one violation found by the core <see cref="ConversationValidator"/> (API mode).
     /// </summary>
@@ -99,9 +108,9 @@ public static class ApiErrors
                 $"messages.{n}: all messages must have non-empty content except for the optional final assistant message"),
             ValidationRule.EmptyText => BadRequest("messages: text content blocks must be non-empty"),
             ValidationRule.WhitespaceText => BadRequest("messages: text content blocks must contain non-whitespace text"),
-            ValidationRule.ToolUseNotAnswered => ToolUseNotAnswered(n, UnansweredToolUses(messages, n)),
-            // The API reports a tool_result that is not first as the previous message's unanswered tool_use.
-            ValidationRule.ToolResultNotFirst when n > 0 => ToolUseNotAnswered(n - 1, [messages[n].Content[k!.Value].ToolResultFor ?? ""]),
+            ValidationRule.ToolUseNotAnswered => ToolUseNotAnswered(n, ConversationValidator.UnansweredToolUses(messages, n)),
+            // The API reports a tool_result that is not first as the unanswered tool_use of the assistant turn before it.
+            ValidationRule.ToolResultNotFirst when n > 0 => ToolUseNotAnswered(AssistantTurnBefore(messages, n), [messages[n].Content[k!.Value].ToolResultFor ?? ""]),
             ValidationRule.ToolResultWithoutToolUse => BadRequest(
                 $"{at}: unexpected `tool_use_id` found in `tool_result` blocks: {messages[n].Content[k!.Value].ToolResultFor}. " +
                 "Each `tool_result` block must have a corresponding `tool_use` block in the previous message."),
@@ -127,12 +136,14 @@ public static class ApiErrors
         $"messages.{n}: `tool_use` ids were found without `tool_result` blocks immediately after: {string.Join(", ", ids)}. " +
         "Each `tool_use` block must have a corresponding `tool_result` block in the next message.");
 
-    private static List<string> UnansweredToolUses(IReadOnlyList<Message> messages, int n)
+    // Consecutive user messages are one merged turn to the API; the tool calls are in the message before it.
+    private static int AssistantTurnBefore(IReadOnlyList<Message> messages, int n)
     {
-        var answered = n + 1 < messages.Count
-            ? messages[n + 1].Content.Select(b => b.ToolResultFor).Where(id => id is not null).ToHashSet(StringComparer.Ordinal)
-            : [];
-        return messages[n].Content.Select(b => b.ToolUse?.Id).Where(id => !string.IsNullOrEmpty(id) && !answered.Contains(id)).Select(id => id!).ToList();
+        while (n > 1 && messages[n - 1].Role == Role.User)
+        {
+            n--;
+        }
+        return n - 1;
     }
 
     private static string StripBlockPrefix(string description)

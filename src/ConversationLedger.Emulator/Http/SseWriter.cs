@@ -7,7 +7,7 @@ namespace ConversationLedger.Emulator;
 
 /// <summary>
 /// The one place that writes a streamed reply as server-sent events in the API's order — message_start, ping,
-/// per block content_block_start / content_block_delta… / content_block_stop, message_delta, message_stop —
+/// per block content_block_start / content_block_delta… (text, citations, thinking, signature, tool input) / content_block_stop, message_delta, message_stop —
 /// and applies the stream faults (cut after K events, an error event, time to first token, tokens per second).
 /// </summary>
 internal sealed partial class SseWriter(HttpContext context, FaultSpec fault, string requestId)
@@ -110,6 +110,10 @@ internal sealed partial class SseWriter(HttpContext context, FaultSpec fault, st
         {
             return false;
         }
+        if (block.Type == "text" && !await CitationsAsync(index, element, cancellationToken))
+        {
+            return false;
+        }
         foreach (var chunk in chunks)
         {
             if (!await DeltaAsync(index, deltaType, deltaField, chunk, cancellationToken))
@@ -144,6 +148,34 @@ internal sealed partial class SseWriter(HttpContext context, FaultSpec fault, st
             w.WriteEndObject();
             w.WriteEndObject();
         }, cancellationToken);
+
+    // The start of a text block carries no citations; each arrives in its own citations_delta, as the API streams them.
+    private async Task<bool> CitationsAsync(int index, JsonElement block, CancellationToken cancellationToken)
+    {
+        if (!block.TryGetProperty("citations", out var citations) || citations.ValueKind != JsonValueKind.Array)
+        {
+            return true;
+        }
+        foreach (var citation in citations.EnumerateArray())
+        {
+            if (!await EventAsync("content_block_delta", w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("type", "content_block_delta");
+                    w.WriteNumber("index", index);
+                    w.WriteStartObject("delta");
+                    w.WriteString("type", "citations_delta");
+                    w.WritePropertyName("citation");
+                    citation.WriteTo(w);
+                    w.WriteEndObject();
+                    w.WriteEndObject();
+                }, cancellationToken))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 
     private async Task PaceAsync(string chunk, CancellationToken cancellationToken)
     {

@@ -6,7 +6,8 @@ namespace ConversationLedger.Emulator;
 /// <summary>
 /// Signatures of the thinking blocks the emulator writes, bound to the prompt they answered, the way the newest
 /// models bind them: a thinking block sent back after anything before it changed (tools, system, earlier
-/// messages — cache_control markers aside) or with edited text fails with the API's "Invalid `signature`" error.
+/// messages — cache_control markers aside) fails with the API's "Invalid `signature`" error; one with edited text fails
+/// the same way, except in the latest assistant message, where the API says such blocks "cannot be modified".
 /// Signatures the emulator did not write (scripted ones) are not checked. Stateless and thread-safe.
 /// </summary>
 public static class ThinkingSignatures
@@ -22,6 +23,14 @@ public static class ThinkingSignatures
     {
         ArgumentNullException.ThrowIfNull(parsed);
         ArgumentNullException.ThrowIfNull(thinking);
+        var (full, prompt) = Macs(parsed, messageCount, thinking);
+        // The second part binds the prompt alone, so an edit of the text can be told from a change before it.
+        return Prefix + full + "." + prompt;
+    }
+
+    // The MAC of the prompt and the thinking text, and the MAC of the prompt alone (both Base64).
+    private static (string Full, string Prompt) Macs(ParsedRequest parsed, int messageCount, string thinking)
+    {
         using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, Key);
         void Add(string text)
         {
@@ -47,9 +56,10 @@ public static class ThinkingSignatures
                 Add(block.WithCacheControl(null).Json);
             }
         }
+        var prompt = Convert.ToBase64String(hmac.GetCurrentHash());
         Add("thinking");
         Add(thinking);
-        return Prefix + Convert.ToBase64String(hmac.GetHashAndReset());
+        return (Convert.ToBase64String(hmac.GetHashAndReset()), prompt);
     }
 
     /// <summary>The first emulator-signed thinking block whose prompt or text changed, as the API's 400; null when none.</summary>
@@ -62,6 +72,7 @@ public static class ThinkingSignatures
             return null;
         }
         var messages = parsed.Request.Messages;
+        var latestAssistant = LastIndexOf(messages, Role.Assistant);
         for (var n = 0; n < messages.Count; n++)
         {
             if (messages[n].Role != Role.Assistant)
@@ -70,15 +81,38 @@ public static class ThinkingSignatures
             }
             for (var k = 0; k < messages[n].Content.Count; k++)
             {
-                if (messages[n].Content[k].Thinking is { Signature: { } signature } thinking
-                    && signature.StartsWith(Prefix, StringComparison.Ordinal)
-                    && !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(signature), Encoding.UTF8.GetBytes(Sign(parsed, n, thinking.Text))))
+                if (messages[n].Content[k].Thinking is not { Signature: { } signature } thinking || !signature.StartsWith(Prefix, StringComparison.Ordinal))
                 {
-                    return ApiErrors.BadRequest($"messages.{n}.content.{k}: Invalid `signature` in `thinking` block");
+                    continue;
                 }
+                var parts = signature[Prefix.Length..].Split('.');
+                var (full, prompt) = Macs(parsed, n, thinking.Text);
+                if (Same(parts[0], full))
+                {
+                    continue;
+                }
+                // The prompt still matches, so the text was edited: the API words that differently in the latest turn.
+                return n == latestAssistant && parts.Length > 1 && Same(parts[1], prompt)
+                    ? ApiErrors.ThinkingModified(n, k)
+                    : ApiErrors.InvalidThinkingSignature(n, k);
             }
         }
         return null;
+    }
+
+    private static bool Same(string a, string b) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(a), Encoding.UTF8.GetBytes(b));
+
+    private static int LastIndexOf(IReadOnlyList<Message> messages, Role role)
+    {
+        for (var n = messages.Count - 1; n >= 0; n--)
+        {
+            if (messages[n].Role == role)
+            {
+                return n;
+            }
+        }
+        return -1;
     }
 
     private static bool DropsMismatchedBlocks(System.Text.Json.JsonElement? thinking) =>

@@ -560,14 +560,13 @@ public static class RequestReader
         foreach (var b in system.EnumerateArray())
         {
             var path = $"system.{k}";
-            error = CheckBlock(b, path);
+            // The API's system takes text blocks only: another type is refused as such, before any of its own fields.
+            error = b.ValueKind == JsonValueKind.Object && b.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
+                && type.GetString() != "text"
+                ? ApiErrors.WrongType($"{path}.type", "'text'")
+                : CheckBlock(b, path);
             if (error is not null)
             {
-                return null;
-            }
-            if (b.GetProperty("type").GetString() != "text")
-            {
-                error = ApiErrors.WrongType($"{path}.type", "'text'");
                 return null;
             }
             var text = b.GetProperty("text").GetString()!;

@@ -59,6 +59,7 @@ public static class ConversationValidator
 
         var strict = options.Mode == ValidationMode.Strict;
         var seenToolUseIds = new HashSet<string>(StringComparer.Ordinal);
+        var userTurnHasOther = false;
         for (var i = 0; i < messages.Count; i++)
         {
             var message = messages[i];
@@ -78,7 +79,10 @@ public static class ConversationValidator
                     "has no content; only an optional final assistant message may be empty"));
             }
 
-            CheckBlocks(i, message, seenToolUseIds, found);
+            // The API merges consecutive user messages, so tool_result blocks must lead the merged turn, not each message.
+            var afterOtherUserContent = role == Role.User && i > 0 && messages[i - 1].Role == Role.User && userTurnHasOther;
+            userTurnHasOther = role == Role.User && (afterOtherUserContent || message.Content.Any(b => b.Type != "tool_result"));
+            CheckBlocks(i, message, afterOtherUserContent, seenToolUseIds, found);
             CheckToolPairing(messages, i, found);
 
             if (role == Role.System && (i == 0 || messages[i - 1].Role != Role.User))
@@ -121,13 +125,13 @@ public static class ConversationValidator
         }
     }
 
-    private static void CheckBlocks(int i, Message message, HashSet<string> seenToolUseIds, List<Violation> found)
+    private static void CheckBlocks(int i, Message message, bool afterOtherUserContent, HashSet<string> seenToolUseIds, List<Violation> found)
     {
         var isUser = message.Role == Role.User;
         var isAssistant = message.Role == Role.Assistant;
         var sawThinking = false;
         var sawOther = false;
-        var sawNonToolResult = false;
+        var sawNonToolResult = afterOtherUserContent;
         for (var k = 0; k < message.Content.Count; k++)
         {
             var block = message.Content[k];
@@ -228,31 +232,22 @@ public static class ConversationValidator
         var message = messages[i];
         if (message.Role == Role.Assistant)
         {
-            var uses = message.Content.Select(b => b.ToolUse).Where(u => u is not null && u.Id.Length > 0).Select(u => u!.Id).ToList();
-            if (uses.Count == 0)
-            {
-                return;
-            }
-            if (i == messages.Count - 1)
+            if (!message.Content.Any(b => !string.IsNullOrEmpty(ClientToolUseId(b))) || RunEnd(messages, i) == messages.Count - 1)
             {
                 // A stored history may end waiting for tool results; a request may not (checked by its ending).
                 return;
             }
-            var next = messages[i + 1];
-            var answered = next.Role == Role.User
-                ? next.Content.Select(b => b.ToolResultFor).Where(id => id is not null).ToHashSet(StringComparer.Ordinal)
-                : [];
-            var missing = uses.Where(id => !answered.Contains(id!)).ToList();
+            var missing = UnansweredToolUses(messages, i);
             if (missing.Count > 0)
             {
                 found.Add(new Violation(i, null, ValidationRule.ToolUseNotAnswered,
-                    $"tool_use {string.Join(", ", missing)} has no tool_result in message {i + 1}; each tool_use must be answered in the next message"));
+                    $"tool_use {string.Join(", ", missing)} has no tool_result in message {RunEnd(messages, i) + 1}; each tool_use must be answered in the next message"));
             }
         }
-        else if (message.Role == Role.User)
+        else if (message.Role == Role.User && message.Content.Any(b => b.ToolResultFor is not null))
         {
-            var previousUses = i > 0 && messages[i - 1].Role == Role.Assistant
-                ? messages[i - 1].Content.Select(b => b.ToolUse?.Id).Where(id => id is not null).ToHashSet(StringComparer.Ordinal)
+            var previousUses = TurnBefore(messages, i) is { } previous && messages[previous].Role == Role.Assistant
+                ? RunMessages(messages, previous).SelectMany(m => m.Content).Select(ClientToolUseId).Where(id => id is not null).ToHashSet(StringComparer.Ordinal)
                 : [];
             for (var k = 0; k < message.Content.Count; k++)
             {
@@ -266,6 +261,71 @@ public static class ConversationValidator
             }
         }
     }
+
+    /// <summary>
+    /// The client tool_use ids of message <paramref name="index"/> that no tool_result of the next turn answers. The API
+    /// merges consecutive messages of one role, so that turn is every user message after this run of assistant messages.
+    /// </summary>
+    public static IReadOnlyList<string> UnansweredToolUses(IReadOnlyList<Message> messages, int index)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var next = RunEnd(messages, index) + 1;
+        var answered = next < messages.Count && messages[next].Role == Role.User
+            ? RunMessages(messages, next).SelectMany(m => m.Content).Select(b => b.ToolResultFor).Where(id => id is not null).ToHashSet(StringComparer.Ordinal)
+            : [];
+        return messages[index].Content.Select(ClientToolUseId).Where(id => !string.IsNullOrEmpty(id) && !answered.Contains(id)).Select(id => id!).ToList();
+    }
+
+    // The last index of the run of same-role messages that holds message i.
+    private static int RunEnd(IReadOnlyList<Message> messages, int i)
+    {
+        while (i + 1 < messages.Count && messages[i + 1].Role == messages[i].Role)
+        {
+            i++;
+        }
+        return i;
+    }
+
+    // The last message of the run before the run that holds message i; null for the first run.
+    private static int? TurnBefore(IReadOnlyList<Message> messages, int i)
+    {
+        while (i > 0 && messages[i - 1].Role == messages[i].Role)
+        {
+            i--;
+        }
+        return i > 0 ? i - 1 : null;
+    }
+
+    // The last message with a client tool_use in the final run of messages (one merged turn to the API); null when none.
+    private static int? LastToolUseOfFinalTurn(IReadOnlyList<Message> messages)
+    {
+        for (var n = messages.Count - 1; n >= 0 && messages[n].Role == messages[^1].Role; n--)
+        {
+            if (messages[n].Content.Any(b => !string.IsNullOrEmpty(ClientToolUseId(b))))
+            {
+                return n;
+            }
+        }
+        return null;
+    }
+
+    // The messages of the run that ends at (or holds) message i, in order.
+    private static IEnumerable<Message> RunMessages(IReadOnlyList<Message> messages, int i)
+    {
+        var end = RunEnd(messages, i);
+        var start = end;
+        while (start > 0 && messages[start - 1].Role == messages[end].Role)
+        {
+            start--;
+        }
+        return messages.Skip(start).Take(end - start + 1);
+    }
+
+    /// <summary>
+    /// The id of a client tool_use, the only kind a tool_result answers; null for other blocks. A server_tool_use
+    /// gets its result from the server in the same assistant message, so it is never paired with a tool_result.
+    /// </summary>
+    private static string? ClientToolUseId(ContentBlock block) => block.Type == "tool_use" ? block.ToolUse!.Id : null;
 
     private static void CheckEnding(IReadOnlyList<Message> messages, ValidationOptions options, List<Violation> found)
     {
@@ -283,12 +343,12 @@ public static class ConversationValidator
                 found.Add(new Violation(last, final.Content.Count - 1, ValidationRule.PrefillTrailingWhitespace,
                     "a prefilled final assistant message cannot end with whitespace"));
             }
-            else if (final.Content.Select(b => b.ToolUse?.Id).Where(id => !string.IsNullOrEmpty(id)).ToList() is { Count: > 0 } unanswered)
+            else if (LastToolUseOfFinalTurn(messages) is { } withToolUse)
             {
                 // CheckToolPairing lets a final tool_use pass because a stored history may wait for its result;
                 // a request may not, and with prefill on, the ending check above does not catch it either.
-                found.Add(new Violation(last, null, ValidationRule.ToolUseNotAnswered,
-                    $"tool_use {string.Join(", ", unanswered)} has no tool_result after it; a prefilled request cannot end with a tool_use"));
+                found.Add(new Violation(withToolUse, null, ValidationRule.ToolUseNotAnswered,
+                    $"tool_use {string.Join(", ", UnansweredToolUses(messages, withToolUse))} has no tool_result after it; a prefilled request cannot end with a tool_use"));
             }
         }
         else if (final.Role == Role.System)
