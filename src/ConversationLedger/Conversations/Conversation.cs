@@ -373,7 +373,7 @@ public sealed class Conversation
             return Options.PinFirstExchange;
         }
         return view.Messages.Count > 0 && view.Messages[^1] is { Pinned: true } last
-            && last.Message.Role == Role.Assistant && last.Message.Content.Any(b => b.ToolUse is not null);
+            && last.Message.CallsTools;
     }
 
     private async Task SetPinAsync(long sequence, bool pinned, CancellationToken cancellationToken)
@@ -397,8 +397,7 @@ public sealed class Conversation
     // it was: after a change before it, no request could continue the loop. Refused here, before anything is stored.
     private void ThrowIfThinkingLoopOpen(ConversationView view, string what)
     {
-        if (Options.ThinkingEnabled && view.Messages is [.., { Message: { Role: var role } last }]
-            && role == Role.Assistant && last.Content.Any(b => b.ToolUse is not null))
+        if (Options.ThinkingEnabled && view.Messages is [.., { Message.CallsTools: true }])
         {
             throw new LedgerException(
                 $"thread {Key} is in the middle of a tool loop with thinking on: changing {what} now would invalidate the loop's thinking; send the tool result first and change it after the loop");

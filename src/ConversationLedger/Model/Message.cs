@@ -29,6 +29,12 @@ public sealed record Message
     /// <summary>An assistant message with one text block.</summary>
     public static Message Assistant(string text) => new(Role.Assistant, [ContentBlock.CreateText(text)]);
 
+    /// <summary>
+    /// Whether this is an assistant message that calls a client tool, so the next message must carry the tool_result.
+    /// (A server tool's result comes in the same message.)
+    /// </summary>
+    public bool CallsTools => Role == Role.Assistant && Content.Any(b => b.Type == "tool_use");
+
     /// <summary>The text of all text blocks, joined.</summary>
     public string Text => string.Concat(Content.Select(b => b.Text));
 

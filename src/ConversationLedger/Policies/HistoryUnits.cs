@@ -86,7 +86,7 @@ public static class HistoryUnits
     // A turn can stand alone when its messages are consecutive in the ledger and it ends with a reply that calls no tool.
     private static bool IsComplete(List<LedgerMessage> turn)
     {
-        if (turn.Count < 2 || turn[^1].Message.Role != Role.Assistant || turn[^1].Message.Content.Any(b => b.ToolUse is not null))
+        if (turn.Count < 2 || turn[^1].Message.Role != Role.Assistant || turn[^1].Message.CallsTools)
         {
             return false;
         }

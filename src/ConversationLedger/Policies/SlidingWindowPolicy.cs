@@ -152,7 +152,7 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
     private static (long Messages, long Tokens, int Asked) TotalsWhenTheTurnBegan(ConversationView view, int tail)
     {
         var messages = view.Messages;
-        if (messages.Count > 0 && messages[^1].Message.Role == Role.Assistant && messages[^1].Message.Content.Any(b => b.ToolUse is not null))
+        if (messages.Count > 0 && messages[^1].Message.CallsTools)
         {
             for (var i = messages.Count - 1; i >= tail; i--)
             {

@@ -76,4 +76,25 @@ public sealed class RequestOptionsTests
         await t.Conversation.SetSystemPromptAsync("Be brief.");
         Assert.Equal("Be brief.", (await t.Conversation.LoadAsync()).SystemPrompt);
     }
+
+    [Fact]
+    public async Task A_reply_that_used_a_server_tool_is_a_finished_turn_not_an_open_tool_loop()
+    {
+        var options = TestLedger.PlainLoop();
+        options.Thinking = Json("""{ "type": "enabled", "budget_tokens": 1024 }""");
+        var t = new TestLedger(options);
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(new Message(Role.Assistant,
+        [
+            ContentBlock.Parse("""{"type":"server_tool_use","id":"srvtoolu_01","name":"web_search","input":{"query":"oslo weather"}}"""),
+            ContentBlock.Parse("""{"type":"web_search_tool_result","tool_use_id":"srvtoolu_01","content":[]}"""),
+            ContentBlock.CreateText("It is 12°C in Oslo."),
+        ])));
+        var turn = await t.Conversation.SendAsync("What is the weather in Oslo?");
+
+        Assert.False(turn.Reply.Message.CallsTools);
+        await t.Conversation.SetSystemPromptAsync("Be brief."); // refused only under an open client tool loop
+        t.Model.SendAsyncCallback = null;
+        var next = await t.Conversation.SendAsync("And tomorrow?");
+        Assert.Equal("And tomorrow?", next.User.Message.Text);
+    }
 }
