@@ -260,7 +260,7 @@ public sealed class AnthropicModelClient : IModelClient
             {
                 throw new ModelCallException("the stream ended before message_stop; the reply is incomplete", requestId: RequestId);
             }
-            var content = _blocks.Values.Select(b => ContentBlock.Parse(b.ToJsonString())).ToArray();
+            var content = _blocks.Values.Select(b => ContentBlock.Parse(b.ToJsonString(AsTheApiWritesIt))).ToArray();
             using var usage = JsonDocument.Parse(_usage.ToJsonString());
             return new ModelResponse(
                 _message["id"]?.GetValue<string>() ?? "",
@@ -270,6 +270,10 @@ public sealed class AnthropicModelClient : IModelClient
                 TokenUsage.Parse(usage.RootElement),
                 RequestId);
         }
+
+        // Quotes, non-ASCII text and the like written as characters, not \u escapes: a streamed reply is stored as the
+        // same JSON text a plain call returns.
+        private static readonly JsonSerializerOptions AsTheApiWritesIt = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
         private ModelStreamEvent? AddDelta(long index, JsonElement delta)
         {

@@ -230,4 +230,56 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         Assert.True(after.Request.Request.Messages[^2].Content[0].IsThinking); // written after the change: kept
         Assert.Equal("end_turn", after.Usage.Record.StopReason);
     }
+
+    [Fact]
+    public async Task A_streamed_tool_call_is_stored_with_its_input_exactly_as_a_plain_call_would_store_it()
+    {
+        var ledger = NewLedger(new LedgerOptions
+        {
+            Tools = JsonDocument.Parse("""[{"name":"get_weather","input_schema":{"type":"object"}}]""").RootElement,
+        });
+        var chat = ledger.Open(new ThreadKey("t", "s", "streamed-tool"));
+        const string input = """{"city":"Oslo","units":"metric","days":[1,2,3],"note":"snow \"maybe\""}""";
+        fixture.Emulator.Script.Enqueue(new ScriptedReply([ContentBlock.CreateText("Checking."), ContentBlock.CreateToolUse("toolu_07", "get_weather", input)]));
+
+        TurnResult? turn = null;
+        await foreach (var update in chat.StreamAsync("Weather in Oslo for three days?"))
+        {
+            turn = (update as TurnCommitted)?.Turn ?? turn;
+        }
+
+        var call = turn!.Reply.Message.Content.Single(b => b.ToolUse is not null).ToolUse!;
+        Assert.Equal("toolu_07", call.Id);
+        Assert.Equal(JsonDocument.Parse(input).RootElement.GetRawText(), call.Input.GetRawText());
+        Assert.Equal("tool_use", turn.Usage.Record.StopReason);
+        // The loop goes on with the result, streamed too.
+        await foreach (var _ in chat.StreamAsync(new Message(Role.User, [ContentBlock.CreateToolResult("toolu_07", "-2°C, snow")])))
+        {
+        }
+        Assert.Equal(4, (await chat.LoadAsync()).Messages.Count);
+    }
+
+    [Fact]
+    public async Task A_streamed_reply_is_stored_as_the_same_JSON_text_as_a_plain_one()
+    {
+        var ledger = NewLedger(new LedgerOptions
+        {
+            Tools = JsonDocument.Parse("""[{"name":"note","input_schema":{"type":"object"}}]""").RootElement,
+        });
+        ScriptedReply Reply() => new([
+            ContentBlock.CreateText("Café, naïve \"quotes\" <tags> & emoji 🙂 — done."),
+            ContentBlock.CreateToolUse("toolu_09", "note", """{"text":"Smørrebrød \"i\" 🙂"}"""),
+        ]);
+        fixture.Emulator.Script.Enqueue(Reply());
+        fixture.Emulator.Script.Enqueue(Reply());
+
+        var plain = await ledger.Open(new ThreadKey("t", "s", "plain")).SendAsync("write it");
+        TurnResult? streamed = null;
+        await foreach (var update in ledger.Open(new ThreadKey("t", "s", "streamed")).StreamAsync("write it"))
+        {
+            streamed = (update as TurnCommitted)?.Turn ?? streamed;
+        }
+
+        Assert.Equal(plain.Reply.Message.ToJson(), streamed!.Reply.Message.ToJson());
+    }
 }

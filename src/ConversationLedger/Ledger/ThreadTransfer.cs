@@ -36,7 +36,7 @@ public static class ThreadTransfer
         {
             throw new LedgerNotFoundException($"thread {key} does not exist");
         }
-        await using var writer = new Utf8JsonWriter(destination, new JsonWriterOptions { Indented = true });
+        await using var writer = new Utf8JsonWriter(destination, new JsonWriterOptions { Indented = true, Encoder = Json.Encoder });
         writer.WriteStartObject();
         writer.WriteString("format", FormatName);
         writer.WriteStartObject("thread");

@@ -122,10 +122,17 @@ public sealed record Message
 /// <summary>Small helpers for writing JSON text with <see cref="Utf8JsonWriter"/>.</summary>
 internal static class Json
 {
+    /// <summary>
+    /// Characters written as themselves (quotes escaped as \", non-ASCII text as UTF-8; System.Text.Json still escapes
+    /// characters beyond the BMP), not as \u escapes: what the ledger writes reads like what the API returns, and
+    /// streamed and plain replies are stored alike.
+    /// </summary>
+    public static readonly System.Text.Encodings.Web.JavaScriptEncoder Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+
     public static string Write(Action<Utf8JsonWriter> body, bool indented = false)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented }))
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented, Encoder = Encoder }))
         {
             body(writer);
         }

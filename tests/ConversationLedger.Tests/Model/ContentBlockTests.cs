@@ -31,10 +31,11 @@ public sealed class ContentBlockTests
     [Fact]
     public void CreateText_writes_a_text_block()
     {
-        var block = ContentBlock.CreateText("Hi \"there\"");
+        var block = ContentBlock.CreateText("Hi \"there\", café 🙂");
 
-        Assert.Equal("""{"type":"text","text":"Hi \u0022there\u0022"}""", block.Json);
-        Assert.Equal("Hi \"there\"", block.Text);
+        // Quotes as \", other text as itself (System.Text.Json still escapes characters beyond the BMP, like emoji).
+        Assert.Equal("""{"type":"text","text":"Hi \"there\", café \uD83D\uDE42"}""", block.Json);
+        Assert.Equal("Hi \"there\", café 🙂", block.Text);
     }
 
     [Fact]
