@@ -19,6 +19,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then (cd / && "$@"); else (cd / && sudo "$@")
 install_missing() {
   local packages=()
   command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
+  command -v tmux >/dev/null 2>&1 || packages+=(tmux) # for the interactive chat check in .ci/run
   [ -d "$PGBIN" ] || packages+=(postgresql)
   if [ ${#packages[@]} -gt 0 ]; then
     echo "installing ${packages[*]}"
