@@ -180,10 +180,11 @@ internal sealed class RequestBuilder(LedgerOptions options)
     }
 
     // Where thinking blocks may stay in a cut history. Pins count as a cut even when they fill the whole gap before the
-    // window: the replies between were written for requests that did leave messages out (the window moved past them first). With thinking on, the API wants the replies of the tool loop the
-    // new message continues back with their thinking; the window stays put through a loop, so the prompt before them is
-    // usually the one they were written for (when it is not, the API refuses them either way). Elsewhere, after a cut,
-    // the prompt before older thinking blocks has changed: they go.
+    // window: the replies between were written for requests that did leave messages out (the window moved past them
+    // first). With thinking on, the API wants the replies of the tool loop the new message continues back with their
+    // thinking; the window stays put through a loop, so the prompt before them is usually the one they were written for
+    // (when it is not, the API refuses them either way). Elsewhere, after a cut, the prompt before older thinking blocks
+    // has changed: they go.
     private int LoopStart(HistorySelection selection, Message next)
     {
         var messages = selection.Messages.ToList();
