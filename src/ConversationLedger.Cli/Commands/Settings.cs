@@ -8,7 +8,7 @@ public class LedgerSettings : CommandSettings
 {
     /// <summary>The store URI (else LEDGER_STORE, else the default SQLite file).</summary>
     [CommandOption("--store <URI>")]
-    [Description("sqlite:PATH, postgres:CONNECTION-STRING, redis:CONFIG or memory: (default: LEDGER_STORE, else ~/.local/share/ledger/ledger.db)")]
+    [Description("sqlite:PATH, postgres:CONNECTION-STRING, redis:CONFIG or memory: (default: LEDGER_STORE, else $XDG_DATA_HOME/ledger/ledger.db, else ~/.local/share/ledger/ledger.db)")]
     public string? Store { get; set; }
 
     /// <summary>The scope (context id: a ticket, a document, a task).</summary>
