@@ -22,6 +22,8 @@ public static class LedgerApp
         app.Configure(config =>
         {
             config.SetApplicationName("ledger");
+            // An unknown option is a bad command line (exit 2), not something to ignore.
+            config.UseStrictParsing();
             config.ConfigureConsole(services.Console);
             config.CancellationExitCode(CommandGuard.CancelledExitCode);
             config.SetExceptionHandler((exception, _) => Fail(services, exception));

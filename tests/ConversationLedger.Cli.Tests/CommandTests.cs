@@ -167,6 +167,19 @@ public sealed class CommandTests
     }
 
     [Fact]
+    public async Task An_unknown_option_is_a_bad_command_line()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("", "threads", "--bogus");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error:", result.Output.Trim());
+        Assert.Contains("Unknown option 'bogus'", result.Output);
+        Assert.Empty(cli.OpenedStores);
+    }
+
+    [Fact]
     public async Task LEDGER_STORE_is_used_when_no_option_is_given()
     {
         var cli = new CliHarness();
@@ -227,6 +240,7 @@ public sealed class PolicyOptionTests
 
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("unknown history policy \"sliding\"", result.Output);
+        Assert.DoesNotContain("(Parameter", result.Output);
         Assert.Empty(cli.OpenedStores);
     }
 

@@ -276,7 +276,7 @@ public sealed class ChatSession
     {
         var table = new Table().Border(TableBorder.None).HideHeaders().AddColumns("command", "what it does");
         table.AddRow("/history", "the conversation since the last reset, with entry numbers");
-        table.AddRow("/usage", "tokens and cost per turn, and a chart over the turns");
+        table.AddRow("/usage", "tokens and cost of every model call, and bar charts of prompt tokens and of cost");
         table.AddRow("/inspect [[TEXT]]", "the next request: its JSON, tokens per part, cost estimate");
         table.AddRow("/pin N, /unpin N", "always send message #N (when history policies trim)");
         table.AddRow("/system [[TEXT]]", "show or change the system prompt (recorded in the ledger)");

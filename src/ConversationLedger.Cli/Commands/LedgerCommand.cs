@@ -29,7 +29,8 @@ public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncComm
         }
         catch (Exception ex) when (ex is FormatException or ArgumentException)
         {
-            return ValidationResult.Error(ex.Message);
+            // An ArgumentException's message ends in " (Parameter 'spec')": not for the user.
+            return ValidationResult.Error(ex.Message.Split(" (Parameter", 2)[0]);
         }
         return CheckId(settings.Scope, "scope") ?? ValidateMore(settings);
     }

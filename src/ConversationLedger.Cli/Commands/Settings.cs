@@ -8,7 +8,7 @@ public class LedgerSettings : CommandSettings
 {
     /// <summary>The store URI (else LEDGER_STORE, else the default SQLite file).</summary>
     [CommandOption("--store <URI>")]
-    [Description("sqlite:PATH, postgres:CONNECTION-STRING, redis:CONFIG or memory: (default: LEDGER_STORE, else ~/.local/share/ledger/ledger.db)")]
+    [Description("sqlite:PATH, postgres:CONNECTION-STRING, redis:CONFIG or memory: (default: LEDGER_STORE, else $XDG_DATA_HOME/ledger/ledger.db, else ~/.local/share/ledger/ledger.db)")]
     public string? Store { get; set; }
 
     /// <summary>The scope (context id: a ticket, a document, a task).</summary>
@@ -24,8 +24,14 @@ public class LedgerSettings : CommandSettings
 
     /// <summary>The history policy (else LEDGER_POLICY, else the cache-aware default).</summary>
     [CommandOption("--policy <NAME>")]
-    [Description("What each request carries: " + HistoryPolicies.Forms + " (default: LEDGER_POLICY, else default)")]
+    [Description("What each request carries: " + PolicyFormsMarkup + " (default: LEDGER_POLICY, else default)")]
     public string? Policy { get; set; }
+
+    /// <summary>
+    /// <see cref="HistoryPolicies.Forms"/> with its brackets escaped: help descriptions are Spectre markup, where
+    /// <c>[:N]</c> would be read as a style (and every <c>--help</c> failed).
+    /// </summary>
+    public const string PolicyFormsMarkup = "default, keep-all, guide[[:N]], truncate:N, window:N[[/STEP]], summarize:N[[/STEP]] (N messages, or Nt tokens)";
 }
 
 /// <summary>Options of commands about one thread given as an argument.</summary>
@@ -148,6 +154,6 @@ public sealed class EmulatorSettings : CommandSettings
 
     /// <summary>A fault applied to every request, e.g. <c>ttft:500,tps:5</c> (slow streaming) or <c>529</c>.</summary>
     [CommandOption("--fault <SPEC>")]
-    [Description("A fault for every request: 429[:S], 529, 500, drop, cut:K, error-event[:K], ttft:MS, tps:N (combine with commas)")]
+    [Description("A fault for every request: 429[[:S]], 529, 500, drop, cut:K, error-event[[:K]], ttft:MS, tps:N (combine with commas)")]
     public string? Fault { get; set; }
 }

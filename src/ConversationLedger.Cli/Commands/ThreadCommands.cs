@@ -81,7 +81,7 @@ public sealed class InspectCommand(CliServices services) : ThreadCommand<Inspect
 }
 
 /// <summary><c>ledger usage [THREAD]</c>.</summary>
-[Description("Tokens and cost per turn, and a chart of prompt tokens over the turns")]
+[Description("Tokens and cost of every model call (turns, and summaries labelled summary), with bar charts of prompt tokens and of cost")]
 public sealed class UsageCommand(CliServices services) : LedgerCommand<UsageSettings>(services)
 {
     /// <inheritdoc />
