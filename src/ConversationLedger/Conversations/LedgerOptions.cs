@@ -32,7 +32,7 @@ public sealed class LedgerOptions
 
     /// <summary>
     /// What of the history each request carries. <value>The default value is <see cref="DefaultPolicy"/>: pins, a running
-    /// summary and a window of the newest 12–36 messages that moves in steps of 24, so the prompt prefix stays cached between steps.</value>
+    /// summary and a window of the newest 12–35 messages that moves in steps of 24, so the prompt prefix stays cached between steps.</value>
     /// </summary>
     public IHistoryPolicy Policy { get; set; } = DefaultPolicy;
 
