@@ -89,7 +89,7 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
         if (asked < 0 && olderUnread)
         {
             // A tool loop longer than the rows read: look further back for its question (a bounded number of times).
-            readMore = new WindowSpec { LastMessages = LoopLookBack * (messages.Count - tail) };
+            readMore = new WindowSpec { LastMessages = LoopLookBack * Math.Max(messages.Count - tail, MinLoopRead) };
         }
         asked = asked < 0 ? messages.Count : asked;
         var total = view.Head.RunningTokens;
@@ -191,6 +191,10 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
 
     // How much further back a read looks for the question of a long tool loop, as a multiple of what was read.
     private const int LoopLookBack = 4;
+
+    // The fewest rows that multiple is taken of: a token window's read can hold a single long tool result, and four times
+    // that would rarely reach the question, leaving the window to move inside the loop (and its thinking refused).
+    private const int MinLoopRead = 16;
 
     // The window starts at the first turn start at or after the limit, among the messages the turn's first request had
     // (those before a tool loop's question; the loop itself follows). They can leave none there: then at the last turn

@@ -92,7 +92,9 @@ internal sealed class RequestBuilder(LedgerOptions options)
             : null;
 
     // Drops whole turns from the oldest end of the window (inside a tool loop, whole call-and-result steps, never the call the new
-    // message answers), then pins, then the summary, until the request fits.
+    // message answers), then pins, then the summary, until the request fits. The tool loop the new message continues goes
+    // last: its question's request dropped window, pins and summary in this order, so the loop keeps the prompt before its
+    // replies (and their thinking) as long as it fits.
     private HistorySelection Fit(HistorySelection selection, ConversationView view, Message next, int nextTokens, long budget,
         string model, out RequestParts parts, out long estimate)
     {
@@ -113,8 +115,11 @@ internal sealed class RequestBuilder(LedgerOptions options)
             {
                 return current;
             }
-            var cut = HistoryUnits.NextCut(current.Window, 1);
-            if (current.Window.Count > 0 && (cut < current.Window.Count || HistoryUnits.IsTurnStart(next)))
+            // Before the loop the new message continues, the window is cut where its question's request cut it.
+            var before = MessagesBeforeLoop(current.Window, next);
+            var cut = HistoryUnits.NextCut(before > 0 ? current.Window.Take(before).ToArray() : current.Window, 1);
+            var intoLoop = before == 0 && cut < current.Window.Count;
+            if (before > 0 || (intoLoop && current.Pinned.Count == 0 && current.Summary is null))
             {
                 var dropped = current.Window.Take(cut).ToArray();
                 current = current with
@@ -140,6 +145,22 @@ internal sealed class RequestBuilder(LedgerOptions options)
                 return current;
             }
         }
+    }
+
+    // How many of the window's messages come before the tool loop the new message continues (all of them when it starts a
+    // turn; none when the window starts inside the loop).
+    private static int MessagesBeforeLoop(IReadOnlyList<LedgerMessage> window, Message next)
+    {
+        if (HistoryUnits.IsTurnStart(next))
+        {
+            return window.Count;
+        }
+        var question = window.Count - 1;
+        while (question > 0 && !HistoryUnits.IsTurnStart(window[question].Message))
+        {
+            question--;
+        }
+        return Math.Max(question, 0);
     }
 
     // A text block: its text plus the block's framing.
