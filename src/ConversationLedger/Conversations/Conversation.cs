@@ -147,6 +147,7 @@ public sealed class Conversation
     /// Sets or changes the system prompt. Recorded as a ledger event with the turn it takes effect at; an
     /// unchanged prompt records nothing. An empty text clears it.
     /// </summary>
+    /// <exception cref="LedgerException">Thinking is on and the thread is in an open tool loop (the change would invalidate the loop's thinking).</exception>
     public async Task SetSystemPromptAsync(string text, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -162,9 +163,12 @@ public sealed class Conversation
 
     /// <summary>Pins a message (and the rest of its turn) so that windowed policies always send it.</summary>
     /// <exception cref="LedgerNotFoundException">There is no message at that sequence since the newest reset.</exception>
+    /// <exception cref="LedgerException">Thinking is on and the thread is in an open tool loop (the change would invalidate the loop's thinking).</exception>
     public Task PinAsync(long sequence, CancellationToken cancellationToken = default) => SetPinAsync(sequence, true, cancellationToken);
 
     /// <summary>Unpins a message (and the rest of its turn).</summary>
+    /// <exception cref="LedgerNotFoundException">There is no message at that sequence since the newest reset.</exception>
+    /// <exception cref="LedgerException">Thinking is on and the thread is in an open tool loop (the change would invalidate the loop's thinking).</exception>
     public Task UnpinAsync(long sequence, CancellationToken cancellationToken = default) => SetPinAsync(sequence, false, cancellationToken);
 
     /// <summary>Starts afresh: later requests carry nothing from before; the archive stays readable.</summary>
@@ -180,6 +184,7 @@ public sealed class Conversation
     /// </summary>
     /// <exception cref="LedgerNotFoundException">There is no message at that sequence since the newest reset.</exception>
     /// <exception cref="LedgerValidationException">The edited conversation would be invalid.</exception>
+    /// <exception cref="LedgerException">Thinking is on and the thread is in an open tool loop (the change would invalidate the loop's thinking).</exception>
     public async Task EditAsync(long sequence, Message replacement, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(replacement);
@@ -380,6 +385,7 @@ public sealed class Conversation
     {
         var view = await LoadAsync(cancellationToken);
         var index = IndexOf(view, sequence);
+        ThrowIfThinkingLoopOpen(view, "the pins"); // a pin moves its turn in front of the window
         // Pins apply to whole turns: a lone pinned question or answer would break alternation when sent.
         var start = index;
         while (start > 0 && !HistoryUnits.IsTurnStart(view.Messages[start].Message))

@@ -65,9 +65,11 @@ public sealed class RequestOptionsTests
 
         var system = await Assert.ThrowsAsync<LedgerException>(() => t.Conversation.SetSystemPromptAsync("Be brief."));
         var edit = await Assert.ThrowsAsync<LedgerException>(() => t.Conversation.EditAsync(1, Message.User("hi")));
+        var pin = await Assert.ThrowsAsync<LedgerException>(() => t.Conversation.UnpinAsync(1));
 
         Assert.Contains("in the middle of a tool loop with thinking on", system.Message, StringComparison.Ordinal);
         Assert.Contains("changing an earlier message", edit.Message, StringComparison.Ordinal);
+        Assert.Contains("changing the pins", pin.Message, StringComparison.Ordinal);
         Assert.Equal(before, await t.EntriesAsync());
 
         // Once the loop is answered, the change goes ahead.
