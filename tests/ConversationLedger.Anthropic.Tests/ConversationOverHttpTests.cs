@@ -7,6 +7,16 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
 {
     public void Dispose() => fixture.Emulator.Reset();
 
+    // Thinking on, one tool, a 6-message window moving in steps of 4; a tool choice of {"type":"any"} makes the emulator call the tool.
+    private static LedgerOptions ThinkingAgentOptions(string? toolChoice) => new()
+    {
+        Policy = HistoryPolicies.Parse("window:6/4"),
+        MaxTokens = 2048,
+        Thinking = JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement,
+        Tools = JsonDocument.Parse("""[{"name":"search","input_schema":{"type":"object"}}]""").RootElement,
+        ToolChoice = toolChoice is null ? null : JsonDocument.Parse(toolChoice).RootElement,
+    };
+
     private Ledger NewLedger(LedgerOptions? options = null) =>
         new(new InMemoryConversationStore(), fixture.Client(), options ?? new LedgerOptions { Policy = KeepAllPolicy.Instance });
 
@@ -98,15 +108,7 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
     {
         var store = new InMemoryConversationStore();
         var key = new ThreadKey("t", "s", "thinking-loop");
-        LedgerOptions Options(string? toolChoice) => new()
-        {
-            Policy = HistoryPolicies.Parse("window:6/4"),
-            MaxTokens = 2048,
-            Thinking = JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement,
-            Tools = JsonDocument.Parse("""[{"name":"search","input_schema":{"type":"object"}}]""").RootElement,
-            ToolChoice = toolChoice is null ? null : JsonDocument.Parse(toolChoice).RootElement,
-        };
-        var chat = new Ledger(store, fixture.Client(), Options(null)).Open(key);
+        var chat = new Ledger(store, fixture.Client(), ThinkingAgentOptions(null)).Open(key);
         for (var i = 0; i < 5; i++)
         {
             await chat.SendAsync($"question {i}");
@@ -114,7 +116,7 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
 
         // The same thread, now forced to call the tool: every reply is a signed thinking block and a call. The loop
         // outgrows the window's read; the emulator checks each thinking block against the prompt it was written for.
-        var agent = new Ledger(store, fixture.Client(), Options("""{"type":"any"}""")).Open(key);
+        var agent = new Ledger(store, fixture.Client(), ThinkingAgentOptions("""{"type":"any"}""")).Open(key);
         var turn = await agent.SendAsync("Search until I stop you.");
         for (var i = 0; i < 10; i++)
         {
@@ -135,16 +137,8 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
     {
         var store = new InMemoryConversationStore();
         var key = new ThreadKey("t", "s", "thinking-loops");
-        LedgerOptions Options(string? toolChoice) => new()
-        {
-            Policy = HistoryPolicies.Parse("window:6/4"),
-            MaxTokens = 2048,
-            Thinking = JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement,
-            Tools = JsonDocument.Parse("""[{"name":"search","input_schema":{"type":"object"}}]""").RootElement,
-            ToolChoice = toolChoice is null ? null : JsonDocument.Parse(toolChoice).RootElement,
-        };
-        var chat = new Ledger(store, fixture.Client(), Options(null)).Open(key);
-        var agent = new Ledger(store, fixture.Client(), Options("""{"type":"any"}""")).Open(key);
+        var chat = new Ledger(store, fixture.Client(), ThinkingAgentOptions(null)).Open(key);
+        var agent = new Ledger(store, fixture.Client(), ThinkingAgentOptions("""{"type":"any"}""")).Open(key);
         async Task<TurnResult> LoopAsync(string question, int steps)
         {
             // The agent is forced to call the tool; the last result goes through the plain chat, whose reply ends the loop.
@@ -171,16 +165,8 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
     {
         var store = new InMemoryConversationStore();
         var key = new ThreadKey("t", "s", "thinking-pinned-loop");
-        LedgerOptions Options(string? toolChoice) => new()
-        {
-            Policy = HistoryPolicies.Parse("window:6/4"),
-            MaxTokens = 2048,
-            Thinking = JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement,
-            Tools = JsonDocument.Parse("""[{"name":"search","input_schema":{"type":"object"}}]""").RootElement,
-            ToolChoice = toolChoice is null ? null : JsonDocument.Parse(toolChoice).RootElement,
-        };
-        var chat = new Ledger(store, fixture.Client(), Options(null)).Open(key);
-        var agent = new Ledger(store, fixture.Client(), Options("""{"type":"any"}""")).Open(key);
+        var chat = new Ledger(store, fixture.Client(), ThinkingAgentOptions(null)).Open(key);
+        var agent = new Ledger(store, fixture.Client(), ThinkingAgentOptions("""{"type":"any"}""")).Open(key);
         // The first exchange is a tool loop (pinned whole, as the first exchange is), longer than the window.
         var turn = await agent.SendAsync("Crawl the whole site.");
         for (var i = 0; i < 5; i++)

@@ -387,11 +387,7 @@ public sealed class Conversation
         var index = IndexOf(view, sequence);
         ThrowIfThinkingLoopOpen(view, "the pins"); // a pin moves its turn in front of the window
         // Pins apply to whole turns: a lone pinned question or answer would break alternation when sent.
-        var start = index;
-        while (start > 0 && !HistoryUnits.IsTurnStart(view.Messages[start].Message))
-        {
-            start--;
-        }
+        var start = Math.Max(HistoryUnits.PreviousTurnStart(view.Messages, index, 1), 0);
         var end = HistoryUnits.NextTurnStart(view.Messages, start + 1);
         var pins = view.Messages.Skip(start).Take(end - start)
             .Select(m => (LedgerEntry)new PinEntry(m.Sequence, pinned))

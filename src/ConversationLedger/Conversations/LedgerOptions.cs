@@ -52,9 +52,11 @@ public sealed class LedgerOptions
     public JsonElement? Tools
     {
         get => _tools;
-        set => _tools = value is null or { ValueKind: JsonValueKind.Array }
-            ? Compact(value)
-            : throw new ArgumentException($"tools must be a JSON array of tool definitions, not {value.Value.ValueKind}", nameof(value));
+        set
+        {
+            _tools = Checked(value, JsonValueKind.Array, "tools must be a JSON array of tool definitions");
+            ToolsJson = _tools?.GetRawText();
+        }
     }
 
     /// <summary>The API's <c>tool_choice</c> object, verbatim (null: the API's default, auto). <value>The default value is null.</value></summary>
@@ -62,9 +64,7 @@ public sealed class LedgerOptions
     public JsonElement? ToolChoice
     {
         get => _toolChoice;
-        set => _toolChoice = value is null or { ValueKind: JsonValueKind.Object }
-            ? Compact(value)
-            : throw new ArgumentException($"tool_choice must be a JSON object such as {{\"type\":\"auto\"}}, not {value.Value.ValueKind}", nameof(value));
+        set => _toolChoice = Checked(value, JsonValueKind.Object, """tool_choice must be a JSON object such as {"type":"auto"}""");
     }
 
     /// <summary>
@@ -77,21 +77,28 @@ public sealed class LedgerOptions
     public JsonElement? Thinking
     {
         get => _thinking;
-        set => _thinking = value is null or { ValueKind: JsonValueKind.Object }
-            ? Compact(value)
-            : throw new ArgumentException($"thinking must be a JSON object such as {{\"type\":\"enabled\",\"budget_tokens\":2048}}, not {value.Value.ValueKind}", nameof(value));
+        set => _thinking = Checked(value, JsonValueKind.Object, """thinking must be a JSON object such as {"type":"enabled","budget_tokens":2048}""");
     }
 
     /// <summary>Whether requests ask for extended thinking.</summary>
     internal bool ThinkingEnabled =>
         _thinking is { } thinking && !(thinking.TryGetProperty("type", out var type) && type.ValueEquals("disabled"));
 
+    /// <summary>The tool definitions' JSON text as sent (kept once, so counting its tokens reads no JSON per turn).</summary>
+    internal string? ToolsJson { get; private set; }
+
     private JsonElement? _tools;
     private JsonElement? _toolChoice;
     private JsonElement? _thinking;
 
-    // Written as sent (no indentation), so the local token estimate counts what the API will count.
-    private static JsonElement? Compact(JsonElement? value) => value is { } json ? JsonSerializer.SerializeToElement(json) : null;
+    // A request field of the expected JSON kind (or null), written as sent (no indentation) so the local token estimate
+    // counts what the API will count.
+    private static JsonElement? Checked(JsonElement? value, JsonValueKind kind, string rule) => value switch
+    {
+        null => null,
+        { ValueKind: var actual } when actual != kind => throw new ArgumentException($"{rule}, not {actual}", nameof(value)),
+        { } json => JsonSerializer.SerializeToElement(json),
+    };
 
     /// <summary>Whether the first exchange of a conversation (and of each reset) is pinned when it is committed. <value>The default value is true.</value></summary>
     public bool PinFirstExchange { get; set; } = true;

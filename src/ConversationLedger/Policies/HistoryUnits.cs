@@ -28,6 +28,20 @@ public static class HistoryUnits
         return i;
     }
 
+    /// <summary>The index of the last turn start at or before <paramref name="index"/> and not before <paramref name="floor"/>; -1 when there is none.</summary>
+    public static int PreviousTurnStart(IReadOnlyList<LedgerMessage> messages, int index, int floor)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        for (var i = Math.Min(index, messages.Count - 1); i >= Math.Max(floor, 0); i--)
+        {
+            if (IsTurnStart(messages[i].Message))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     /// <summary>
     /// Where history from <paramref name="index"/> on can start: the first turn start at or after it, or, when a tool
     /// loop leaves none, the first assistant message at or after it (or the count when there is neither).

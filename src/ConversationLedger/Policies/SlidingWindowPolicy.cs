@@ -154,14 +154,10 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
         var messages = view.Messages;
         if (messages.Count > 0 && messages[^1].Message.CallsTools)
         {
-            for (var i = messages.Count - 1; i >= tail; i--)
-            {
-                if (HistoryUnits.IsTurnStart(messages[i].Message))
-                {
-                    return (messages[i].Ordinal - 1, view.Head.RunningTokens - HistoryUnits.Tokens(messages.Skip(i)), i);
-                }
-            }
-            return (view.Head.RunningMessages, view.Head.RunningTokens, -1);
+            var question = HistoryUnits.PreviousTurnStart(messages, messages.Count - 1, tail);
+            return question < 0
+                ? (view.Head.RunningMessages, view.Head.RunningTokens, -1)
+                : (messages[question].Ordinal - 1, view.Head.RunningTokens - HistoryUnits.Tokens(messages.Skip(question)), question);
         }
         return (view.Head.RunningMessages, view.Head.RunningTokens, messages.Count);
     }
@@ -209,14 +205,8 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
         {
             return next;
         }
-        for (var i = start - 1; i >= firstPlanned; i--)
-        {
-            if (HistoryUnits.IsTurnStart(had[i].Message))
-            {
-                return i;
-            }
-        }
-        return HistoryUnits.NextCut(had, start);
+        var previous = HistoryUnits.PreviousTurnStart(had, start - 1, firstPlanned);
+        return previous >= 0 ? previous : HistoryUnits.NextCut(had, start);
     }
 
     // The read window is the contiguous run of messages at the end; pinned messages read from further back come before it.

@@ -99,7 +99,7 @@ internal sealed class RequestBuilder(LedgerOptions options)
         string model, out RequestParts parts, out long estimate)
     {
         var systemTokens = view.SystemPrompt is { } s ? TextTokens(s) : 0;
-        var toolTokens = options.Tools is { } tools ? CachedCount(tools.GetRawText()) : 0;
+        var toolTokens = options.ToolsJson is { } tools ? CachedCount(tools) : 0;
         var current = selection;
         while (true)
         {
@@ -155,12 +155,7 @@ internal sealed class RequestBuilder(LedgerOptions options)
         {
             return window.Count;
         }
-        var question = window.Count - 1;
-        while (question > 0 && !HistoryUnits.IsTurnStart(window[question].Message))
-        {
-            question--;
-        }
-        return Math.Max(question, 0);
+        return Math.Max(HistoryUnits.PreviousTurnStart(window, window.Count - 1, 1), 0);
     }
 
     // A text block: its text plus the block's framing.
@@ -206,21 +201,8 @@ internal sealed class RequestBuilder(LedgerOptions options)
     // thinking; the window stays put through a loop, so the prompt before them is usually the one they were written for
     // (when it is not, the API refuses them either way). Elsewhere, after a cut, the prompt before older thinking blocks
     // has changed: they go.
-    private int LoopStart(HistorySelection selection, Message next)
-    {
-        var messages = selection.Messages.ToList();
-        if (!options.ThinkingEnabled || HistoryUnits.IsTurnStart(next))
-        {
-            return messages.Count;
-        }
-        var windowStart = selection.Pinned.Count;
-        var i = messages.Count - 1;
-        while (i > windowStart && !HistoryUnits.IsTurnStart(messages[i].Message))
-        {
-            i--;
-        }
-        return Math.Max(i, windowStart);
-    }
+    private int LoopStart(HistorySelection selection, Message next) =>
+        selection.Pinned.Count + (options.ThinkingEnabled ? MessagesBeforeLoop(selection.Window, next) : selection.Window.Count);
 
     // Once history is cut, the prefix a thinking block was signed over has changed; the API rejects such blocks.
     private static Message WithoutThinking(Message message) =>
