@@ -7,7 +7,7 @@ using ConversationLedger.Emulator;
 namespace ConversationLedger.Benchmarks;
 
 /// <summary>
-/// An agent at work against the emulator, with extended thinking on: a 2,000-token system prompt and a tool, some
+/// An agent at work against the emulator on Claude Sonnet 5.5, with adaptive thinking on: a 2,000-token system prompt and a tool, some
 /// ordinary turns, then one task that takes N tool calls (each result ~800 tokens) before the final answer. Every
 /// reply carries a signed thinking block, which the emulator checks against the prompt it was written for, so a
 /// policy that moved the prompt under a running loop would be refused. Billed input as the emulator reports it.
@@ -45,19 +45,22 @@ internal static class AgentLoopScenario
             new AnthropicModelClient(new AnthropicModelClientOptions { ApiKey = "bench", BaseUrl = url, MaxRetries = 0 }), models);
         var store = new InMemoryConversationStore();
         var key = new ThreadKey("bench", "agent", "loop");
-        // Two ledgers over one thread: the same settings, one of them made to call the tool (tool_choice any).
-        LedgerOptions Options(bool forceTool) => new()
+        // Sonnet 5.5 refuses forced tool use: the emulator is scripted to call the tool, and opens each call with its own
+        // signed thinking (adaptive thinking, display omitted by default on this model).
+        var chat = new Ledger(store, model, new LedgerOptions
         {
             Model = Model,
             MaxTokens = 4096,
             Policy = policy,
             PromptCaching = caching,
-            Thinking = Json("""{"type":"enabled","budget_tokens":2048}"""),
+            Thinking = ThinkingOptions.Adaptive,
             Tools = Json("""[{"name":"read_log","description":"Reads the next page of the service log","input_schema":{"type":"object","properties":{"page":{"type":"integer"}}}}]"""),
-            ToolChoice = forceTool ? Json("""{"type":"any"}""") : null,
-        };
-        var chat = new Ledger(store, model, Options(forceTool: false)).Open(key);
-        var agent = new Ledger(store, model, Options(forceTool: true)).Open(key);
+        }).Open(key);
+        Task<TurnResult> CallsToolAsync(Message message, int call)
+        {
+            emulator.Script.Enqueue(new ScriptedReply([ContentBlock.CreateToolUse($"toolu_{call:D4}", "read_log", $$"""{"page":{{call}}}""")]));
+            return chat.SendAsync(message);
+        }
         await chat.SetSystemPromptAsync(ScenarioText.OfTokens(2000, "You are an on-call assistant with access to the service log.", seed: 7));
 
         decimal cost = 0;
@@ -81,7 +84,7 @@ internal static class AgentLoopScenario
         {
             Count(await chat.SendAsync(ScenarioText.OfTokens(150, $"Question {turn}:", seed: turn)), inLoop: false);
         }
-        var last = await agent.SendAsync("The checkout service is failing. Read the log until you find the cause.");
+        var last = await CallsToolAsync(Message.User("The checkout service is failing. Read the log until you find the cause."), 0);
         Count(last, inLoop: true);
         for (var call = 1; call <= calls; call++)
         {
@@ -89,8 +92,8 @@ internal static class AgentLoopScenario
             var result = new Message(Role.User, [ContentBlock.CreateToolResult(use.Id, ScenarioText.OfTokens(800, $"Log page {call}:", seed: 100 + call))]);
             try
             {
-                // The last result goes to the plain ledger, so the model may answer instead of calling again.
-                last = await (call == calls ? chat : agent).SendAsync(result);
+                // After the last result the model answers instead of calling again.
+                last = call == calls ? await chat.SendAsync(result) : await CallsToolAsync(result, call);
                 Count(last, inLoop: true);
             }
             catch (ModelCallException)

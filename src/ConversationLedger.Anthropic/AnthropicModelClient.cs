@@ -220,8 +220,9 @@ public sealed class AnthropicModelClient : IModelClient
                     return null;
                 case "content_block_start":
                     var index = data.GetProperty("index").GetInt64();
-                    _blocks[index] = JsonNode.Parse(data.GetProperty("content_block").GetRawText())!.AsObject();
-                    return null;
+                    var started = _blocks[index] = JsonNode.Parse(data.GetProperty("content_block").GetRawText())!.AsObject();
+                    // A thinking block says thinking started even when its text is omitted (only a signature follows).
+                    return started["type"]?.GetValue<string>() == "thinking" ? new ThinkingDelta((int)index, "") : null;
                 case "content_block_delta":
                     return AddDelta(data.GetProperty("index").GetInt64(), data.GetProperty("delta"));
                 case "content_block_stop":

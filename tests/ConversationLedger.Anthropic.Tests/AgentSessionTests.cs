@@ -10,7 +10,7 @@ public sealed class SmallModelEmulatorFixture : IAsyncLifetime
     public const string SmallModel = "claude-small-test";
 
     public static ModelCatalog Models { get; } = new(ModelCatalog.Default.Models.Append(
-        new ModelInfo { Id = SmallModel, ContextWindow = 8_000, MaxOutput = 8_192, InputPerMTok = 1, OutputPerMTok = 5 }));
+        new ModelInfo { Id = SmallModel, ContextWindow = 8_000, MaxOutput = 8_192, InputPerMTok = 1, OutputPerMTok = 5, ThinkingForms = ["adaptive", "enabled", "disabled"] }));
 
     public EmulatorServer Emulator { get; } = new(new EmulatorOptions { ApiKey = EmulatorFixture.ApiKey, Models = Models });
 
@@ -89,7 +89,7 @@ public sealed class AgentSessionTests(SmallModelEmulatorFixture fixture) : IClas
                 Calibration = calibration,
                 Policy = HistoryPolicies.Parse(policy),
                 MaxTokens = 2048,
-                Thinking = thinking ? JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement : null,
+                Thinking = thinking ? ThinkingOptions.Adaptive : ThinkingOptions.Off,
                 Tools = JsonDocument.Parse("""[{"name":"search","input_schema":{"type":"object"}}]""").RootElement,
                 ToolChoice = toolChoice is null ? null : JsonDocument.Parse(toolChoice).RootElement,
             };

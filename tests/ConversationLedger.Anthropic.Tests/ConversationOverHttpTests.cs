@@ -7,15 +7,23 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
 {
     public void Dispose() => fixture.Emulator.Reset();
 
-    // Thinking on, one tool, a 6-message window moving in steps of 4; a tool choice of {"type":"any"} makes the emulator call the tool.
-    private static LedgerOptions ThinkingAgentOptions(string? toolChoice) => new()
+    // Adaptive thinking on the default model (which refuses forced tool use), one tool, a 6-message window moving in steps of 4.
+    private static LedgerOptions ThinkingAgentOptions() => new()
     {
         Policy = HistoryPolicies.Parse("window:6/4"),
         MaxTokens = 2048,
-        Thinking = JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement,
+        Thinking = ThinkingOptions.Adaptive,
         Tools = JsonDocument.Parse("""[{"name":"search","input_schema":{"type":"object"}}]""").RootElement,
-        ToolChoice = toolChoice is null ? null : JsonDocument.Parse(toolChoice).RootElement,
     };
+
+    private int _calls;
+
+    // The model calls the search tool (a scripted reply; the emulator opens it with its own signed thinking).
+    private Task<TurnResult> CallsToolAsync(Conversation chat, Message message)
+    {
+        fixture.Emulator.Script.Enqueue(new ScriptedReply([ContentBlock.CreateToolUse($"toolu_{Interlocked.Increment(ref _calls):D4}", "search")]));
+        return chat.SendAsync(message);
+    }
 
     private Ledger NewLedger(LedgerOptions? options = null) =>
         new(new InMemoryConversationStore(), fixture.Client(), options ?? new LedgerOptions { Policy = KeepAllPolicy.Instance });
@@ -97,7 +105,8 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         Assert.Equal("end_turn", answer.Usage.Record.StopReason);
         // The definitions count against the budget: the estimate includes them as the emulator's count does.
         Assert.True(answer.Request.Parts.Tools > 20);
-        Assert.Equal(answer.Usage.Record.Usage.TotalInputTokens, answer.Request.Parts.Total);
+        // The local count, scaled by the model's starting tokenizer factor, is what the model counts.
+        Assert.Equal(answer.Usage.Record.Usage.TotalInputTokens, TokenCalibration.Apply(answer.Request.Parts.Total, ModelCatalog.Default.Get(answer.Request.Request.Model).TokenFactor));
         var stored = (await chat.LoadAsync()).Messages.Select(m => m.Message).ToList();
         Assert.Equal(4, stored.Count);
         Assert.Empty(ConversationValidator.Validate(stored, ValidationOptions.StrictHistory));
@@ -108,20 +117,19 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
     {
         var store = new InMemoryConversationStore();
         var key = new ThreadKey("t", "s", "thinking-loop");
-        var chat = new Ledger(store, fixture.Client(), ThinkingAgentOptions(null)).Open(key);
+        var chat = new Ledger(store, fixture.Client(), ThinkingAgentOptions()).Open(key);
         for (var i = 0; i < 5; i++)
         {
             await chat.SendAsync($"question {i}");
         }
 
-        // The same thread, now forced to call the tool: every reply is a signed thinking block and a call. The loop
+        // Now the model calls the tool on every turn: every reply is a signed thinking block and a call. The loop
         // outgrows the window's read; the emulator checks each thinking block against the prompt it was written for.
-        var agent = new Ledger(store, fixture.Client(), ThinkingAgentOptions("""{"type":"any"}""")).Open(key);
-        var turn = await agent.SendAsync("Search until I stop you.");
+        var turn = await CallsToolAsync(chat, Message.User("Search until I stop you."));
         for (var i = 0; i < 10; i++)
         {
             var call = turn.Reply.Message.Content.Single(b => b.ToolUse is not null).ToolUse!;
-            turn = await agent.SendAsync(new Message(Role.User, [ContentBlock.CreateToolResult(call.Id, $"result {i}")]));
+            turn = await CallsToolAsync(chat, new Message(Role.User, [ContentBlock.CreateToolResult(call.Id, $"result {i}")]));
         }
 
         // The history was cut (older thinking had to go), yet the loop's replies kept theirs, signatures intact.
@@ -137,17 +145,16 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
     {
         var store = new InMemoryConversationStore();
         var key = new ThreadKey("t", "s", "thinking-loops");
-        var chat = new Ledger(store, fixture.Client(), ThinkingAgentOptions(null)).Open(key);
-        var agent = new Ledger(store, fixture.Client(), ThinkingAgentOptions("""{"type":"any"}""")).Open(key);
+        var chat = new Ledger(store, fixture.Client(), ThinkingAgentOptions()).Open(key);
         async Task<TurnResult> LoopAsync(string question, int steps)
         {
-            // The agent is forced to call the tool; the last result goes through the plain chat, whose reply ends the loop.
-            var turn = await agent.SendAsync(question);
+            // The model calls the tool until the last result, whose reply ends the loop.
+            var turn = await CallsToolAsync(chat, Message.User(question));
             for (var i = 0; i < steps; i++)
             {
                 var call = turn.Reply.Message.Content.Single(b => b.ToolUse is not null).ToolUse!;
                 var result = new Message(Role.User, [ContentBlock.CreateToolResult(call.Id, $"result {i}")]);
-                turn = await (i == steps - 1 ? chat : agent).SendAsync(result);
+                turn = i == steps - 1 ? await chat.SendAsync(result) : await CallsToolAsync(chat, result);
             }
             return turn;
         }
@@ -165,14 +172,14 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
     {
         var store = new InMemoryConversationStore();
         var key = new ThreadKey("t", "s", "thinking-pinned-loop");
-        var chat = new Ledger(store, fixture.Client(), ThinkingAgentOptions(null)).Open(key);
-        var agent = new Ledger(store, fixture.Client(), ThinkingAgentOptions("""{"type":"any"}""")).Open(key);
+        var chat = new Ledger(store, fixture.Client(), ThinkingAgentOptions()).Open(key);
         // The first exchange is a tool loop (pinned whole, as the first exchange is), longer than the window.
-        var turn = await agent.SendAsync("Crawl the whole site.");
+        var turn = await CallsToolAsync(chat, Message.User("Crawl the whole site."));
         for (var i = 0; i < 5; i++)
         {
             var call = turn.Reply.Message.Content.Single(b => b.ToolUse is not null).ToolUse!;
-            turn = await (i == 4 ? chat : agent).SendAsync(new Message(Role.User, [ContentBlock.CreateToolResult(call.Id, $"result {i}")]));
+            var result = new Message(Role.User, [ContentBlock.CreateToolResult(call.Id, $"result {i}")]);
+            turn = i == 4 ? await chat.SendAsync(result) : await CallsToolAsync(chat, result);
         }
         // This turn's window starts inside the loop (not pinned there yet: incomplete before the window), so its request is cut.
         var cut = await chat.SendAsync("Summarize what you found.");
@@ -187,15 +194,16 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
     }
 
     [Theory]
-    [InlineData("system prompt")]
-    [InlineData("edit")]
-    public async Task With_thinking_on_a_changed_system_prompt_or_an_edit_drops_the_thinking_written_before_it(string change)
+    [InlineData("system prompt", "claude-haiku-5-5")] // takes no mid-conversation system messages: the top-level prompt changes
+    [InlineData("edit", "claude-sonnet-5-5")]
+    public async Task With_thinking_on_a_changed_system_prompt_or_an_edit_drops_the_thinking_written_before_it(string change, string model)
     {
         var chat = NewLedger(new LedgerOptions
         {
+            Model = model,
             Policy = KeepAllPolicy.Instance,
             MaxTokens = 2048,
-            Thinking = JsonDocument.Parse("""{"type":"enabled","budget_tokens":1024}""").RootElement,
+            Thinking = ThinkingOptions.Adaptive,
         }).Open(new ThreadKey("t", "s", "thinking-" + change.Replace(' ', '-')));
         var first = await chat.SendAsync("My name is Hesham.");
         await chat.SendAsync("What should I build?");
@@ -216,6 +224,35 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         Assert.True(after.Request.Request.Messages[^2].Content[0].IsThinking); // written after the change: kept
         Assert.Equal("end_turn", after.Usage.Record.StopReason);
     }
+
+    [Fact]
+    public async Task On_a_model_that_takes_system_messages_a_prompt_change_is_sent_where_it_took_effect_and_keeps_the_cache_and_thinking_before_it()
+    {
+        var chat = NewLedger(new LedgerOptions { Policy = KeepAllPolicy.Instance, MaxTokens = 2048 })
+            .Open(new ThreadKey("t", "s", "system-message"));
+        await chat.SetSystemPromptAsync(ScenarioPrompt);
+        await chat.SendAsync("My name is Hesham.");
+        var second = await chat.SendAsync("What should I build?");
+        await chat.SetSystemPromptAsync("Answer in one sentence.");
+
+        var changed = await chat.SendAsync("And how?");
+        var next = await chat.SendAsync("And when?");
+
+        // The first prompt stays on top; the new one follows the question of the turn it took effect at.
+        var sent = next.Request.Request;
+        Assert.Equal(ScenarioPrompt, sent.System.Single().Text);
+        Assert.Equal(["user", "assistant", "user", "assistant", "user", "system", "assistant", "user"], sent.Messages.Select(m => m.Role.Value));
+        Assert.Equal("Answer in one sentence.", sent.Messages[5].Text);
+        // Default thinking on Sonnet 5.5 (display omitted): every reply's signed thinking went back and passed the API's checks.
+        Assert.All(sent.Messages.Where(m => m.Role == Role.Assistant), m => Assert.True(m.Content[0].IsThinking));
+        // The prefix before the change was read from the cache: all of the second turn's prompt, and the turn after.
+        Assert.True(changed.Usage.Record.Usage.CacheReadInputTokens >= second.Usage.Record.Usage.TotalInputTokens - 1,
+            $"{changed.Usage.Record.Usage} after {second.Usage.Record.Usage}");
+        Assert.True(next.Usage.Record.Usage.CacheReadInputTokens >= changed.Usage.Record.Usage.TotalInputTokens - 1,
+            $"{next.Usage.Record.Usage} after {changed.Usage.Record.Usage}");
+    }
+
+    private static readonly string ScenarioPrompt = string.Join(' ', Enumerable.Range(1, 300).Select(i => $"rule{i}"));
 
     [Fact]
     public async Task A_streamed_tool_call_is_stored_with_its_input_exactly_as_a_plain_call_would_store_it()

@@ -135,7 +135,9 @@ public sealed class ChatCommandTests
         await cli.RunAsync("hi\n/system Be brief.\nagain\n", "chat", "--system", "You are a senior software architect.");
 
         Assert.Equal("You are a senior software architect.", cli.Model.Requests[0].System[0].Text);
-        Assert.Equal("Be brief.", cli.Model.Requests[1].System[0].Text);
+        // Sonnet 5.5 takes mid-conversation system messages: the first prompt stays on top (and cached), the change follows the question.
+        Assert.Equal("You are a senior software architect.", cli.Model.Requests[1].System[0].Text);
+        Assert.Equal((Role.System, "Be brief."), (cli.Model.Requests[1].Messages[^1].Role, cli.Model.Requests[1].Messages[^1].Text));
         var entries = await cli.Store.ReadEntriesAsync(DefaultThread, 0, 100);
         Assert.Equal(2, entries.OfType<SystemPromptEntry>().Count());
     }

@@ -206,17 +206,54 @@ public sealed class CommandTests
 public sealed class PolicyOptionTests
 {
     [Fact]
-    public async Task Chat_with_thinking_asks_for_it_and_keeps_room_for_the_answer()
+    public async Task Chat_with_a_thinking_budget_asks_for_it_on_a_model_that_takes_budgets_and_keeps_room_for_the_answer()
     {
         var cli = new CliHarness();
 
-        var result = await cli.RunAsync("hello\n", "chat", "--thinking", "2048");
+        var result = await cli.RunAsync("hello\n", "chat", "--model", "claude-haiku-4-5", "--thinking", "2048");
 
         Assert.Equal(0, result.ExitCode);
         var request = cli.Model.Requests.Last();
         Assert.Equal(2048, request.Thinking!.Value.GetProperty("budget_tokens").GetInt32());
         Assert.Equal("enabled", request.Thinking!.Value.GetProperty("type").GetString());
         Assert.Equal(1024 + 2048, request.MaxTokens);
+    }
+
+    [Fact]
+    public async Task A_thinking_budget_on_a_model_that_only_thinks_adaptively_is_refused_at_start_in_the_APIs_words()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("hello\n", "chat", "--thinking", "2048"); // claude-sonnet-5-5
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("\"thinking.type.enabled\" is not supported for this model. Use \"thinking.type.adaptive\" and \"output_config.effort\"", result.Output);
+        Assert.Empty(cli.Model.Requests);
+    }
+
+    [Fact]
+    public async Task Chat_with_adaptive_thinking_and_an_effort_sends_them_in_the_models_form()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("hello\n", "chat", "--thinking", "adaptive", "--effort", "low", "--thinking-display", "summarized");
+
+        Assert.Equal(0, result.ExitCode);
+        var request = cli.Model.Requests.Last();
+        Assert.Equal("""{"type":"adaptive","display":"summarized"}""", request.Thinking!.Value.GetRawText());
+        Assert.Equal("""{"effort":"low"}""", request.OutputConfig!.Value.GetRawText());
+    }
+
+    [Fact]
+    public async Task An_effort_a_model_does_not_take_is_refused_at_start_in_the_APIs_words()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("hello\n", "chat", "--model", "claude-sonnet-4-6", "--effort", "max");
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("output_config.effort: Input should be 'low', 'medium' or 'high'", result.Output);
+        Assert.Empty(cli.Model.Requests);
     }
 
     [Fact]

@@ -5,7 +5,7 @@ namespace ConversationLedger.Emulator.Tests;
 /// <summary>Prompt caching by the published rules, seen through the SDK's usage figures.</summary>
 public sealed class CachingTests : EmulatorTestBase
 {
-    // claude-sonnet-4-5 caches prefixes of 1,024 tokens or more.
+    // claude-opus-4-1 caches prefixes of 1,024 tokens or more.
     private static readonly string LongSystem = "You are a careful assistant. " + Words(1500);
 
     private static string System(string text, string ttl = "5m") =>

@@ -9,7 +9,7 @@ namespace ConversationLedger.Emulator.Tests;
 /// <summary>A fresh emulator per test (xunit creates the class per test), plus SDK and raw HTTP clients for it.</summary>
 public abstract class EmulatorTestBase : IAsyncLifetime
 {
-    protected const string Model = "claude-sonnet-4-5";
+    protected const string Model = "claude-opus-4-1"; // takes prefill and manual thinking, caches from 1,024 tokens
     protected const string Key = "test-key";
 
     private readonly List<IDisposable> _disposables = [];

@@ -107,7 +107,10 @@ public sealed class MessagesTests : EmulatorTestBase
         Assert.True(first.Content[1].TryPickToolUse(out var toolUse));
         Assert.Equal("toolu_01", toolUse!.ID);
         Assert.Equal("Paris", toolUse.Input["city"].GetString());
-        Assert.True(second.Content[0].TryPickText(out var text));
+        // A script without thinking gets the model's own signed thinking first, as a thinking model's reply would.
+        Assert.True(second.Content[0].TryPickThinking(out var signed));
+        Assert.StartsWith("[emulator]", signed!.Thinking, StringComparison.Ordinal);
+        Assert.True(second.Content[1].TryPickText(out var text));
         Assert.Equal("It is sunny.", text!.Text);
         Assert.Equal("end_turn", second.StopReason!.Raw());
         // With thinking on, the default reply starts with a signed thinking block.

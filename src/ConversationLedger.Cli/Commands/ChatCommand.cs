@@ -14,22 +14,48 @@ public sealed class ChatCommand(CliServices services) : LedgerCommand<ChatSettin
     protected override ValidationResult ValidateMore(ChatSettings settings) =>
         CheckId(settings.Thread, "thread")
         ?? (settings.System is ['@', .. var path] && !File.Exists(path) ? ValidationResult.Error($"--system {settings.System}: no such file")
-            : settings.Thinking is < MinThinkingBudget ? ValidationResult.Error($"--thinking {settings.Thinking}: the API's smallest thinking budget is {MinThinkingBudget} tokens")
+            : CheckThinking(settings) is { } error ? ValidationResult.Error(error)
             : ValidationResult.Success());
 
-    private const int MinThinkingBudget = 1024;
+    private static string? CheckThinking(ChatSettings settings)
+    {
+        if (settings.Thinking?.ToLowerInvariant() is { } mode && mode is not ("adaptive" or "off" or "between-tools"))
+        {
+            if (!int.TryParse(mode, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var budget))
+            {
+                return $"--thinking {settings.Thinking}: say adaptive, off, between-tools or a token budget";
+            }
+            if (budget < ThinkingOptions.MinBudgetTokens)
+            {
+                return $"--thinking {settings.Thinking}: the API's smallest thinking budget is {ThinkingOptions.MinBudgetTokens} tokens";
+            }
+        }
+        if (settings.Effort is { } effort && effort is not ("low" or "medium" or "high" or "max"))
+        {
+            return $"--effort {effort}: say low, medium, high or max";
+        }
+        return settings.ThinkingDisplay is { } display && display is not ("summarized" or "omitted")
+            ? $"--thinking-display {display}: say summarized or omitted"
+            : null;
+    }
 
     /// <inheritdoc />
     protected override async Task<int> RunAsync(ChatSettings settings, CancellationToken cancellationToken)
     {
         var system = settings.System is ['@', .. var path] ? (await File.ReadAllTextAsync(path, cancellationToken)).Trim() : settings.System;
         await using var session = await OpenAsync(settings, withModel: true, cancellationToken);
-        if (settings.Thinking is { } budget)
+        var options = session.Ledger.Options;
+        options.Thinking = settings.ThinkingOptions();
+        options.Effort = settings.Effort;
+        if (options.Thinking is { Mode: ThinkingMode.Budget, BudgetTokens: var budget })
         {
             // The budget is part of max_tokens: leave the usual room for the answer on top of it.
-            var options = session.Ledger.Options;
-            options.Thinking = System.Text.Json.JsonSerializer.SerializeToElement(new { type = "enabled", budget_tokens = budget });
             options.MaxTokens += budget;
+        }
+        if (ModelRules.CheckSettings(options.Models.Get(options.Model), options.Thinking, options.Effort, options.MaxTokens) is { } refusal)
+        {
+            // What the model would refuse on every turn is refused now, in the API's words.
+            throw new LedgerValidationException([refusal]);
         }
         await new ChatSession(Services, session, settings.Thread).RunAsync(system, cancellationToken);
         return 0;

@@ -57,10 +57,30 @@ public sealed class ChatSettings : LedgerSettings
     [Description("Sets the system prompt (TEXT or @file); a change is recorded in the ledger")]
     public string? System { get; set; }
 
-    /// <summary>Extended thinking with this many budget tokens (null: off).</summary>
-    [CommandOption("--thinking <TOKENS>")]
-    [Description("Turns on extended thinking with this token budget (at least 1024); thinking streams dimly before each reply")]
-    public int? Thinking { get; set; }
+    /// <summary>Extended thinking: adaptive, off, between-tools or a token budget (null: the model's default).</summary>
+    [CommandOption("--thinking <MODE>")]
+    [Description("Thinking: adaptive, off, between-tools, or a token budget (at least 1024, for models that take budgets); default: the model's own. Thinking streams dimly before each reply")]
+    public string? Thinking { get; set; }
+
+    /// <summary>The effort level (output_config.effort).</summary>
+    [CommandOption("--effort <LEVEL>")]
+    [Description("How much effort the model spends: low, medium, high or max (as the model allows); default: the API's (high)")]
+    public string? Effort { get; set; }
+
+    /// <summary>What adaptive thinking shows.</summary>
+    [CommandOption("--thinking-display <DISPLAY>")]
+    [Description("What adaptive thinking returns: summarized (readable) or omitted (signature only; the reply starts sooner); default: the model's")]
+    public string? ThinkingDisplay { get; set; }
+
+    /// <summary>The thinking setting these options ask for, or null for the model's default.</summary>
+    public ThinkingOptions? ThinkingOptions() => Thinking?.ToLowerInvariant() switch
+    {
+        null when ThinkingDisplay is null => null,
+        null or "adaptive" => new ThinkingOptions { Display = ThinkingDisplay },
+        "off" => ConversationLedger.ThinkingOptions.Off,
+        "between-tools" => new ThinkingOptions { Mode = ThinkingMode.BetweenTools },
+        var budget => ConversationLedger.ThinkingOptions.WithBudget(int.Parse(budget, global::System.Globalization.CultureInfo.InvariantCulture)),
+    };
 }
 
 /// <summary>Options of <c>ledger threads</c>.</summary>

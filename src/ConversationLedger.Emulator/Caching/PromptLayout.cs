@@ -35,7 +35,9 @@ public sealed class PromptLayout
     }
 
     /// <summary>Lays out a request for cache accounting.</summary>
-    public static PromptLayout Create(ParsedRequest parsed)
+    /// <param name="parsed">The request.</param>
+    /// <param name="tokenFactor">How many more tokens the model's tokenizer counts than o200k (<see cref="ModelInfo.TokenFactor"/>).</param>
+    public static PromptLayout Create(ParsedRequest parsed, double tokenFactor = 1.0)
     {
         ArgumentNullException.ThrowIfNull(parsed);
         var request = parsed.Request;
@@ -105,6 +107,18 @@ public sealed class PromptLayout
             {
                 blocks[i] = blocks[i] with { CumulativeTokens = blocks[i].CumulativeTokens + shift };
             }
+        }
+        if (tokenFactor != 1.0)
+        {
+            // The model's tokenizer: every prefix position scales, so blocks, breakpoints and the total stay consistent.
+            long previous = 0;
+            for (var i = 0; i < blocks.Count; i++)
+            {
+                var at = TokenCalibration.Apply(blocks[i].CumulativeTokens, tokenFactor);
+                blocks[i] = blocks[i] with { Tokens = at - previous, CumulativeTokens = at };
+                previous = at;
+            }
+            total = TokenCalibration.Apply(total, tokenFactor);
         }
         return new PromptLayout(blocks, total);
     }

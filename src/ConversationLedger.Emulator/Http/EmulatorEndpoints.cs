@@ -75,13 +75,13 @@ internal sealed class EmulatorEndpoints(EmulatorServer server)
 
         var parsed = RequestReader.Read(body, RequestKind.Messages, Version(context), out var error);
         ModelInfo? model = null;
-        error ??= RequestRules.Check(parsed!, Options.Models, RequestKind.Messages, Options.VerifyThinkingSignatures, out model);
+        error ??= RequestRules.Check(parsed!, Options.Models, RequestKind.Messages, Options.VerifyThinkingSignatures, out model, Today);
         if (error is not null)
         {
             await HttpExchange.WriteErrorAsync(context, error, ct);
             return;
         }
-        var layout = PromptLayout.Create(parsed!);
+        var layout = PromptLayout.Create(parsed!, model!.TokenFactor);
         if (layout.TotalTokens > model!.ContextWindow)
         {
             await HttpExchange.WriteErrorAsync(context, ApiErrors.PromptTooLong(layout.TotalTokens, model.ContextWindow), ct);
@@ -89,7 +89,7 @@ internal sealed class EmulatorEndpoints(EmulatorServer server)
         }
 
         var prompt = server.Cache.Account(apiKey!, model.Id, layout, model.MinCacheableTokens);
-        var reply = ReplyBuilder.Build(parsed!, layout.TotalTokens, server.Script.TryDequeue(out var scripted) ? scripted : null);
+        var reply = ReplyBuilder.Build(parsed!, model, layout.TotalTokens, server.Script.TryDequeue(out var scripted) ? scripted : null);
         var messageId = HttpExchange.NewId("msg_");
         var modelName = parsed!.Request.Model;
         if (parsed.Stream)
@@ -106,6 +106,8 @@ internal sealed class EmulatorEndpoints(EmulatorServer server)
         await HttpExchange.WriteJsonAsync(context, 200,
             ResponseJson.Write(w => ResponseJson.WriteMessage(w, messageId, modelName, reply.Content, reply.StopReason, reply.StopSequence, usage)), ct);
     }
+
+    private DateOnly Today => DateOnly.FromDateTime(Options.TimeProvider.GetUtcNow().UtcDateTime);
 
     private async Task CountTokensAsync(HttpContext context)
     {
@@ -129,13 +131,14 @@ internal sealed class EmulatorEndpoints(EmulatorServer server)
             return;
         }
         var parsed = RequestReader.Read(body, RequestKind.CountTokens, Version(context), out var error);
-        error ??= RequestRules.Check(parsed!, Options.Models, RequestKind.CountTokens, Options.VerifyThinkingSignatures, out _);
+        ModelInfo? model = null;
+        error ??= RequestRules.Check(parsed!, Options.Models, RequestKind.CountTokens, Options.VerifyThinkingSignatures, out model, Today);
         if (error is not null)
         {
             await HttpExchange.WriteErrorAsync(context, error, ct);
             return;
         }
-        var tokens = O200kTokenCounter.Instance.CountTokens(parsed!.Request);
+        var tokens = TokenCalibration.Apply(O200kTokenCounter.Instance.CountTokens(parsed!.Request), model!.TokenFactor);
         await HttpExchange.WriteJsonAsync(context, 200, ResponseJson.Write(w =>
         {
             w.WriteStartObject();

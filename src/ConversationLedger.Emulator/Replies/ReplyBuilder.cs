@@ -21,16 +21,22 @@ public static partial class ReplyBuilder
     private static readonly string[] Filler =
         ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do", "eiusmod", "tempor"];
 
-    /// <summary>The reply to a request whose prompt has <paramref name="inputTokens"/> tokens.</summary>
-    public static Reply Build(ParsedRequest parsed, long inputTokens, ScriptedReply? scripted)
+    /// <summary>The reply of <paramref name="model"/> to a request whose prompt has <paramref name="inputTokens"/> tokens.</summary>
+    public static Reply Build(ParsedRequest parsed, ModelInfo model, long inputTokens, ScriptedReply? scripted)
     {
         ArgumentNullException.ThrowIfNull(parsed);
+        ArgumentNullException.ThrowIfNull(model);
+        var request = parsed.Request;
         if (scripted is not null)
         {
-            return new Reply(scripted.Content, scripted.EffectiveStopReason, scripted.StopSequence,
-                BlockTokens.Of(scripted.Content), BlockTokens.Of(scripted.Content.Where(b => b.IsThinking)));
+            // A script says what the model answers; a model that thinks first opens it with its own signed thinking,
+            // unless the script brings thinking of its own.
+            IReadOnlyList<ContentBlock> content = Thinks(parsed, model) && !scripted.Content.Any(b => b.IsThinking)
+                ? [Thinking(parsed, model), .. scripted.Content]
+                : scripted.Content;
+            return new Reply(content, scripted.EffectiveStopReason, scripted.StopSequence,
+                BlockTokens.Of(content), BlockTokens.Of(content.Where(b => b.IsThinking)));
         }
-        var request = parsed.Request;
         if (request.MaxTokens == 0)
         {
             // max_tokens 0 warms the cache without generating.
@@ -39,15 +45,9 @@ public static partial class ReplyBuilder
 
         var blocks = new List<ContentBlock>();
         long budget = request.MaxTokens;
-        if (parsed.ThinkingEnabled)
+        if (Thinks(parsed, model))
         {
-            var thought = $"[emulator] Thinking about {Plural(request.Messages.Count, "message")}.";
-            var thinking = Block(w =>
-            {
-                w.WriteString("type", "thinking");
-                w.WriteString("thinking", thought);
-                w.WriteString("signature", ThinkingSignatures.Sign(parsed, request.Messages.Count, thought));
-            });
+            var thinking = Thinking(parsed, model);
             blocks.Add(thinking);
             budget -= BlockTokens.Of(thinking);
         }
@@ -100,6 +100,24 @@ public static partial class ReplyBuilder
             }));
         }
         return new Reply(blocks, stopReason, stopSequence, BlockTokens.Of(blocks), BlockTokens.Of(blocks.Where(b => b.IsThinking)));
+    }
+
+    // Thinking opens the reply when the model thinks up front; between_tools thinks only after tool results.
+    private static bool Thinks(ParsedRequest parsed, ModelInfo model) =>
+        RequestRules.ThinksFirst(parsed, model)
+        || (parsed.ThinkingType == "between_tools" && parsed.Request.Messages.Last(m => m.Role != Role.System).Content.Any(b => b.Type == "tool_result"));
+
+    // A signed thinking block; an omitted display returns it with empty text (the signature still carries the reasoning).
+    private static ContentBlock Thinking(ParsedRequest parsed, ModelInfo model)
+    {
+        var request = parsed.Request;
+        var thought = parsed.ThinkingDisplay(model) == "omitted" ? "" : $"[emulator] Thinking about {Plural(request.Messages.Count, "message")}.";
+        return Block(w =>
+        {
+            w.WriteString("type", "thinking");
+            w.WriteString("thinking", thought);
+            w.WriteString("signature", ThinkingSignatures.Sign(parsed, request.Messages.Count, thought));
+        });
     }
 
     /// <summary>The default text for a request: what the emulator can see, plus any padding the latest user text asks for.</summary>

@@ -270,36 +270,42 @@ public static class RequestReader
             }
         }
 
-        var thinkingEnabled = false;
         JsonElement? thinking = null;
         if (root.TryGetProperty("thinking", out var th))
         {
-            if (th.ValueKind != JsonValueKind.Object || !th.TryGetProperty("type", out var thType) || thType.ValueKind != JsonValueKind.String)
+            error = CheckThinking(th, kind, maxTokens);
+            if (error is not null)
             {
-                error = th.ValueKind == JsonValueKind.Object ? ApiErrors.FieldRequired("thinking.type") : ApiErrors.WrongType("thinking", "a valid dictionary");
                 return null;
             }
             thinking = th.Clone();
-            thinkingEnabled = thType.GetString() is "enabled" or "adaptive";
-            if (thType.GetString() == "enabled")
+        }
+        if (root.TryGetProperty("output_config", out var oc) && oc.ValueKind == JsonValueKind.Object
+            && oc.TryGetProperty("effort", out var effort) && effort.ValueKind != JsonValueKind.String)
+        {
+            // Which levels a model takes is the model table's business (ModelRules); the shape is checked here.
+            error = ApiErrors.WrongType("output_config.effort", "a valid string");
+            return null;
+        }
+        var sampling = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var name in SamplingFields)
+        {
+            if (!root.TryGetProperty(name, out var value))
             {
-                if (!th.TryGetProperty("budget_tokens", out var budget) || budget.ValueKind != JsonValueKind.Number || !budget.TryGetInt64(out var b))
-                {
-                    error = th.TryGetProperty("budget_tokens", out _) ? ApiErrors.WrongType("thinking.enabled.budget_tokens", "a valid integer")
-                        : ApiErrors.FieldRequired("thinking.enabled.budget_tokens");
-                    return null;
-                }
-                if (b < 1024)
-                {
-                    error = ApiErrors.WrongType("thinking.enabled.budget_tokens", "greater than or equal to 1024");
-                    return null;
-                }
-                if (kind == RequestKind.Messages && b >= maxTokens)
-                {
-                    error = ApiErrors.BadRequest("`max_tokens` must be greater than `thinking.budget_tokens`.");
-                    return null;
-                }
+                continue;
             }
+            if (value.ValueKind != JsonValueKind.Number)
+            {
+                error = ApiErrors.WrongType(name, name == "top_k" ? "a valid integer" : "a valid number");
+                return null;
+            }
+            var number = value.GetDouble();
+            if (number < 0 || (name != "top_k" && number > 1))
+            {
+                error = ApiErrors.WrongType(name, number < 0 ? "greater than or equal to 0" : "less than or equal to 1");
+                return null;
+            }
+            sampling[name] = number;
         }
 
         string? automaticTtl = null;
@@ -323,13 +329,54 @@ public static class RequestReader
                 Tools = tools.Count > 0 ? root.GetProperty("tools").Clone() : null,
                 ToolChoice = root.TryGetProperty("tool_choice", out var toolChoice) && toolChoice.ValueKind == JsonValueKind.Object ? toolChoice.Clone() : null,
                 Thinking = thinking,
+                OutputConfig = root.TryGetProperty("output_config", out var outputConfig) && outputConfig.ValueKind == JsonValueKind.Object ? outputConfig.Clone() : null,
                 StopSequences = stopSequences,
                 AutomaticCacheTtl = automaticTtl,
             },
             Stream = stream,
             Tools = tools,
-            ThinkingEnabled = thinkingEnabled,
+            Sampling = sampling,
         };
+    }
+
+    // The thinking object's shape: its type, a manual budget's size, an adaptive display. Whether the model takes the type
+    // is the model table's business (ModelRules).
+    private static ApiError? CheckThinking(JsonElement th, RequestKind kind, int maxTokens)
+    {
+        if (th.ValueKind != JsonValueKind.Object)
+        {
+            return ApiErrors.WrongType("thinking", "a valid dictionary");
+        }
+        if (!th.TryGetProperty("type", out var thType))
+        {
+            return ApiErrors.FieldRequired("thinking.type");
+        }
+        var type = thType.ValueKind == JsonValueKind.String ? thType.GetString() : null;
+        switch (type)
+        {
+            case "enabled":
+                if (!th.TryGetProperty("budget_tokens", out var budget) || budget.ValueKind != JsonValueKind.Number || !budget.TryGetInt64(out var b))
+                {
+                    return th.TryGetProperty("budget_tokens", out _) ? ApiErrors.WrongType("thinking.enabled.budget_tokens", "a valid integer")
+                        : ApiErrors.FieldRequired("thinking.enabled.budget_tokens");
+                }
+                if (b < 1024)
+                {
+                    return ApiErrors.WrongType("thinking.enabled.budget_tokens", "greater than or equal to 1024");
+                }
+                return kind == RequestKind.Messages && b >= maxTokens
+                    ? ApiErrors.BadRequest("`max_tokens` must be greater than `thinking.budget_tokens`.")
+                    : null;
+            case "adaptive":
+                return th.TryGetProperty("display", out var display)
+                    && !(display.ValueKind == JsonValueKind.String && display.GetString() is "summarized" or "omitted")
+                    ? ApiErrors.WrongType("thinking.adaptive.display", "'summarized' or 'omitted'")
+                    : null;
+            case "disabled" or "between_tools":
+                return null;
+            default:
+                return ApiErrors.WrongType("thinking.type", "'enabled', 'disabled', 'adaptive' or 'between_tools'");
+        }
     }
 
     /// <summary>

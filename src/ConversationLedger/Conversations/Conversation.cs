@@ -158,7 +158,8 @@ public sealed class Conversation
         }
         ThrowIfThinkingLoopOpen(view, "the system prompt");
         var nextTurn = view.Head.RunningMessages / 2 + 1;
-        await Store.AppendAsync(Key, view.Head.LastSequence, [new SystemPromptEntry(text, nextTurn)], cancellationToken);
+        var entry = new SystemPromptEntry(text, nextTurn) { Previous = view.SystemPrompt ?? "" };
+        await Store.AppendAsync(Key, view.Head.LastSequence, [entry], cancellationToken);
     }
 
     /// <summary>Pins a message (and the rest of its turn) so that windowed policies always send it.</summary>
@@ -286,7 +287,12 @@ public sealed class Conversation
     {
         var userTokens = Options.TokenCounter.CountTokens(userMessage);
         var prepared = _ledger.Requests.Build(view, selection, userMessage, userTokens);
-        ConversationValidator.ThrowIfInvalid(prepared.Request.Messages, ValidationOptions.StrictRequest);
+        // The ledger keeps strict alternation; system messages are the model's instructions between turns, not turns.
+        ConversationValidator.ThrowIfInvalid(Turns(prepared.Request.Messages), ValidationOptions.StrictRequest);
+        if (ModelRules.Check(Options.Models.Get(prepared.Request.Model), prepared.Request) is { } refusal)
+        {
+            throw new LedgerValidationException([refusal]);
+        }
         return new PreparedTurn(view, userMessage, userTokens, prepared, summaryError);
     }
 
@@ -329,7 +335,7 @@ public sealed class Conversation
     private async Task<TurnResult> CommitAsync(PreparedTurn prepared, ModelResponse response, CancellationToken cancellationToken)
     {
         var reply = response.Message;
-        var problems = ConversationValidator.Validate([.. prepared.Prepared.Request.Messages, reply], ValidationOptions.StrictHistory);
+        var problems = ConversationValidator.Validate(Turns([.. prepared.Prepared.Request.Messages, reply]), ValidationOptions.StrictHistory);
         if (problems.Count > 0)
         {
             throw new ModelCallException(
@@ -399,7 +405,7 @@ public sealed class Conversation
     // it was: after a change before it, no request could continue the loop. Refused here, before anything is stored.
     private void ThrowIfThinkingLoopOpen(ConversationView view, string what)
     {
-        if (Options.ThinkingEnabled && view.Messages is [.., { Message.CallsTools: true }])
+        if (Options.ThinksOn(Options.Models.Get(Options.Model)) && view.Messages is [.., { Message.CallsTools: true }])
         {
             throw new LedgerException(
                 $"thread {Key} is in the middle of a tool loop with thinking on: changing {what} now would invalidate the loop's thinking; send the tool result first and change it after the loop");
@@ -417,6 +423,9 @@ public sealed class Conversation
         }
         throw new LedgerNotFoundException($"thread {Key} has no message at entry {sequence} since its last reset");
     }
+
+    // The user and assistant turns of a request: mid-conversation system messages are instructions between them.
+    private static Message[] Turns(IEnumerable<Message> messages) => messages.Where(m => m.Role != Role.System).ToArray();
 
     private static void CheckUserMessage(Message userMessage)
     {

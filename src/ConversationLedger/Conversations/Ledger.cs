@@ -20,6 +20,11 @@ public sealed class Ledger
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.MaxTokens, nameof(options));
         ArgumentOutOfRangeException.ThrowIfNegative(Options.MaxConflictRetries, nameof(options));
         ArgumentNullException.ThrowIfNull(Options.Policy, nameof(options));
+        Options.Thinking?.Validate();
+        if (Options.Effort is not (null or "low" or "medium" or "high" or "max"))
+        {
+            throw new ArgumentException($"effort '{Options.Effort}' is not one of low, medium, high, max", nameof(options));
+        }
         Requests = new RequestBuilder(Options);
     }
 

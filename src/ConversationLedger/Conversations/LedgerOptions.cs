@@ -68,28 +68,29 @@ public sealed class LedgerOptions
     }
 
     /// <summary>
-    /// The API's <c>thinking</c> object, verbatim (null: the API's default), e.g. <c>{"type":"enabled","budget_tokens":2048}</c>.
-    /// Thinking blocks are stored with their signatures and sent back while the prompt before them is unchanged: always
-    /// before the history is first cut, and within a tool loop (whose window stays put); after a cut, older ones are
-    /// dropped, as the API no longer accepts them. <value>The default value is null.</value>
+    /// Extended thinking (null: the model's default; models that think by default do). Written in each model's form: adaptive
+    /// where the model takes it, a token budget where it only takes budgets. Thinking blocks are stored with their signatures
+    /// (an empty text when the display is omitted) and sent back while the prompt before them is unchanged: always before the
+    /// history is first cut, and within a tool loop (whose window stays put); after a cut, older ones are dropped, as the API
+    /// no longer accepts them. <value>The default value is null.</value>
     /// </summary>
-    /// <exception cref="ArgumentException">The value is not a JSON object.</exception>
-    public JsonElement? Thinking
-    {
-        get => _thinking;
-        set => _thinking = Checked(value, JsonValueKind.Object, """thinking must be a JSON object such as {"type":"enabled","budget_tokens":2048}""");
-    }
+    public ThinkingOptions? Thinking { get; set; }
 
-    /// <summary>Whether requests ask for extended thinking.</summary>
-    internal bool ThinkingEnabled =>
-        _thinking is { } thinking && !(thinking.TryGetProperty("type", out var type) && type.ValueEquals("disabled"));
+    /// <summary>
+    /// How much effort the model spends (<c>output_config.effort</c>: low, medium, high or max, as the model's table row
+    /// allows), sent to models that take it; null leaves the API's default (high). On a model that thinks only with a
+    /// budget, it sizes the budget of adaptive thinking instead. <value>The default value is null.</value>
+    /// </summary>
+    public string? Effort { get; set; }
+
+    /// <summary>Whether requests to <paramref name="model"/> think: thinking asked for, or not turned off on a model that thinks by default.</summary>
+    internal bool ThinksOn(ModelInfo model) => Thinking is null ? model.ThinksByDefault : Thinking.Mode != ThinkingMode.Off;
 
     /// <summary>The tool definitions' JSON text as sent (kept once, so counting its tokens reads no JSON per turn).</summary>
     internal string? ToolsJson { get; private set; }
 
     private JsonElement? _tools;
     private JsonElement? _toolChoice;
-    private JsonElement? _thinking;
 
     // A request field of the expected JSON kind (or null), written as sent (no indentation) so the local token estimate
     // counts what the API will count.

@@ -28,11 +28,17 @@ public sealed record ConversationView
     /// <summary>The newest summary since the newest reset, or null.</summary>
     public SummaryEntry? Summary { get; init; }
 
+    /// <summary>The newest system prompt entry (its text is <see cref="SystemPrompt"/>), or null when none was ever set.</summary>
+    public SystemPromptEntry? SystemPromptSet { get; init; }
+
+    /// <summary>The newest edit entry, or 0.</summary>
+    public long EditedAt { get; init; }
+
     /// <summary>
     /// The newest entry that changed what is sent before messages written earlier (the newest system prompt, an edit), or 0.
     /// Thinking blocks of replies before it were signed over the prompt as it was: the API refuses them now.
     /// </summary>
-    public long PromptChangedAt { get; init; }
+    public long PromptChangedAt => Math.Max(SystemPromptSet?.Sequence ?? 0, EditedAt);
 
     /// <summary>How many messages the thread had at its newest reset (0 when never reset).</summary>
     public long MessagesBeforeReset { get; init; }
@@ -48,10 +54,10 @@ public sealed record ConversationView
     {
         ArgumentNullException.ThrowIfNull(window);
         var boundary = window.Head.ResetSequence;
-        string? system = null;
+        SystemPromptEntry? system = null;
         SummaryEntry? summary = null;
         long messagesBeforeReset = 0;
-        long promptChangedAt = 0;
+        long editedAt = 0;
         var pinned = new HashSet<long>();
         var edits = new Dictionary<long, EditEntry>();
         var messages = new List<MessageEntry>();
@@ -60,8 +66,7 @@ public sealed record ConversationView
             switch (entry)
             {
                 case SystemPromptEntry sp:
-                    system = sp.Text.Length == 0 ? null : sp.Text;
-                    promptChangedAt = sp.Sequence;
+                    system = sp;
                     break;
                 case ResetEntry r when r.Sequence == boundary:
                     messagesBeforeReset = r.RunningMessages;
@@ -79,7 +84,7 @@ public sealed record ConversationView
                     break;
                 case EditEntry e:
                     edits[e.Target] = e;
-                    promptChangedAt = Math.Max(promptChangedAt, e.Sequence);
+                    editedAt = Math.Max(editedAt, e.Sequence);
                     break;
                 case SummaryEntry s:
                     summary = s;
@@ -89,10 +94,11 @@ public sealed record ConversationView
         return new ConversationView
         {
             Head = window.Head,
-            SystemPrompt = system,
+            SystemPrompt = system is { Text.Length: > 0 } ? system.Text : null,
+            SystemPromptSet = system,
             Summary = summary,
             MessagesBeforeReset = messagesBeforeReset,
-            PromptChangedAt = promptChangedAt,
+            EditedAt = editedAt,
             Messages = messages
                 .OrderBy(m => m.Sequence)
                 .Select(m => edits.TryGetValue(m.Sequence, out var edit)

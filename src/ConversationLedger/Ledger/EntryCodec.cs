@@ -68,7 +68,10 @@ public static class EntryCodec
             LedgerEntry entry = entryKind switch
             {
                 EntryKind.Message => new MessageEntry(Message.Parse(p)),
-                EntryKind.SystemPrompt => new SystemPromptEntry(Str(p, "text"), p.GetProperty("effective_turn").GetInt64()),
+                EntryKind.SystemPrompt => new SystemPromptEntry(Str(p, "text"), p.GetProperty("effective_turn").GetInt64())
+                {
+                    Previous = p.TryGetProperty("previous", out var previous) && previous.ValueKind == JsonValueKind.String ? previous.GetString() : null,
+                },
                 EntryKind.Pin => new PinEntry(p.GetProperty("target").GetInt64(), p.GetProperty("pinned").GetBoolean()),
                 EntryKind.Summary => new SummaryEntry(Str(p, "text"), p.GetProperty("from").GetInt64(), p.GetProperty("through").GetInt64(),
                     Str(p, "model"), p.GetProperty("input_tokens").GetInt64(), p.GetProperty("output_tokens").GetInt64()),
@@ -164,6 +167,10 @@ public static class EntryCodec
             case SystemPromptEntry sp:
                 w.WriteString("text", sp.Text);
                 w.WriteNumber("effective_turn", sp.EffectiveTurn);
+                if (sp.Previous is not null)
+                {
+                    w.WriteString("previous", sp.Previous);
+                }
                 break;
             case PinEntry pin:
                 w.WriteNumber("target", pin.Target);

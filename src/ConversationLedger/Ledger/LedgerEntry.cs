@@ -61,6 +61,13 @@ public sealed record MessageEntry(Message Message) : LedgerEntry
 /// <param name="EffectiveTurn">The 1-based number of the first turn sent with this prompt.</param>
 public sealed record SystemPromptEntry(string Text, long EffectiveTurn) : LedgerEntry
 {
+    /// <summary>
+    /// The prompt this one replaced ("" when there was none), or null when not recorded (entries written before it was).
+    /// Models that take mid-conversation system messages keep the earlier prompt on top and get this one as a system
+    /// message at the turn it took effect, so the cached prefix before it stays valid.
+    /// </summary>
+    public string? Previous { get; init; }
+
     /// <inheritdoc />
     public override EntryKind Kind => EntryKind.SystemPrompt;
 }

@@ -29,6 +29,43 @@ public sealed record ModelInfo
 
     /// <summary>Whether a request may end with a partial assistant message.</summary>
     public bool SupportsPrefill { get; init; }
+
+    /// <summary>
+    /// The <c>thinking.type</c> values the model accepts: <c>"adaptive"</c> (depth set by effort), <c>"enabled"</c> (the manual
+    /// <c>budget_tokens</c> form), <c>"disabled"</c>, <c>"between_tools"</c> (no up-front thinking, only between tool calls);
+    /// empty when it cannot think.
+    /// </summary>
+    public IReadOnlyList<string> ThinkingForms { get; init; } = [];
+
+    /// <summary>Whether a request without <c>thinking</c> gets adaptive thinking.</summary>
+    public bool ThinksByDefault { get; init; }
+
+    /// <summary>What adaptive thinking returns when the request names no <c>display</c>: "summarized" or "omitted" (empty thinking text, signature only).</summary>
+    public string DefaultThinkingDisplay { get; init; } = "summarized";
+
+    /// <summary>The <c>output_config.effort</c> levels the model takes, lowest first; empty when it takes none.</summary>
+    public IReadOnlyList<string> EffortLevels { get; init; } = [];
+
+    /// <summary>Whether <c>tool_choice</c> may force tool use (<c>any</c> or <c>tool</c>).</summary>
+    public bool SupportsForcedToolUse { get; init; } = true;
+
+    /// <summary>Whether <c>temperature</c>, <c>top_p</c> and <c>top_k</c> may have non-default values.</summary>
+    public bool SupportsSamplingParameters { get; init; } = true;
+
+    /// <summary>Whether <c>role: "system"</c> messages are accepted inside <c>messages</c> (after the first message).</summary>
+    public bool SupportsSystemMessages { get; init; }
+
+    /// <summary>
+    /// The starting ratio between the model's token counts and the local o200k estimate (its tokenizer counts this much
+    /// more); replies refine it. <value>The default value is 1.</value>
+    /// </summary>
+    public double TokenFactor { get; init; } = 1.0;
+
+    /// <summary>The day the API stopped serving the model, or null while it is served.</summary>
+    public DateOnly? RetiredOn { get; init; }
+
+    /// <summary>Whether the model accepts the given <c>thinking.type</c>.</summary>
+    public bool TakesThinking(string form) => ThinkingForms.Contains(form, StringComparer.Ordinal);
 }
 
 /// <summary>

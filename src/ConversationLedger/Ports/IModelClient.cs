@@ -50,6 +50,9 @@ public sealed record ModelRequest
     /// <summary>The thinking configuration object, verbatim, if any.</summary>
     public JsonElement? Thinking { get; init; }
 
+    /// <summary>The output_config object (e.g. <c>{"effort":"high"}</c>), verbatim, if any.</summary>
+    public JsonElement? OutputConfig { get; init; }
+
     /// <summary>Stop sequences, if any.</summary>
     public IReadOnlyList<string> StopSequences { get; init; } = [];
 
@@ -92,6 +95,7 @@ public sealed record ModelRequest
         WriteVerbatim(writer, "tools", Tools);
         WriteVerbatim(writer, "tool_choice", ToolChoice);
         WriteVerbatim(writer, "thinking", Thinking);
+        WriteVerbatim(writer, "output_config", OutputConfig);
         if (StopSequences.Count > 0 && !forCounting)
         {
             writer.WriteStartArray("stop_sequences");

@@ -16,8 +16,12 @@ internal sealed class RequestBuilder(LedgerOptions options)
     public PreparedRequest Build(ConversationView view, HistorySelection selection, Message next, int nextTokens)
     {
         var model = options.Models.Get(options.Model);
+        var (thinking, outputConfig) = ThinkingOptions.ForModel(options.Thinking, options.Effort, model, options.MaxTokens);
         var budget = model.ContextWindow - options.MaxTokens - options.SafetyMarginTokens;
-        var fitted = Fit(selection, view, next, nextTokens, budget, model.Id, out var parts, out var estimate);
+        var systemTokens = MidConversationChange(view, model, selection) is { } planned
+            ? (planned.Previous!.Length > 0 ? TextTokens(planned.Previous) : 0) + TextTokens(planned.Text)
+            : view.SystemPrompt is { } s ? TextTokens(s) : 0;
+        var fitted = Fit(selection, next, nextTokens, systemTokens, budget, model.Id, out var parts, out var estimate);
         if (estimate > budget)
         {
             throw new ContextBudgetExceededException(estimate, budget, HistoryUnits.IsTurnStart(next)
@@ -27,34 +31,46 @@ internal sealed class RequestBuilder(LedgerOptions options)
 
         var breakpoints = new List<string>();
         var ttl = options.PromptCaching ? options.CacheTtl : null;
+        var change = MidConversationChange(view, model, fitted);
         var system = new List<ContentBlock>();
-        if (view.SystemPrompt is { } prompt)
+        if ((change is null ? view.SystemPrompt : change.Previous) is { Length: > 0 } prompt)
         {
             system.Add(Mark(ContentBlock.CreateText(prompt), ttl, breakpoints, "after the system prompt"));
         }
 
-        var keepThinkingFrom = fitted.IsCut || fitted.Pinned.Count > 0 ? LoopStart(fitted, next) : 0;
-        // Replies written before the system prompt changed or a message was edited were signed over the prompt as it was.
+        var keepThinkingFrom = fitted.IsCut || fitted.Pinned.Count > 0 ? LoopStart(fitted, next, model) : 0;
+        // Replies written before the system prompt changed (on top) or a message was edited were signed over the prompt as it was.
+        var changedAt = change is null ? view.PromptChangedAt : view.EditedAt;
         var messages = fitted.Messages
-            .Select((m, i) => i < keepThinkingFrom || m.Sequence < view.PromptChangedAt ? WithoutThinking(m.Message) : m.Message)
+            .Select((m, i) => i < keepThinkingFrom || m.Sequence < changedAt ? WithoutThinking(m.Message) : m.Message)
             .ToList();
         if (fitted.Pinned.Count > 0)
         {
             var last = fitted.Pinned.Count - 1;
             messages[last] = MarkLastBlock(messages[last], ttl, breakpoints, $"after the pinned messages (entry {fitted.Pinned[^1].Sequence})");
         }
-        messages.Add(MarkLastBlock(next, ttl, breakpoints, "on the new message"));
+        messages.Add(next);
         var first = fitted.Pinned.Count;
+        var leadInAt = -1;
         if (LeadIn(fitted) is { } leadIn)
         {
             // The window was cut inside a tool loop and starts with an assistant message: a user message must come first.
-            messages.Insert(first, new Message(Role.User, [ContentBlock.CreateText(leadIn)]));
+            messages.Insert(leadInAt = first, new Message(Role.User, [ContentBlock.CreateText(leadIn)]));
         }
         else if (fitted.Summary is { } summary)
         {
             // The first message after the pins is a turn start (a user message answering no tool call), so a text block may lead it.
             messages[first] = new Message(Role.User, [ContentBlock.CreateText(SummaryBlockText(summary)), .. messages[first].Content]);
         }
+        if (change is not null)
+        {
+            // Right after the first message sent since the change (the user message of the turn it took effect at), else last.
+            var after = fitted.Messages.ToList().FindIndex(m => m.Sequence > change.Sequence);
+            var at = after < 0 ? messages.Count : after + 1 + (leadInAt >= 0 && after >= leadInAt ? 1 : 0);
+            messages.Insert(at, new Message(Role.System, [ContentBlock.CreateText(change.Text)]));
+        }
+        // The last breakpoint ends the request, so the next turn reads all of it (a system message sent last included).
+        messages[^1] = MarkLastBlock(messages[^1], ttl, breakpoints, messages[^1].Role == Role.System ? "on the new system message, after the new message" : "on the new message");
 
         var request = new ModelRequest
         {
@@ -64,7 +80,8 @@ internal sealed class RequestBuilder(LedgerOptions options)
             Messages = messages,
             Tools = options.Tools,
             ToolChoice = options.ToolChoice,
-            Thinking = options.Thinking,
+            Thinking = thinking,
+            OutputConfig = outputConfig,
         };
         return new PreparedRequest
         {
@@ -95,10 +112,9 @@ internal sealed class RequestBuilder(LedgerOptions options)
     // message answers), then pins, then the summary, until the request fits. The tool loop the new message continues goes
     // last: its question's request dropped window, pins and summary in this order, so the loop keeps the prompt before its
     // replies (and their thinking) as long as it fits.
-    private HistorySelection Fit(HistorySelection selection, ConversationView view, Message next, int nextTokens, long budget,
+    private HistorySelection Fit(HistorySelection selection, Message next, int nextTokens, long systemTokens, long budget,
         string model, out RequestParts parts, out long estimate)
     {
-        var systemTokens = view.SystemPrompt is { } s ? TextTokens(s) : 0;
         var toolTokens = options.ToolsJson is { } tools ? CachedCount(tools) : 0;
         var current = selection;
         while (true)
@@ -201,8 +217,18 @@ internal sealed class RequestBuilder(LedgerOptions options)
     // thinking; the window stays put through a loop, so the prompt before them is usually the one they were written for
     // (when it is not, the API refuses them either way). Elsewhere, after a cut, the prompt before older thinking blocks
     // has changed: they go.
-    private int LoopStart(HistorySelection selection, Message next) =>
-        selection.Pinned.Count + (options.ThinkingEnabled ? MessagesBeforeLoop(selection.Window, next) : selection.Window.Count);
+    private int LoopStart(HistorySelection selection, Message next, ModelInfo model) =>
+        selection.Pinned.Count + (options.ThinksOn(model) ? MessagesBeforeLoop(selection.Window, next) : selection.Window.Count);
+
+    // On models that take mid-conversation system messages, a prompt set after messages that are still sent goes as a
+    // system message at the turn it took effect, and the prompt it replaced stays on top: the cached prefix before the
+    // change (and the thinking signed over it) stays valid. A cleared prompt, or one whose predecessor is not recorded,
+    // changes the top-level system prompt instead.
+    private static SystemPromptEntry? MidConversationChange(ConversationView view, ModelInfo model, HistorySelection selection) =>
+        model.SupportsSystemMessages && view.SystemPromptSet is { Text.Length: > 0, Previous: not null } change
+            && selection.Pinned.Concat(selection.Window).Any(m => m.Sequence < change.Sequence)
+            ? change
+            : null;
 
     // Once history is cut, the prefix a thinking block was signed over has changed; the API rejects such blocks.
     private static Message WithoutThinking(Message message) =>

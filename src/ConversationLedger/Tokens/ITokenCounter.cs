@@ -83,15 +83,25 @@ public sealed class O200kTokenCounter : ITokenCounter
 public sealed class TokenCalibration
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, double> _factors = new(StringComparer.Ordinal);
+    private readonly ModelCatalog _models;
+
+    /// <summary>Creates a calibration that starts each model at its table's <see cref="ModelInfo.TokenFactor"/>.</summary>
+    /// <param name="models">The model table; the built-in one when null.</param>
+    public TokenCalibration(ModelCatalog? models = null) => _models = models ?? ModelCatalog.Default;
 
     /// <summary>How much one observation moves a factor. <value>The default value is 0.2.</value></summary>
     public double LearningRate { get; init; } = 0.2;
 
-    /// <summary>The current factor for a model (1 before any observation).</summary>
-    public double FactorFor(string model) => _factors.TryGetValue(model, out var f) ? f : 1.0;
+    /// <summary>The current factor for a model (its table's starting factor before any observation; 1 for a model the table does not know).</summary>
+    public double FactorFor(string model) => _factors.TryGetValue(model, out var f) ? f : StartingFactor(model);
+
+    private double StartingFactor(string model) => _models.TryGet(model, out var info) ? info.TokenFactor : 1.0;
 
     /// <summary>A local estimate scaled by the model's factor.</summary>
-    public long Scale(string model, long estimate) => (long)Math.Ceiling(estimate * FactorFor(model));
+    public long Scale(string model, long estimate) => Apply(estimate, FactorFor(model));
+
+    /// <summary>Tokens scaled by a factor, rounded up (so 100 × 1.3 is 130, not 131 through floating-point error).</summary>
+    public static long Apply(long tokens, double factor) => (long)Math.Ceiling(Math.Round(tokens * factor, 6));
 
     /// <summary>Learns from one call: the local (unscaled) estimate of its prompt and the prompt tokens the API reported.</summary>
     public void Observe(string model, long estimate, long reported)
@@ -101,8 +111,10 @@ public sealed class TokenCalibration
         {
             return;
         }
-        // Bounded, and starting from 1: one odd call (a cache-warming request, a proxy that rewrites prompts) must not swing budgets.
+        // Bounded, and starting from the table's factor: one odd call (a cache-warming request, a proxy that rewrites prompts)
+        // must not swing budgets.
         var ratio = Math.Clamp((double)reported / estimate, 0.25, 4.0);
-        _factors.AddOrUpdate(model, 1 + (ratio - 1) * LearningRate, (_, old) => old + (ratio - old) * LearningRate);
+        var start = StartingFactor(model);
+        _factors.AddOrUpdate(model, start + (ratio - start) * LearningRate, (_, old) => old + (ratio - old) * LearningRate);
     }
 }

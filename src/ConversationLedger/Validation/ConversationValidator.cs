@@ -85,10 +85,10 @@ public static class ConversationValidator
             CheckBlocks(i, message, afterOtherUserContent, seenToolUseIds, found);
             CheckToolPairing(messages, i, found);
 
-            if (role == Role.System && (i == 0 || messages[i - 1].Role != Role.User))
+            if (role == Role.System && i == 0)
             {
                 found.Add(new Violation(i, null, ValidationRule.SystemMessagePlacement,
-                    "a system message must come right after a user message"));
+                    "a system message cannot be the first message; put the opening instructions in the top-level system prompt"));
             }
 
             if (strict)
@@ -329,7 +329,12 @@ public static class ConversationValidator
 
     private static void CheckEnding(IReadOnlyList<Message> messages, ValidationOptions options, List<Violation> found)
     {
+        // System messages after the last turn are instructions, not content: the ending is the message before them.
         var last = messages.Count - 1;
+        while (last > 0 && messages[last].Role == Role.System)
+        {
+            last--;
+        }
         var final = messages[last];
         if (final.Role == Role.Assistant)
         {
@@ -350,10 +355,6 @@ public static class ConversationValidator
                 found.Add(new Violation(withToolUse, null, ValidationRule.ToolUseNotAnswered,
                     $"tool_use {string.Join(", ", UnansweredToolUses(messages, withToolUse))} has no tool_result after it; a prefilled request cannot end with a tool_use"));
             }
-        }
-        else if (final.Role == Role.System)
-        {
-            found.Add(new Violation(last, null, ValidationRule.FinalMessageNotUser, "a request must end with a user message, not a system message"));
         }
     }
 }

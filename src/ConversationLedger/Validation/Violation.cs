@@ -37,12 +37,14 @@ public enum ValidationRule
     FinalMessageNotUser,
     /// <summary>A prefilled final assistant message cannot end with whitespace.</summary>
     PrefillTrailingWhitespace,
-    /// <summary>A mid-conversation system message must follow a user message.</summary>
+    /// <summary>A mid-conversation system message cannot be the first message.</summary>
     SystemMessagePlacement,
     /// <summary>Strict: the first message is a user message.</summary>
     FirstMessageNotUser,
     /// <summary>Strict: user and assistant alternate.</summary>
     RolesNotAlternating,
+    /// <summary>The chosen model refuses what the request asks for (see <see cref="ModelRules"/>); the description is the API's wording.</summary>
+    ModelRefuses,
 }
 
 /// <summary>One broken rule, with the index of the message (0-based, as the API counts) and the rule in plain words.</summary>
@@ -53,5 +55,6 @@ public enum ValidationRule
 public sealed record Violation(int MessageIndex, int? BlockIndex, ValidationRule Rule, string Description)
 {
     /// <inheritdoc />
-    public override string ToString() => MessageIndex < 0 ? $"messages: {Description}" : $"message {MessageIndex}: {Description}";
+    public override string ToString() => Rule == ValidationRule.ModelRefuses ? Description
+        : MessageIndex < 0 ? $"messages: {Description}" : $"message {MessageIndex}: {Description}";
 }

@@ -44,18 +44,30 @@ public sealed class RequestOptionsTests
     }
 
     [Fact]
-    public void A_thinking_setting_that_is_not_an_object_is_refused()
+    public void A_thinking_budget_below_the_APIs_minimum_is_refused_when_the_ledger_is_made()
     {
-        var error = Assert.Throws<ArgumentException>(() => new LedgerOptions { Thinking = Json("1024") });
+        var options = new LedgerOptions { Thinking = ThinkingOptions.WithBudget(1000) };
 
-        Assert.Contains("thinking must be a JSON object", error.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<ArgumentException>(() => new Ledger(new InMemoryConversationStore(), new FakeModelClient(), options));
+
+        Assert.Contains("thinking budget 1000 is below the API's minimum of 1024 tokens", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_effort_level_the_API_does_not_know_is_refused_when_the_ledger_is_made()
+    {
+        var options = new LedgerOptions { Effort = "extreme" };
+
+        var error = Assert.Throws<ArgumentException>(() => new Ledger(new InMemoryConversationStore(), new FakeModelClient(), options));
+
+        Assert.Contains("effort 'extreme' is not one of low, medium, high, max", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task With_thinking_on_the_prompt_cannot_change_under_an_open_tool_loop_and_nothing_is_stored()
     {
         var options = TestLedger.PlainLoop();
-        options.Thinking = Json("""{ "type": "enabled", "budget_tokens": 1024 }""");
+        options.Thinking = ThinkingOptions.Adaptive;
         var t = new TestLedger(options);
         await t.Conversation.SendAsync("hello");
         t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(new Message(Role.Assistant,
@@ -83,7 +95,7 @@ public sealed class RequestOptionsTests
     public async Task A_reply_that_used_a_server_tool_is_a_finished_turn_not_an_open_tool_loop()
     {
         var options = TestLedger.PlainLoop();
-        options.Thinking = Json("""{ "type": "enabled", "budget_tokens": 1024 }""");
+        options.Thinking = ThinkingOptions.Adaptive;
         var t = new TestLedger(options);
         t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(new Message(Role.Assistant,
         [

@@ -57,7 +57,9 @@ public sealed class SystemPromptTests
     [Fact]
     public async Task A_new_system_prompt_applies_from_the_next_request_on()
     {
-        var t = new TestLedger();
+        var options = TestLedger.PlainLoop();
+        options.Model = "claude-haiku-4-5"; // takes no mid-conversation system messages: the top-level prompt changes
+        var t = new TestLedger(options);
         await t.Conversation.SetSystemPromptAsync("Be concise.");
         await t.Conversation.SendAsync("One");
 
@@ -68,6 +70,28 @@ public sealed class SystemPromptTests
         Assert.Equal("Be concise.", Assert.Single(requests[0].System).Text);
         Assert.Equal("Be thorough.", Assert.Single(requests[1].System).Text);
         Assert.Equal(3, requests[1].Messages.Count);
+    }
+
+    [Fact]
+    public async Task On_a_model_that_takes_system_messages_a_changed_prompt_follows_the_question_of_the_turn_it_took_effect_at()
+    {
+        var t = new TestLedger(); // claude-sonnet-5-5
+        await t.Conversation.SetSystemPromptAsync("Be concise.");
+        await t.Conversation.SendAsync("One");
+        await t.Conversation.SetSystemPromptAsync("Be thorough.");
+
+        await t.Conversation.SendAsync("Two");
+        await t.Conversation.SendAsync("Three");
+
+        var requests = t.Model.Requests.ToArray();
+        // The prompt the earlier turns were sent with stays on top, so the prefix before the change is unchanged.
+        Assert.All(requests, r => Assert.Equal("Be concise.", Assert.Single(r.System).Text));
+        Assert.Equal(["user", "assistant", "user", "system"], requests[1].Messages.Select(m => m.Role.Value));
+        Assert.Equal(["user", "assistant", "user", "system", "assistant", "user"], requests[2].Messages.Select(m => m.Role.Value));
+        Assert.Equal("Be thorough.", requests[2].Messages[3].Text);
+        Assert.Equal(requests[1].Messages.Take(4), requests[2].Messages.Take(4));
+        // The ledger keeps strict alternation: the system message is not stored as a turn.
+        Assert.Equal(6, (await t.Conversation.LoadAsync()).Messages.Count);
     }
 
     [Fact]

@@ -3,9 +3,13 @@ namespace ConversationLedger.Tests.Model;
 public sealed class TokenCalibrationTests
 {
     [Fact]
-    public void A_model_with_no_observations_is_scaled_by_one()
+    public void A_model_with_no_observations_is_scaled_by_its_tables_starting_factor()
     {
-        Assert.Equal(1000, new TokenCalibration().Scale("claude-sonnet-5-5", 1000));
+        var calibration = new TokenCalibration();
+
+        Assert.Equal(1300, calibration.Scale("claude-sonnet-5-5", 1000)); // the Claude 5 tokenizer counts ~30 % more
+        Assert.Equal(1000, calibration.Scale("claude-haiku-4-5", 1000));
+        Assert.Equal(1000, calibration.Scale("a-model-the-table-does-not-know", 1000));
     }
 
     [Fact]
@@ -19,7 +23,7 @@ public sealed class TokenCalibrationTests
         }
 
         Assert.InRange(calibration.FactorFor("claude-sonnet-5-5"), 1.19, 1.2001);
-        Assert.Equal(1.0, calibration.FactorFor("claude-opus-5-5"));
+        Assert.Equal(1.3, calibration.FactorFor("claude-opus-5-5"));
     }
 
     [Fact]

@@ -7,7 +7,7 @@ public sealed class PolicyPropertyTests
 {
     private static readonly ModelCatalog SmallWindow = new(
     [
-        new ModelInfo { Id = "tiny", ContextWindow = 6000, MaxOutput = 1000, InputPerMTok = 3, OutputPerMTok = 15, MinCacheableTokens = 100 },
+        new ModelInfo { Id = "tiny", ContextWindow = 6000, MaxOutput = 1000, InputPerMTok = 3, OutputPerMTok = 15, MinCacheableTokens = 100, ThinkingForms = ["adaptive", "disabled"] },
     ]);
 
     public static IEnumerable<object[]> Policies() =>
@@ -39,7 +39,7 @@ public sealed class PolicyPropertyTests
         var options = new LedgerOptions { Model = "tiny", MaxTokens = 500, SafetyMarginTokens = 100, Models = SmallWindow, Policy = policy };
         if (thinking)
         {
-            options.Thinking = System.Text.Json.JsonDocument.Parse("""{"type":"enabled","budget_tokens":400}""").RootElement;
+            options.Thinking = ThinkingOptions.Adaptive;
         }
         var view = ConversationView.Project(store.ReadWindowAsync(RandomLedger.Key, policy.Plan()).GetAwaiter().GetResult());
         // After an open tool call the next message is its result; otherwise a new question.
