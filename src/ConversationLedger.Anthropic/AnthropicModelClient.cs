@@ -60,13 +60,14 @@ public sealed class AnthropicModelClient : IModelClient
         ArgumentNullException.ThrowIfNull(request);
         RetryAfterRecorder.Last.Value = new();
         var assembler = new StreamAssembler();
-        var parameters = MessageCreateParams.FromRawUnchecked(Headers(request), NoQuery, Body(request.ToJson()));
         global::Anthropic.Core.StreamingHttpResponse<RawMessageStreamEvent>? raw = null;
         IAsyncEnumerator<RawMessageStreamEvent>? events = null;
         try
         {
             try
             {
+                // Inside the translated block, as in SendAsync: a body the SDK cannot take fails like any other call.
+                var parameters = MessageCreateParams.FromRawUnchecked(Headers(request), NoQuery, Body(request.ToJson()));
                 raw = await _client.WithRawResponse.Messages.CreateStreaming(parameters, cancellationToken);
                 assembler.RequestId = raw.RequestID;
                 events = raw.Enumerate(cancellationToken).GetAsyncEnumerator(cancellationToken);

@@ -20,4 +20,16 @@ public sealed class EmulatorOptions
 
     /// <summary>The largest request body accepted; larger ones get 413. <value>The default value is 32 MB.</value></summary>
     public long MaxRequestBodyBytes { get; init; } = 32L * 1024 * 1024;
+
+    /// <summary>
+    /// The most requests <see cref="EmulatorServer.Requests"/> keeps (the oldest are evicted first; 0 keeps none).
+    /// <value>The default value is 1000.</value>
+    /// </summary>
+    public int MaxLoggedRequests { get; init; } = 1000;
+
+    /// <summary>
+    /// The most bytes of bodies and headers <see cref="EmulatorServer.Requests"/> keeps (the oldest are evicted first;
+    /// a request larger than this on its own is not kept). <value>The default value is 64 MB.</value>
+    /// </summary>
+    public long MaxLoggedBytes { get; init; } = 64L * 1024 * 1024;
 }

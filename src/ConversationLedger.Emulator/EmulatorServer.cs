@@ -24,13 +24,14 @@ public sealed class EmulatorServer : IAsyncDisposable
     {
         Options = options ?? new EmulatorOptions();
         Cache = new PromptCache(Options.TimeProvider);
+        Requests = new RequestLog(Options.MaxLoggedRequests, Options.MaxLoggedBytes);
     }
 
     /// <summary>The options it was created with.</summary>
     public EmulatorOptions Options { get; }
 
-    /// <summary>Every <c>/v1/messages</c> request received, in order.</summary>
-    public RequestLog Requests { get; } = new();
+    /// <summary>The newest <c>/v1/messages</c> requests received, in order (as many as the options' limits keep).</summary>
+    public RequestLog Requests { get; }
 
     /// <summary>Scripted replies, consumed one per answered <c>/v1/messages</c> call.</summary>
     public ReplyScript Script { get; } = new();

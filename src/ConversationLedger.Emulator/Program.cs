@@ -3,10 +3,14 @@ using System.Runtime.InteropServices;
 using ConversationLedger;
 using ConversationLedger.Emulator;
 
-// `dotnet run --project src/ConversationLedger.Emulator -- --port N [--models FILE] [--api-key KEY]`
+// `dotnet run --project src/ConversationLedger.Emulator -- ` and these options:
+const string Usage = "--port N [--models FILE] [--api-key KEY] [--max-logged-requests N] [--max-logged-bytes N]";
 var port = 0;
 string? modelsFile = null;
 string? apiKey = null;
+var defaults = new EmulatorOptions();
+var logRequests = defaults.MaxLoggedRequests;
+var logBytes = defaults.MaxLoggedBytes;
 for (var i = 0; i < args.Length; i++)
 {
     var value = i + 1 < args.Length ? args[i + 1] : null;
@@ -24,8 +28,16 @@ for (var i = 0; i < args.Length; i++)
             apiKey = value;
             i++;
             break;
+        case "--max-logged-requests" when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n):
+            logRequests = n;
+            i++;
+            break;
+        case "--max-logged-bytes" when long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var b):
+            logBytes = b;
+            i++;
+            break;
         default:
-            await Console.Error.WriteLineAsync($"unknown or incomplete option \"{args[i]}\"; usage: --port N [--models FILE] [--api-key KEY]");
+            await Console.Error.WriteLineAsync($"unknown or incomplete option \"{args[i]}\"; usage: {Usage}");
             return 2;
     }
 }
@@ -41,7 +53,13 @@ catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or L
     return 2;
 }
 
-await using var server = new EmulatorServer(new EmulatorOptions { Models = models, ApiKey = apiKey });
+await using var server = new EmulatorServer(new EmulatorOptions
+{
+    Models = models,
+    ApiKey = apiKey,
+    MaxLoggedRequests = logRequests,
+    MaxLoggedBytes = logBytes,
+});
 using var stop = new CancellationTokenSource();
 // Ctrl+C (SIGINT) and SIGTERM stop serving; the registrations go before `stop` is disposed.
 using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);

@@ -168,6 +168,49 @@ public sealed class AnthropicModelClientTests(EmulatorFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task A_history_as_deep_as_a_message_may_be_is_sent_and_streamed_unchanged()
+    {
+        // message (1) > content (2) > block (3) > input (4) > nested objects: a tool call at the deepest a message may nest.
+        var input = string.Concat(Enumerable.Repeat("{\"a\":", Message.MaxDepth - 4)) + "{}" + new string('}', Message.MaxDepth - 4);
+        var call = ContentBlock.Parse($$"""{"type":"tool_use","id":"toolu_1","name":"f","input":{{input}}}""");
+        var request = Request() with
+        {
+            Messages = [Message.User("q"), new Message(Role.Assistant, [call]), new Message(Role.User, [ContentBlock.CreateToolResult("toolu_1", "ok")])],
+        };
+
+        var sent = await fixture.Client().SendAsync(request);
+        var streamed = await StreamedReplyAsync(request);
+
+        Assert.Equal("end_turn", sent.StopReason);
+        Assert.Equal("end_turn", streamed.StopReason);
+        using var body = JsonDocument.Parse(fixture.Emulator.Requests.Snapshot()[^1].Body);
+        Assert.Equal(call.Json, body.RootElement.GetProperty("messages")[1].GetProperty("content")[0].GetRawText());
+    }
+
+    [Fact]
+    public async Task A_request_the_sdk_cannot_take_fails_as_a_model_call_when_streamed_as_when_sent()
+    {
+        // Tools nested beyond what the SDK re-parses: the failure must be a ModelCallException, never a bare JsonException.
+        using var tools = JsonDocument.Parse("[" + new string('[', 70) + new string(']', 70) + "]", new JsonDocumentOptions { MaxDepth = 100 });
+        var request = Request() with { Tools = tools.RootElement.Clone() };
+
+        await Assert.ThrowsAsync<ModelCallException>(() => fixture.Client().SendAsync(request));
+        await Assert.ThrowsAsync<ModelCallException>(() => StreamedReplyAsync(request));
+    }
+
+    private async Task<ModelResponse> StreamedReplyAsync(ModelRequest request)
+    {
+        await foreach (var update in fixture.Client().StreamAsync(request))
+        {
+            if (update is StreamCompleted completed)
+            {
+                return completed.Response;
+            }
+        }
+        throw new InvalidOperationException("the stream ended without a reply");
+    }
+
+    [Fact]
     public async Task The_sdk_retries_rate_limits_and_overloads_until_it_succeeds()
     {
         fixture.Emulator.Faults.Enqueue("429:1", "529");

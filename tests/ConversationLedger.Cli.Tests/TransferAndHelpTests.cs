@@ -1,3 +1,4 @@
+using System.Text;
 using ConversationLedger.Cli.Tests.Support;
 
 namespace ConversationLedger.Cli.Tests;
@@ -155,6 +156,42 @@ public sealed class TransferAndHelpTests : IDisposable
         Assert.Single(result.Output.Trim().Split('\n'));
         Assert.StartsWith("error:", result.Output.Trim());
         Assert.False((await cli.Store.GetHeadAsync(new ThreadKey("local", "default", "x"))).Exists);
+    }
+
+    public static TheoryData<string> HostileImports => new(HostileFiles().Keys);
+
+    // Files a reader could not read back: strings that are not text (reading them throws), content too deep to re-parse.
+    private static Dictionary<string, (byte[] File, string Error)> HostileFiles()
+    {
+        const string answer = """{"role":"assistant","content":"hello"}""";
+        const string notText = "error: the file holds a string that is not valid Unicode text";
+        var input = string.Concat(Enumerable.Repeat("{\"a\":", 58)) + "{}" + new string('}', 58);
+        return new()
+        {
+            ["an unpaired surrogate in a message"] = (Encoding.UTF8.GetBytes($$"""{"messages":[{"role":"user","content":"hi \ud800"},{{answer}}]}"""), notText),
+            ["an unpaired surrogate in the thread id"] = (Encoding.UTF8.GetBytes($$"""{"thread":{"id":"t\udc00"},"messages":[{"role":"user","content":"hi"},{{answer}}]}"""), notText),
+            ["bytes that are not UTF-8 in a string"] = ([.. "{\"messages\":[{\"role\":\"user\",\"content\":\"hi"u8, 0xFF, 0xFE, .. "\"},"u8, .. Encoding.UTF8.GetBytes(answer), .. "]}"u8], notText),
+            ["a tool call nested 62 levels deep"] = (Encoding.UTF8.GetBytes($$"""
+                {"messages":[{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{{input}}}]},
+                {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"ok"}]},{{answer}}]}
+                """), "error: message 1: the content block nests deeper than 46 levels"),
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(HostileImports))]
+    public async Task Importing_a_file_the_ledger_could_not_read_back_is_one_error_line_and_stores_nothing(string name)
+    {
+        var cli = new CliHarness();
+        var (content, error) = HostileFiles()[name];
+        var file = Path.Combine(_folder, "hostile.json");
+        await File.WriteAllBytesAsync(file, content);
+
+        var result = await cli.RunAsync("", "import", file);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith(error, Assert.Single(result.Output.Trim().Split('\n')), StringComparison.Ordinal);
+        Assert.Empty((await cli.Store.ListThreadsAsync("local", null, new PageRequest(Limit: 10))).Threads);
     }
 
     [Theory]

@@ -145,6 +145,37 @@ public sealed class FaultTests : EmulatorTestBase
         Assert.True(streamed - firstDelta >= TimeSpan.FromMilliseconds(100), $"paced for {streamed - firstDelta}");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Pacing_slower_than_one_token_an_hour_is_refused_with_a_400_when_it_is_asked_for(bool stream)
+    {
+        // Accepted, it would fail the request (the pause is beyond what a timer takes): a 500, which SDKs retry.
+        var body = Body(Conversation("Hello"), stream ? "\"stream\":true" : "");
+
+        using var slow = await PostAsync("/v1/messages", body, headers: ("x-emulator-fault", "tps:0.0000001"));
+        using var late = await PostAsync("/v1/messages", body, headers: ("x-emulator-fault", "ttft:2147483647"));
+        using var scheduled = await Http().PostAsync("/_emulator/faults", new StringContent("""{"fault":"ttft:5,tps:0.0000001","count":1}"""));
+
+        foreach (var response in new[] { slow, late, scheduled })
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("invalid_request_error", (await JsonAsync(response)).GetProperty("error").GetProperty("type").GetString());
+        }
+        Assert.Contains("at least one token per hour", (await JsonAsync(slow)).GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, Server.Faults.Count);
+    }
+
+    [Fact]
+    public void A_paced_reply_waits_at_most_the_longest_pause()
+    {
+        var slowest = FaultSpec.Parse("tps:0.0003");
+
+        Assert.Equal(FaultSpec.MaxDelay, slowest.OutputDelay(1_000_000));
+        Assert.Equal(TimeSpan.FromSeconds(1), FaultSpec.Parse("tps:50").OutputDelay(50));
+        Assert.Equal(TimeSpan.Zero, FaultSpec.None.OutputDelay(50));
+    }
+
     [Fact]
     public async Task Concurrent_calls_are_each_answered_and_logged()
     {

@@ -157,6 +157,31 @@ public sealed class HttpTests : EmulatorTestBase
         Assert.StartsWith("req_", RequestIdHeader(response));
     }
 
+    [Theory]
+    [InlineData("/v1/messages")]
+    [InlineData("/v1/messages/count_tokens")]
+    [InlineData("/_emulator/script")]
+    [InlineData("/_emulator/faults")]
+    public async Task A_body_with_broken_chunked_framing_gets_a_400_with_the_envelope(string path)
+    {
+        // "zz" is not a chunk size. A 500 here would make SDKs retry a request that can never succeed.
+        var address = new Uri(Url);
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(address.Host, address.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST {path} HTTP/1.1\r\nHost: {address.Authority}\r\nx-api-key: {Key}\r\nContent-Type: application/json\r\n" +
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"));
+
+        var response = await new StreamReader(stream, Encoding.UTF8).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.StartsWith("HTTP/1.1 400 ", response, StringComparison.Ordinal);
+        using var envelope = JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
+        Assert.Equal("error", envelope.RootElement.GetProperty("type").GetString());
+        Assert.Equal("invalid_request_error", envelope.RootElement.GetProperty("error").GetProperty("type").GetString());
+        Assert.StartsWith("req_", envelope.RootElement.GetProperty("request_id").GetString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Scripts_and_the_request_log_are_served_over_http()
     {
@@ -178,7 +203,9 @@ public sealed class HttpTests : EmulatorTestBase
         using var cleared = await http.DeleteAsync("/_emulator/requests");
         Assert.Equal(0, Server.Requests.Count);
         using var bad = await http.PostAsync("/_emulator/script", new StringContent("""[{"content":[{"no":"type"}]}]"""));
+        using var notText = await http.PostAsync("/_emulator/script", new StringContent("""["\ud800"]"""));
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, notText.StatusCode);
     }
 
     [Fact]

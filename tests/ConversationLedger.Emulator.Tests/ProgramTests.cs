@@ -14,7 +14,7 @@ public sealed class ProgramTests
         var models = Path.GetTempFileName();
         await File.WriteAllTextAsync(models, """{"models":[{"id":"file-model","contextWindow":1000,"maxOutput":50}]}""");
         var dll = Path.Combine(AppContext.BaseDirectory, "ConversationLedger.Emulator.dll");
-        using var process = Process.Start(new ProcessStartInfo("dotnet", [dll, "--port", "0", "--models", models])
+        using var process = Process.Start(new ProcessStartInfo("dotnet", [dll, "--port", "0", "--models", models, "--max-logged-requests", "1"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -33,9 +33,14 @@ public sealed class ProgramTests
             };
             request.Headers.Add("x-api-key", "k");
             using var tooMany = await http.SendAsync(request);
+            using var unauthenticated = await http.PostAsync("/v1/messages", new StringContent("second"));
+            using var log = await http.GetAsync("/_emulator/requests");
 
             Assert.Equal(HttpStatusCode.OK, health.StatusCode);
             Assert.Contains("maximum allowed number of output tokens for file-model", await tooMany.Content.ReadAsStringAsync());
+            // --max-logged-requests 1 keeps the newest request only.
+            using var kept = System.Text.Json.JsonDocument.Parse(await log.Content.ReadAsStringAsync());
+            Assert.Equal("second", Assert.Single(kept.RootElement.EnumerateArray()).GetProperty("body").GetString());
 
             // Ctrl+C is SIGINT; the emulator stops serving and exits cleanly.
             using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))

@@ -167,6 +167,111 @@ public sealed class ThreadTransferTests
     }
 
     [Fact]
+    public async Task Token_counts_in_the_file_are_counted_again_not_trusted()
+    {
+        // A count of 2^31 − 1 per message would push the whole history out of every token window.
+        var head = await ThreadTransfer.ImportAsync(_store, _key, new MemoryStream(Encoding.UTF8.GetBytes("""
+            {"format":"conversation-ledger/1","entries":[
+              {"sequence":1,"kind":"message","tokens":2147483647,"payload":{"role":"user","content":"hi"}},
+              {"sequence":2,"kind":"message","tokens":2147483647,"payload":{"role":"assistant","content":"hello"}},
+              {"sequence":3,"kind":"edit","tokens":2147483647,"payload":{"target":2,"message":{"role":"assistant","content":"hey"},"tokens":2147483647}}]}
+            """)));
+
+        var window = await _store.ReadWindowAsync(_key, new WindowSpec { LastTokens = 100 });
+        var entries = await _store.ReadEntriesAsync(_key, 0, 10);
+
+        Assert.Equal(O200kTokenCounter.Instance.CountTokens(Message.User("hi")) + O200kTokenCounter.Instance.CountTokens(Message.Assistant("hello")),
+            head.RunningTokens);
+        Assert.Equal(["hi", "hey"], ConversationView.Project(window).Messages.Select(m => m.Message.Text));
+        Assert.Equal(O200kTokenCounter.Instance.CountTokens(Message.Assistant("hey")), ((EditEntry)entries[2]).ReplacementTokens);
+        Assert.Equal(0, entries[2].Tokens);
+    }
+
+    [Theory]
+    [InlineData("""{"kind":"message","payload":{"role":"assistant","content":5}}""", "entry 2 (message) has a malformed payload")]
+    [InlineData("""{"kind":"message"}""", "entry 2 needs a string \"kind\" and a \"payload\"")]
+    [InlineData("[]", "entry 2 must be a JSON object")]
+    [InlineData("""{"kind":"reset","payload":{},"sequence":1.5}""", "entry 2: \"sequence\" must be a whole number")]
+    public async Task A_malformed_entry_is_refused_naming_its_place_in_the_file(string entry, string expected)
+    {
+        // Entries may leave out their sequence; the error still names where the entry is.
+        var error = await ImportFailsAsync($$$"""
+            {"format":"conversation-ledger/1","entries":[
+              {"kind":"message","payload":{"role":"user","content":"hi"}},
+              {{{entry}}}]}
+            """);
+
+        Assert.IsType<LedgerFormatException>(error);
+        Assert.StartsWith(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_message_nested_deeper_than_the_limit_is_refused_and_one_at_the_limit_round_trips()
+    {
+        var tooDeep = await ImportFailsAsync(ToolLoop(Message.MaxDepth + 1));
+        var exported = await ImportFailsAsync(ExportOf(ToolLoop(Message.MaxDepth + 1)));
+
+        await ThreadTransfer.ImportAsync(_store, _key, new MemoryStream(Encoding.UTF8.GetBytes(ToolLoop(Message.MaxDepth))));
+        using var export = new MemoryStream();
+        await ThreadTransfer.ExportAsync(_store, _key, export);
+        var copy = new ThreadKey("tenant", "scope", "again");
+        var again = await ThreadTransfer.ImportAsync(_store, copy, new MemoryStream(export.ToArray()));
+
+        Assert.Equal("message 1: the content block nests deeper than 46 levels", tooDeep.Message);
+        Assert.Equal("entry 2 (message) has a malformed payload: the content block nests deeper than 46 levels", exported.Message);
+        Assert.Equal(4, again.RunningMessages);
+        Assert.Equal(ToolLoopMessage(Message.MaxDepth), (await _store.ReadEntriesAsync(copy, 1, 1)).OfType<MessageEntry>().Single().Message.ToJson());
+    }
+
+    [Theory]
+    [InlineData("""{"messages":[{"role":"user","content":"hi \ud800"},{"role":"assistant","content":"hello"}]}""")]
+    [InlineData("""{"thread":{"id":"x\udc00"},"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}""")]
+    [InlineData("""{"system":"\ud800","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}""")]
+    [InlineData("""{"format":"conversation-ledger/1","entries":[{"kind":"message","turn_id":"\ud800","payload":{"role":"user","content":"hi"}}]}""")]
+    public async Task A_string_that_is_not_text_anywhere_in_the_file_is_refused(string json)
+    {
+        var error = await ImportFailsAsync(json);
+
+        Assert.IsType<LedgerFormatException>(error);
+        Assert.StartsWith("the file holds a string that is not valid Unicode text", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bytes_that_are_not_utf8_inside_a_string_are_refused()
+    {
+        const string before = "{\"messages\":[{\"role\":\"user\",\"content\":\"";
+        byte[] json = [.. Encoding.UTF8.GetBytes(before), (byte)'a', 0xFF, 0xFE, .. "\"},{\"role\":\"assistant\",\"content\":\"b\"}]}"u8];
+
+        var error = await Assert.ThrowsAsync<LedgerFormatException>(() => ThreadTransfer.ImportAsync(_store, _key, new MemoryStream(json)));
+
+        // The string starts at the quote that ends `before`.
+        Assert.Equal($"the file holds a string that is not valid Unicode text (an unpaired surrogate or bytes that are not UTF-8) at byte {before.Length}",
+            error.Message);
+        Assert.False((await _store.GetHeadAsync(_key)).Exists);
+    }
+
+    // A question, a tool call whose input nests so that its message is `depth` levels deep, its result and an answer.
+    private static string ToolLoop(int depth) =>
+        $$"""{"messages":[{"role":"user","content":"q"},{{ToolLoopMessage(depth)}},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"ok"}]},{"role":"assistant","content":"done"}]}""";
+
+    private static string ToolLoopMessage(int depth)
+    {
+        // message (1) > content (2) > block (3) > input (4) > nested objects down to the depth asked for.
+        var objects = depth - 3;
+        var input = string.Concat(Enumerable.Repeat("{\"a\":", objects - 1)) + "{}" + new string('}', objects - 1);
+        return $$"""{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{{input}}}]}""";
+    }
+
+    // The same messages as export entries.
+    private static string ExportOf(string apiFile)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(apiFile, new System.Text.Json.JsonDocumentOptions { MaxDepth = 256 });
+        var entries = document.RootElement.GetProperty("messages").EnumerateArray()
+            .Select((m, i) => $$"""{"sequence":{{i + 1}},"kind":"message","payload":{{m.GetRawText()}}}""");
+        return $$"""{"format":"conversation-ledger/1","entries":[{{string.Join(",", entries)}}]}""";
+    }
+
+    [Fact]
     public async Task A_50_MB_file_is_refused_before_it_is_parsed()
     {
         var big = new byte[50 * 1024 * 1024];

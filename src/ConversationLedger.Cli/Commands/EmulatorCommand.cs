@@ -36,7 +36,7 @@ public sealed class EmulatorCommand(CliServices services) : AsyncCommand<Emulato
             services.Console.WriteLine($"listening on {url}");
             // Ctrl+C or SIGTERM is how this command ends: a clean stop, not a failure.
             await server.WaitForShutdownAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
-            services.Console.MarkupLine($"[dim]stopped after {server.Requests.Count} requests[/]");
+            services.Console.MarkupLine($"[dim]stopped after {server.Requests.Received} requests[/]");
             return 0;
         }, cancellationToken);
 }

@@ -102,9 +102,10 @@ public sealed class ImportCommand(CliServices services) : LedgerCommand<ImportSe
                 ? id.GetString()
                 : null;
         }
-        catch (JsonException)
+        // Not JSON, or an id that is not text (reading it throws): the import itself reports what is wrong with the file.
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
-            return null; // the import itself reports what is wrong with the file
+            return null;
         }
     }
 }

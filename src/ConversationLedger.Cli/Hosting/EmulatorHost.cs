@@ -16,7 +16,8 @@ public static class EmulatorHost
     public static async Task<ModelConnection> StartAsync(Func<string, string?> environment, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(environment);
-        var server = new EmulatorServer();
+        // Nothing reads this emulator's request log: kept, it would hold every request of a long chat.
+        var server = new EmulatorServer(new EmulatorOptions { MaxLoggedRequests = 0 });
         try
         {
             var url = await server.StartAsync(0, cancellationToken);

@@ -7,10 +7,13 @@ namespace ConversationLedger.Emulator;
 /// (retry-after 2 s), <c>429:150ms</c> (retry-after-ms 150), <c>529</c>, <c>500</c>, <c>drop</c>,
 /// <c>cut:3</c> (stream aborted after 3 events), <c>error-event</c> or <c>error-event:4</c>,
 /// <c>ttft:200</c> (ms before the first token), <c>tps:50</c> (tokens per second), <c>none</c>.
-/// Latency parts combine with the others (<c>ttft:100,tps:20</c>).
+/// Latency parts combine with the others (<c>ttft:100,tps:20</c>); no pause they cause is longer than <see cref="MaxDelay"/>.
 /// </summary>
 public sealed record FaultSpec
 {
+    /// <summary>The longest pause a fault may cause: a time to first token, one token, or a whole reply's pacing.</summary>
+    public static readonly TimeSpan MaxDelay = TimeSpan.FromHours(1);
+
     /// <summary>No fault.</summary>
     public static FaultSpec None { get; } = new();
 
@@ -34,6 +37,10 @@ public sealed record FaultSpec
 
     /// <summary>Pace output at this many tokens per second; null for no pacing.</summary>
     public double? TokensPerSecond { get; init; }
+
+    /// <summary>How long <paramref name="tokens"/> output tokens take at <see cref="TokensPerSecond"/>, at most <see cref="MaxDelay"/>.</summary>
+    public TimeSpan OutputDelay(long tokens) =>
+        TokensPerSecond is { } tps ? TimeSpan.FromSeconds(Math.Min(tokens / tps, MaxDelay.TotalSeconds)) : TimeSpan.Zero;
 
     /// <summary>Whether the request is answered without a normal reply.</summary>
     public bool Fails => Status is not null || Drop;
@@ -60,8 +67,8 @@ public sealed record FaultSpec
                 "drop" => spec with { Drop = true },
                 "cut" => spec with { CutAfterEvents = ParseCount(arg ?? "3", raw) },
                 "error-event" => spec with { ErrorEventAfter = ParseCount(arg ?? "3", raw) },
-                "ttft" => spec with { TimeToFirstToken = TimeSpan.FromMilliseconds(ParseCount(arg ?? "", raw)) },
-                "tps" => spec with { TokensPerSecond = ParsePositive(arg ?? "", raw) },
+                "ttft" => spec with { TimeToFirstToken = ParseTimeToFirstToken(arg ?? "", raw) },
+                "tps" => spec with { TokensPerSecond = ParseTokensPerSecond(arg ?? "", raw) },
                 _ => throw new FormatException($"unknown fault \"{raw}\" (known: 429[:S|:MSms], 529, 500, drop, cut:K, error-event[:K], ttft:MS, tps:N, none)"),
             };
         }
@@ -92,8 +99,14 @@ public sealed record FaultSpec
             ? value
             : throw new FormatException($"fault \"{raw}\" needs a whole number");
 
-    private static double ParsePositive(string arg, string raw) =>
-        double.TryParse(arg, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0
+    // Longer pauses are refused here, when the fault is set, rather than failing the request they would delay.
+    private static TimeSpan ParseTimeToFirstToken(string arg, string raw) =>
+        TimeSpan.FromMilliseconds(ParseCount(arg, raw)) is var delay && delay <= MaxDelay
+            ? delay
+            : throw new FormatException($"fault \"{raw}\" asks for more than {MaxDelay.TotalMilliseconds:F0} ms");
+
+    private static double ParseTokensPerSecond(string arg, string raw) =>
+        double.TryParse(arg, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value >= 1 / MaxDelay.TotalSeconds
             ? value
-            : throw new FormatException($"fault \"{raw}\" needs a positive number");
+            : throw new FormatException($"fault \"{raw}\" needs a number of tokens per second of at least one token per hour");
 }

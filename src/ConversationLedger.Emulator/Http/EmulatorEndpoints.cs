@@ -22,6 +22,13 @@ internal sealed class EmulatorEndpoints(EmulatorServer server)
             {
                 await next(context);
             }
+            catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
+            {
+                // A body the server cannot read (broken chunked framing, a client too slow to send it) is the client's
+                // fault: a 4xx, which SDKs do not retry, never the 500 below.
+                await HttpExchange.WriteErrorAsync(context, ApiErrors.BadRequest($"the request body could not be read: {ex.Message}")
+                    with { Status = ex.StatusCode is >= 400 and < 500 ? ex.StatusCode : 400 }, CancellationToken.None);
+            }
             catch (Exception) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
             {
                 // Last resort: a bug must still answer in the API's shape.
@@ -97,7 +104,7 @@ internal sealed class EmulatorEndpoints(EmulatorServer server)
             await new SseWriter(context, fault, HttpExchange.RequestId(context)).WriteReplyAsync(messageId, modelName, reply, prompt, ct);
             return;
         }
-        var delay = fault.TimeToFirstToken + (fault.TokensPerSecond is { } tps ? TimeSpan.FromSeconds(reply.OutputTokens / tps) : TimeSpan.Zero);
+        var delay = fault.TimeToFirstToken + fault.OutputDelay(reply.OutputTokens);
         if (delay > TimeSpan.Zero)
         {
             await Task.Delay(delay, ct);
@@ -240,7 +247,8 @@ internal sealed class EmulatorEndpoints(EmulatorServer server)
             }
             replies.AddRange(root.EnumerateArray().Select(ScriptedReply.Parse));
         }
-        catch (Exception ex) when (ex is JsonException or FormatException)
+        // InvalidOperationException: a string that is not text (an unpaired surrogate) throws when it is read.
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
         {
             await HttpExchange.WriteErrorAsync(context, ApiErrors.BadRequest($"script: {ex.Message}"), ct);
             return;

@@ -179,10 +179,9 @@ internal sealed partial class SseWriter(HttpContext context, FaultSpec fault, st
 
     private async Task PaceAsync(string chunk, CancellationToken cancellationToken)
     {
-        if (fault.TokensPerSecond is { } tps)
+        if (fault.TokensPerSecond is not null)
         {
-            var tokens = Math.Max(1, O200kTokenCounter.CountText(chunk));
-            await Task.Delay(TimeSpan.FromSeconds(tokens / tps), cancellationToken);
+            await Task.Delay(fault.OutputDelay(Math.Max(1, O200kTokenCounter.CountText(chunk))), cancellationToken);
         }
     }
 

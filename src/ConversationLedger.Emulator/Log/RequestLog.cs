@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace ConversationLedger.Emulator;
 
 /// <summary>One <c>/v1/messages</c> request as received, before any check.</summary>
@@ -8,11 +10,33 @@ namespace ConversationLedger.Emulator;
 /// <param name="Body">The body as text, exactly as received.</param>
 public sealed record LoggedRequest(string RequestId, DateTimeOffset ReceivedAt, bool Stream, IReadOnlyDictionary<string, string> Headers, string Body);
 
-/// <summary>The log of received <c>/v1/messages</c> requests (retries and rejected requests included). Thread-safe.</summary>
+/// <summary>
+/// The log of the newest <c>/v1/messages</c> requests received (retries and rejected requests included), bounded by
+/// a number of requests and a number of bytes: the oldest are evicted first. Thread-safe.
+/// </summary>
 public sealed class RequestLog
 {
-    private readonly List<LoggedRequest> _entries = [];
+    private readonly Queue<(LoggedRequest Request, long Bytes)> _entries = new();
     private readonly Lock _lock = new();
+    private long _bytes;
+    private long _received;
+
+    /// <summary>Creates a log.</summary>
+    /// <param name="maxRequests">The most requests kept (0 keeps none).</param>
+    /// <param name="maxBytes">The most bytes (UTF-8 bodies, header names and values) kept; a request larger than this on its own is not kept.</param>
+    public RequestLog(int maxRequests, long maxBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxRequests);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
+        MaxRequests = maxRequests;
+        MaxBytes = maxBytes;
+    }
+
+    /// <summary>The most requests kept.</summary>
+    public int MaxRequests { get; }
+
+    /// <summary>The most bytes (UTF-8 bodies, header names and values) kept.</summary>
+    public long MaxBytes { get; }
 
     /// <summary>The number of logged requests.</summary>
     public int Count
@@ -26,22 +50,57 @@ public sealed class RequestLog
         }
     }
 
+    /// <summary>The bytes the logged requests take (UTF-8 bodies, header names and values).</summary>
+    public long Bytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _bytes;
+            }
+        }
+    }
+
+    /// <summary>Every request added since the log was created, evicted and cleared ones included.</summary>
+    public long Received
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _received;
+            }
+        }
+    }
+
     /// <summary>A copy of the log, oldest first.</summary>
     public IReadOnlyList<LoggedRequest> Snapshot()
     {
         lock (_lock)
         {
-            return _entries.ToArray();
+            return _entries.Select(e => e.Request).ToArray();
         }
     }
 
-    /// <summary>Adds a request.</summary>
+    /// <summary>Adds a request, evicting the oldest while the log is over either limit.</summary>
     public void Add(LoggedRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        var bytes = Size(request);
         lock (_lock)
         {
-            _entries.Add(request);
+            _received++;
+            if (bytes > MaxBytes || MaxRequests == 0)
+            {
+                return;
+            }
+            _entries.Enqueue((request, bytes));
+            _bytes += bytes;
+            while (_entries.Count > MaxRequests || _bytes > MaxBytes)
+            {
+                _bytes -= _entries.Dequeue().Bytes;
+            }
         }
     }
 
@@ -51,6 +110,10 @@ public sealed class RequestLog
         lock (_lock)
         {
             _entries.Clear();
+            _bytes = 0;
         }
     }
+
+    private static long Size(LoggedRequest request) =>
+        Encoding.UTF8.GetByteCount(request.Body) + request.Headers.Sum(h => (long)Encoding.UTF8.GetByteCount(h.Key) + Encoding.UTF8.GetByteCount(h.Value));
 }

@@ -60,12 +60,35 @@ public static class EntryCodec
         int tokens, long runningTokens, long runningMessages)
     {
         ArgumentNullException.ThrowIfNull(payload);
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(payload);
+        }
+        catch (JsonException ex)
+        {
+            throw Malformed(sequence, kind, ex);
+        }
+        using (document)
+        {
+            return DecodePayload(kind, document.RootElement, sequence) with
+            {
+                Sequence = sequence,
+                RecordedAt = recordedAt,
+                TurnId = turnId,
+                Tokens = tokens,
+                RunningTokens = runningTokens,
+                RunningMessages = runningMessages,
+            };
+        }
+    }
+
+    private static LedgerEntry DecodePayload(string kind, JsonElement p, long sequence)
+    {
         var entryKind = ParseKind(kind);
         try
         {
-            using var document = JsonDocument.Parse(payload);
-            var p = document.RootElement;
-            LedgerEntry entry = entryKind switch
+            return entryKind switch
             {
                 EntryKind.Message => new MessageEntry(Message.Parse(p)),
                 EntryKind.SystemPrompt => new SystemPromptEntry(Str(p, "text"), p.GetProperty("effective_turn").GetInt64())
@@ -85,15 +108,6 @@ public static class EntryCodec
                     decimal.Parse(Str(p, "cost_usd"), CultureInfo.InvariantCulture), OptStr(p, "request_id"), OptStr(p, "stop_reason"))),
                 _ => throw new LedgerFormatException($"unknown entry kind \"{kind}\""),
             };
-            return entry with
-            {
-                Sequence = sequence,
-                RecordedAt = recordedAt,
-                TurnId = turnId,
-                Tokens = tokens,
-                RunningTokens = runningTokens,
-                RunningMessages = runningMessages,
-            };
         }
         // A broken message block throws LedgerFormatException itself; it is wrapped too so that every malformed
         // payload names the entry it was found in. Out-of-range values (a cost beyond decimal, a fork parent with an
@@ -101,9 +115,12 @@ public static class EntryCodec
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException
             or OverflowException or ArgumentException or LedgerFormatException)
         {
-            throw new LedgerFormatException($"entry {sequence} ({kind}) has a malformed payload: {ex.Message}", ex);
+            throw Malformed(sequence, kind, ex);
         }
     }
+
+    private static LedgerFormatException Malformed(long sequence, string kind, Exception ex) =>
+        new($"entry {sequence} ({kind}) has a malformed payload: {ex.Message}", ex);
 
     /// <summary>Writes a whole entry (metadata and payload) as one JSON object, as exports carry it.</summary>
     public static void WriteEntry(Utf8JsonWriter writer, LedgerEntry entry)
@@ -132,31 +149,35 @@ public static class EntryCodec
     }
 
     /// <summary>Reads an entry written by <see cref="WriteEntry"/> (running sums are recomputed when it is appended).</summary>
-    public static LedgerEntry ReadEntry(JsonElement element)
+    /// <param name="element">The entry.</param>
+    /// <param name="position">Where the entry stands in its list (1 for the first); errors name it, whatever sequence the entry claims.</param>
+    /// <exception cref="LedgerFormatException">The element is not an entry, or its payload does not match its kind.</exception>
+    public static LedgerEntry ReadEntry(JsonElement element, long position)
     {
         if (element.ValueKind != JsonValueKind.Object)
         {
-            throw new LedgerFormatException($"an entry must be a JSON object, got {element.ValueKind}");
+            throw new LedgerFormatException($"entry {position} must be a JSON object, got {element.ValueKind}");
         }
         if (!element.TryGetProperty("kind", out var kind) || kind.ValueKind != JsonValueKind.String
             || !element.TryGetProperty("payload", out var payload))
         {
-            throw new LedgerFormatException("an entry needs a string \"kind\" and a \"payload\"");
+            throw new LedgerFormatException($"entry {position} needs a string \"kind\" and a \"payload\"");
         }
         // GetInt64/GetInt32 would throw FormatException for 1.5 or an overflow; an import must fail with one clear line.
         long sequence = 0;
         if (element.TryGetProperty("sequence", out var s) && s.ValueKind == JsonValueKind.Number && !s.TryGetInt64(out sequence))
         {
-            throw new LedgerFormatException($"an entry's \"sequence\" must be a whole number, got {s.GetRawText()}");
+            throw new LedgerFormatException($"entry {position}: \"sequence\" must be a whole number, got {s.GetRawText()}");
         }
         var at = element.TryGetProperty("recorded_at", out var a) && a.ValueKind == JsonValueKind.String && a.TryGetDateTimeOffset(out var t) ? t : default;
         var turn = element.TryGetProperty("turn_id", out var tu) && tu.ValueKind == JsonValueKind.String ? tu.GetString() : null;
         var tokens = 0;
         if (element.TryGetProperty("tokens", out var tk) && tk.ValueKind == JsonValueKind.Number && !tk.TryGetInt32(out tokens))
         {
-            throw new LedgerFormatException($"an entry's \"tokens\" must be a whole number below 2^31, got {tk.GetRawText()}");
+            throw new LedgerFormatException($"entry {position}: \"tokens\" must be a whole number below 2^31, got {tk.GetRawText()}");
         }
-        return Decode(kind.GetString()!, payload.GetRawText(), sequence, at, turn, tokens, 0, 0);
+        // The payload element itself, not its text re-parsed: a message too deep is reported as such, by the message.
+        return DecodePayload(kind.GetString()!, payload, position) with { Sequence = sequence, RecordedAt = at, TurnId = turn, Tokens = tokens };
     }
 
     private static void WritePayload(Utf8JsonWriter w, LedgerEntry entry)

@@ -22,6 +22,8 @@ public static class ThreadTransfer
 
     private const int PageSize = 1000;
 
+    private const int MaxFileDepth = 256;
+
     private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
 
     /// <summary>Writes the whole thread (archive included) as an export document.</summary>
@@ -82,10 +84,13 @@ public static class ThreadTransfer
     /// <param name="store">The store to import into.</param>
     /// <param name="key">The new thread (the file's own thread key is not used, so a file cannot write into another tenant).</param>
     /// <param name="source">The file's bytes.</param>
-    /// <param name="tokenCounter">Counts tokens of messages of a plain API file (exports carry their counts); none counted when null.</param>
+    /// <param name="tokenCounter">Counts every message's tokens (a file's own counts are not trusted); <see cref="O200kTokenCounter"/> when null.</param>
     /// <param name="cancellationToken">Cancels the import.</param>
     /// <returns>The new thread's head.</returns>
-    /// <exception cref="LedgerFormatException">The file is too large, not JSON (the message names the position) or not in either shape.</exception>
+    /// <exception cref="LedgerFormatException">
+    /// The file is too large, not JSON (the message names the position), holds a string that is not text or a message
+    /// nested deeper than <see cref="Message.MaxDepth"/>, or is not in either shape.
+    /// </exception>
     /// <exception cref="LedgerValidationException">The conversation breaks the strict alternation or the API's rules.</exception>
     /// <exception cref="ConcurrencyConflictException">The thread already exists.</exception>
     public static async Task<ThreadHead> ImportAsync(IConversationStore store, ThreadKey key, Stream source,
@@ -101,9 +106,13 @@ public static class ThreadTransfer
     }
 
     /// <summary>
-    /// Parses and validates an import document without storing it: the entries an import would append.
+    /// Parses and validates an import document without storing it: the entries an import would append, their tokens
+    /// counted by <paramref name="tokenCounter"/> (<see cref="O200kTokenCounter"/> when null).
     /// </summary>
-    /// <exception cref="LedgerFormatException">The document is too large, not JSON or not in either shape.</exception>
+    /// <exception cref="LedgerFormatException">
+    /// The document is too large, not JSON, holds a string that is not text or a message nested deeper than
+    /// <see cref="Message.MaxDepth"/>, or is not in either shape.
+    /// </exception>
     /// <exception cref="LedgerValidationException">The conversation breaks the strict alternation or the API's rules.</exception>
     public static IReadOnlyList<LedgerEntry> Parse(ReadOnlyMemory<byte> document, ITokenCounter? tokenCounter = null)
     {
@@ -119,7 +128,8 @@ public static class ThreadTransfer
         JsonDocument json;
         try
         {
-            json = JsonDocument.Parse(document, new JsonDocumentOptions { MaxDepth = 256 });
+            // Deeper than any export nests a valid message, so a message too deep is reported by the message check.
+            json = JsonDocument.Parse(document, new JsonDocumentOptions { MaxDepth = MaxFileDepth });
         }
         catch (JsonException ex)
         {
@@ -128,6 +138,11 @@ public static class ThreadTransfer
         }
         using (json)
         {
+            // Every string of the file at once (thread id, kinds, payloads): any of them read later would throw.
+            if (JsonInput.Problem(document.Span, MaxFileDepth) is { } problem)
+            {
+                throw new LedgerFormatException($"the file {problem}");
+            }
             var root = json.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
@@ -140,9 +155,9 @@ public static class ThreadTransfer
             }
             var entries = root.TryGetProperty("entries", out var list)
                 ? ReadEntries(list)
-                : ReadApiShape(root, tokenCounter);
+                : ReadApiShape(root);
             Validate(entries);
-            return entries;
+            return Counted(entries, tokenCounter ?? O200kTokenCounter.Instance);
         }
     }
 
@@ -155,15 +170,11 @@ public static class ThreadTransfer
         var entries = new List<LedgerEntry>();
         foreach (var item in list.EnumerateArray())
         {
-            var entry = EntryCodec.ReadEntry(item);
+            var entry = EntryCodec.ReadEntry(item, entries.Count + 1);
             // Pins and edits name entries by sequence, so the file's numbering must be the one the store will assign.
             if (entry.Sequence != 0 && entry.Sequence != entries.Count + 1)
             {
                 throw new LedgerFormatException($"entry {entries.Count + 1} has sequence {entry.Sequence}; entries must be numbered 1, 2, 3 … in order");
-            }
-            if (entry.Tokens < 0)
-            {
-                throw new LedgerFormatException($"entry {entries.Count + 1} has negative tokens");
             }
             if (EntryCodec.TargetOf(entry) is { } target
                 && (target < 1 || target > entries.Count || entries[(int)target - 1].Kind != EntryKind.Message))
@@ -175,7 +186,7 @@ public static class ThreadTransfer
         return entries;
     }
 
-    private static List<LedgerEntry> ReadApiShape(JsonElement root, ITokenCounter? tokenCounter)
+    private static List<LedgerEntry> ReadApiShape(JsonElement root)
     {
         if (!root.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array)
         {
@@ -209,11 +220,20 @@ public static class ThreadTransfer
             {
                 throw new LedgerFormatException($"message {index}: {ex.Message}", ex);
             }
-            entries.Add(new MessageEntry(message) { Tokens = tokenCounter?.CountTokens(message) ?? 0 });
+            entries.Add(new MessageEntry(message));
             index++;
         }
         return entries;
     }
+
+    // A file's counts are not trusted: budgets and token windows are computed from them (a huge count would push all
+    // history out of every request).
+    private static List<LedgerEntry> Counted(List<LedgerEntry> entries, ITokenCounter counter) => entries.ConvertAll(entry => entry switch
+    {
+        MessageEntry m => m with { Tokens = counter.CountTokens(m.Message) },
+        EditEntry e => e with { Tokens = 0, ReplacementTokens = counter.CountTokens(e.Replacement) },
+        _ => entry with { Tokens = 0 },
+    });
 
     private static void Validate(List<LedgerEntry> entries)
     {

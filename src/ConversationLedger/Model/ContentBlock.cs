@@ -28,15 +28,23 @@ public sealed class ContentBlock : IEquatable<ContentBlock>
     /// <summary>The block as a JSON element (read-only view of <see cref="Json"/>).</summary>
     public JsonElement Element => _element;
 
+    /// <summary>
+    /// How deeply a block's JSON may nest, its own object counting 1: a message holds its blocks two levels down
+    /// (<see cref="Message.MaxDepth"/> says why messages have a limit).
+    /// </summary>
+    public const int MaxDepth = Message.MaxDepth - 2;
+
     /// <summary>Parses a block from its JSON text and keeps that text verbatim.</summary>
-    /// <exception cref="LedgerFormatException">The text is not a JSON object with a string <c>type</c>.</exception>
+    /// <exception cref="LedgerFormatException">
+    /// The text is not a JSON object with a string <c>type</c>, nests deeper than <see cref="MaxDepth"/> or holds a string that is not text.
+    /// </exception>
     public static ContentBlock Parse(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
         try
         {
             using var document = JsonDocument.Parse(json);
-            return Wrap(json, document.RootElement.Clone());
+            return Wrap(document.RootElement.Clone(), json);
         }
         catch (JsonException ex)
         {
@@ -45,22 +53,26 @@ public sealed class ContentBlock : IEquatable<ContentBlock>
     }
 
     /// <summary>Wraps a JSON element, keeping its raw text as it appeared in its document.</summary>
-    public static ContentBlock From(JsonElement element)
-    {
-        // A clone of the element, not a re-parse of its text: blocks are read on every turn's window.
-        var clone = element.Clone();
-        return Wrap(clone.GetRawText(), clone);
-    }
+    /// <exception cref="LedgerFormatException">As for <see cref="Parse"/>.</exception>
+    public static ContentBlock From(JsonElement element) => Wrap(element, json: null);
 
-    private static ContentBlock Wrap(string json, JsonElement element)
+    private static ContentBlock Wrap(JsonElement element, string? json)
     {
         if (element.ValueKind != JsonValueKind.Object)
         {
             throw new LedgerFormatException($"content block must be a JSON object, got {element.ValueKind}");
         }
+        // Before anything reads its strings: reading one that is not text throws.
+        JsonInput.Check(element, MaxDepth, "the content block");
         if (!element.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
         {
             throw new LedgerFormatException("content block has no string \"type\"");
+        }
+        if (json is null)
+        {
+            // A clone of the element, not a re-parse of its text: blocks are read on every turn's window.
+            element = element.Clone();
+            json = element.GetRawText();
         }
         return new ContentBlock(json, element, type.GetString()!);
     }

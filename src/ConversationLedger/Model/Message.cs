@@ -9,6 +9,14 @@ namespace ConversationLedger;
 /// </summary>
 public sealed record Message
 {
+    /// <summary>
+    /// How deeply a message's JSON may nest, its own object counting 1 (so a block's own JSON may nest two less).
+    /// Deeper messages are refused wherever message JSON enters (<see cref="Parse(JsonElement)"/>,
+    /// <see cref="ContentBlock"/>, imports): every message is later wrapped — in a request body, an edit payload, an
+    /// export (at most 4 levels more) — and read back by readers with System.Text.Json's default limit of 64 levels.
+    /// </summary>
+    public const int MaxDepth = 48;
+
     /// <summary>Creates a message.</summary>
     public Message(Role role, IReadOnlyList<ContentBlock> content)
     {
@@ -59,7 +67,9 @@ public sealed record Message
     /// <summary>
     /// Reads a message in the API's shape. String content becomes one text block; block JSON is kept verbatim.
     /// </summary>
-    /// <exception cref="LedgerFormatException">The element is not a message object.</exception>
+    /// <exception cref="LedgerFormatException">
+    /// The element is not a message object, nests deeper than <see cref="MaxDepth"/> or holds a string that is not text.
+    /// </exception>
     public static Message Parse(JsonElement element)
     {
         if (element.ValueKind != JsonValueKind.Object)
@@ -76,11 +86,11 @@ public sealed record Message
         }
         IReadOnlyList<ContentBlock> blocks = content.ValueKind switch
         {
-            JsonValueKind.String => [ContentBlock.CreateText(content.GetString()!)],
+            JsonValueKind.String => [ContentBlock.CreateText(JsonInput.String(content, "the message's content"))],
             JsonValueKind.Array => content.EnumerateArray().Select(ContentBlock.From).ToArray(),
             _ => throw new LedgerFormatException($"message content must be a string or an array, got {content.ValueKind}"),
         };
-        return new Message(new Role(role.GetString()!), blocks);
+        return new Message(new Role(JsonInput.String(role, "the message's role")), blocks);
     }
 
     /// <summary>Reads a message from API JSON text.</summary>

@@ -9,7 +9,10 @@ public sealed record ThreadKey
     /// <summary>The longest tenant, scope or thread id accepted.</summary>
     public const int MaxPartLength = 200;
 
-    /// <summary>Creates a key; every part must be non-empty, at most 200 characters and free of control characters.</summary>
+    /// <summary>
+    /// Creates a key; every part must be non-empty, at most 200 characters, free of control characters and valid
+    /// Unicode. Parts are compared exactly as given, by every store: no normalization, no case folding.
+    /// </summary>
     public ThreadKey(string tenant, string scope, string threadId)
     {
         Tenant = CheckPart(tenant, nameof(tenant));
@@ -41,6 +44,27 @@ public sealed record ThreadKey
         {
             throw new ArgumentException("must not contain control characters", paramName);
         }
+        // Drivers encode an unpaired surrogate as U+FFFD (or fail), so keys that differ only there would meet in a store.
+        if (UnpairedSurrogate(value) is { } index)
+        {
+            throw new ArgumentException($"{paramName} contains an unpaired surrogate at index {index}", paramName);
+        }
         return value;
+    }
+
+    private static int? UnpairedSurrogate(string value)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (char.IsHighSurrogate(value[i]) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(value[i]))
+            {
+                return i;
+            }
+        }
+        return null;
     }
 }

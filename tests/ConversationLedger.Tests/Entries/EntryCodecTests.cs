@@ -15,7 +15,7 @@ public sealed class EntryCodecTests
     {
         var json = ConversationLedger.Json.Write(w => EntryCodec.WriteEntry(w, entry));
         using var document = JsonDocument.Parse(json);
-        return EntryCodec.ReadEntry(document.RootElement);
+        return EntryCodec.ReadEntry(document.RootElement, 1);
     }
 
     public static TheoryData<string> EntryNames() => new(Entries().Keys);
@@ -109,7 +109,7 @@ public sealed class EntryCodecTests
         var json = "{ \"payload\" : " + RawJson.AssistantMessage + ",\n \"kind\":\"message\", \"turn_id\":\"t9\", \"sequence\": 3 }";
         using var document = JsonDocument.Parse(json);
 
-        var entry = (MessageEntry)EntryCodec.ReadEntry(document.RootElement);
+        var entry = (MessageEntry)EntryCodec.ReadEntry(document.RootElement, 1);
 
         Assert.Equal(3, entry.Sequence);
         Assert.Equal("t9", entry.TurnId);
@@ -155,7 +155,7 @@ public sealed class EntryCodecTests
         using var document = JsonDocument.Parse(json);
         var element = document.RootElement;
 
-        Assert.Throws<LedgerFormatException>(() => EntryCodec.ReadEntry(element));
+        Assert.Throws<LedgerFormatException>(() => EntryCodec.ReadEntry(element, 1));
     }
 
     [Theory]
@@ -166,7 +166,7 @@ public sealed class EntryCodecTests
         using var document = JsonDocument.Parse(json);
         var element = document.RootElement;
 
-        Assert.Throws<LedgerFormatException>(() => EntryCodec.ReadEntry(element));
+        Assert.Throws<LedgerFormatException>(() => EntryCodec.ReadEntry(element, 1));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using ConversationLedger.Tests.TestSupport;
 
 namespace ConversationLedger.Tests.Model;
@@ -112,5 +113,51 @@ public sealed class MessageTests
         blocks.Add(ContentBlock.CreateText("later"));
 
         Assert.Single(message.Content);
+    }
+
+    /// <summary>A message whose one tool_use block nests its input so that the message is <paramref name="depth"/> levels deep.</summary>
+    internal static string NestedMessage(int depth)
+    {
+        // message (1) > content (2) > block (3) > input (4) > "a" objects down to the depth asked for.
+        var objects = depth - 3;
+        var input = string.Concat(Enumerable.Repeat("{\"a\":", objects - 1)) + "{}" + new string('}', objects - 1);
+        return $$"""{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{{input}}}]}""";
+    }
+
+    [Fact]
+    public void A_message_as_deep_as_the_limit_is_read_and_one_level_deeper_is_refused()
+    {
+        var deepest = Message.Parse(NestedMessage(Message.MaxDepth));
+        using var wrapped = JsonDocument.Parse(deepest.ToJson(), new JsonDocumentOptions { MaxDepth = Message.MaxDepth });
+
+        var error = Assert.Throws<LedgerFormatException>(() => Message.Parse(NestedMessage(Message.MaxDepth + 1)));
+
+        Assert.Equal(JsonValueKind.Object, wrapped.RootElement.ValueKind);
+        Assert.Equal("the content block nests deeper than 46 levels", error.Message);
+        Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(deepest.ToJson(), new JsonDocumentOptions { MaxDepth = Message.MaxDepth - 1 }));
+    }
+
+    [Theory]
+    [InlineData("""{"role":"user","content":"hi \ud800"}""", "the message's content")]
+    [InlineData("""{"role":"\udc00","content":"hi"}""", "the message's role")]
+    [InlineData("""{"role":"user","content":[{"type":"text","text":"\ud83d\ud83d"}]}""", "the content block")]
+    [InlineData("""{"role":"user","content":[{"type":"text","text":"ok","\ud800":1}]}""", "the content block")]
+    public void A_string_that_is_not_text_is_refused_where_the_message_is_read(string json, string what)
+    {
+        var error = Assert.Throws<LedgerFormatException>(() => Message.Parse(json));
+
+        Assert.StartsWith($"{what} holds a string that is not valid Unicode text", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bytes_that_are_not_utf8_inside_a_string_are_refused()
+    {
+        byte[] json = [.. "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a"u8, 0xFF, 0xFE, .. "\"}]}"u8];
+        using var document = JsonDocument.Parse(json);
+        var element = document.RootElement;
+
+        var error = Assert.Throws<LedgerFormatException>(() => Message.Parse(element));
+
+        Assert.Contains("not valid Unicode text", error.Message, StringComparison.Ordinal);
     }
 }

@@ -40,4 +40,31 @@ public sealed class ThreadKeyTests
         Assert.Throws<ArgumentException>("threadId", () => new ThreadKey("a", "s", tooLong));
         Assert.Equal(ThreadKey.MaxPartLength, new ThreadKey("a", "s", tooLong[1..]).ThreadId.Length);
     }
+
+    [Fact]
+    public void A_part_with_an_unpaired_surrogate_is_rejected_naming_the_part_and_where()
+    {
+        // Stores encode a lone surrogate as U+FFFD (or fail), so such keys would meet keys of other tenants.
+        (string Tenant, string Scope, string Thread, string Part, int Index)[] cases =
+        [
+            ("S\uD800", "s", "t", "tenant", 1),
+            ("a", "\uDC00x", "t", "scope", 0),
+            ("a", "s", "t\uDBFF\uDBFF\uDC00", "threadId", 1),
+            ("a", "s", "🙂\uD83D", "threadId", 2),
+        ];
+        foreach (var (tenant, scope, thread, part, index) in cases)
+        {
+            var error = Assert.Throws<ArgumentException>(part, () => new ThreadKey(tenant, scope, thread));
+
+            Assert.StartsWith($"{part} contains an unpaired surrogate at index {index}", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void A_part_with_paired_surrogates_and_the_replacement_character_is_accepted()
+    {
+        var key = new ThreadKey("S\uFFFD", "🙂", "t\uDBFF\uDFFF");
+
+        Assert.Equal("S\uFFFD/🙂/t\uDBFF\uDFFF", key.ToString());
+    }
 }
