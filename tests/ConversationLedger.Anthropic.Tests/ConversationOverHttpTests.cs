@@ -252,6 +252,32 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
             $"{next.Usage.Record.Usage} after {changed.Usage.Record.Usage}");
     }
 
+    [Theory]
+    [InlineData("claude-sonnet-5-5", """{"type":"adaptive"}""", """{"effort":"medium"}""")]
+    [InlineData("claude-opus-5-5", """{"type":"adaptive"}""", """{"effort":"medium"}""")]
+    [InlineData("claude-sonnet-4-6", """{"type":"adaptive"}""", """{"effort":"medium"}""")]
+    [InlineData("claude-haiku-4-5", """{"type":"enabled","budget_tokens":2048}""", null)] // budgets only, no effort: medium sizes the budget
+    public async Task Adaptive_thinking_and_effort_are_sent_in_each_models_form_and_pass_its_checks_plain_and_streamed(string model, string thinking, string? outputConfig)
+    {
+        var chat = NewLedger(new LedgerOptions { Model = model, MaxTokens = 4096, Thinking = ThinkingOptions.Adaptive, Effort = "medium" })
+            .Open(new ThreadKey("t", "families", model));
+        await chat.SetSystemPromptAsync("You are terse.");
+        var first = await chat.SendAsync("Hello.");
+        await chat.SetSystemPromptAsync("You are terse and exact.");
+        TurnResult? streamed = null;
+        await foreach (var update in chat.StreamAsync("And again?"))
+        {
+            streamed = (update as TurnCommitted)?.Turn ?? streamed;
+        }
+        var last = await chat.SendAsync("Once more.");
+
+        Assert.Equal(thinking, last.Request.Request.Thinking!.Value.GetRawText());
+        Assert.Equal(outputConfig, last.Request.Request.OutputConfig?.GetRawText());
+        Assert.All([first, streamed!, last], turn => Assert.True(turn.Reply.Message.Content[0].IsThinking));
+        // Only Sonnet 5.5 takes the changed prompt as a system message; the others change the top-level prompt.
+        Assert.Equal(model == "claude-sonnet-5-5", last.Request.Request.Messages.Any(m => m.Role == Role.System));
+    }
+
     private static readonly string ScenarioPrompt = string.Join(' ', Enumerable.Range(1, 300).Select(i => $"rule{i}"));
 
     [Fact]

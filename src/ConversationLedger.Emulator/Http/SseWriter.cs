@@ -266,7 +266,8 @@ internal sealed partial class SseWriter(HttpContext context, FaultSpec fault, st
         {
             chunks.Add(string.Concat(words.Skip(i).Take(3)));
         }
-        return chunks.Count > 0 ? chunks : [text];
+        // An omitted thinking display sends no thinking deltas at all, only the signature.
+        return chunks.Count > 0 ? chunks : text.Length > 0 ? [text] : [];
     }
 
     [GeneratedRegex(@"\s*\S+\s*", RegexOptions.CultureInvariant)]

@@ -287,6 +287,11 @@ public static class RequestReader
             error = ApiErrors.WrongType("output_config.effort", "a valid string");
             return null;
         }
+        if (root.TryGetProperty("context_management", out var cm) && CheckContextManagement(cm) is { } cmError)
+        {
+            error = cmError;
+            return null;
+        }
         var sampling = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var name in SamplingFields)
         {
@@ -337,6 +342,33 @@ public static class RequestReader
             Tools = tools,
             Sampling = sampling,
         };
+    }
+
+    /// <summary>The server-side context edits the API knows; what they do is not emulated (see the emulator's README).</summary>
+    public static readonly IReadOnlyList<string> ContextEdits = ["clear_tool_uses_20250919", "clear_thinking_20251015", "compact_20260112"];
+
+    private static ApiError? CheckContextManagement(JsonElement cm)
+    {
+        if (cm.ValueKind != JsonValueKind.Object || !cm.TryGetProperty("edits", out var edits))
+        {
+            return null; // a null or an object without edits changes nothing
+        }
+        if (edits.ValueKind != JsonValueKind.Array)
+        {
+            return ApiErrors.WrongType("context_management.edits", "a valid list");
+        }
+        var i = 0;
+        foreach (var edit in edits.EnumerateArray())
+        {
+            if (edit.ValueKind != JsonValueKind.Object || !edit.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String
+                || !ContextEdits.Contains(type.GetString()))
+            {
+                return ApiErrors.WrongType($"context_management.edits.{i}.type",
+                    string.Join(", ", ContextEdits.SkipLast(1).Select(e => $"'{e}'")) + $" or '{ContextEdits[^1]}'");
+            }
+            i++;
+        }
+        return null;
     }
 
     // The thinking object's shape: its type, a manual budget's size, an adaptive display. Whether the model takes the type

@@ -98,11 +98,12 @@ public sealed record ThinkingOptions
                 : JsonSerializer.SerializeToElement(new { type = "adaptive" }), outputConfig);
         }
         // A budget as asked (a model without budgets refuses it with the API's words), or adaptive on a budget-only model.
-        var budget = thinking.Mode == ThinkingMode.Budget ? thinking.BudgetTokens : Math.Min(BudgetForEffort(effort), maxTokens - 1);
+        // (Half of max_tokens at most, so the answer keeps room.)
+        var budget = thinking.Mode == ThinkingMode.Budget ? thinking.BudgetTokens : Math.Min(BudgetForEffort(effort), maxTokens / 2);
         if (budget < MinBudgetTokens || budget >= maxTokens)
         {
             throw new ArgumentException(
-                $"{model.Id} takes thinking as a token budget of at least {MinBudgetTokens} below max_tokens; with max_tokens {maxTokens} that is impossible: raise max_tokens (e.g. to {MinBudgetTokens * 4})",
+                $"{model.Id} takes thinking as a token budget of at least {MinBudgetTokens} (at most half of max_tokens for adaptive thinking); with max_tokens {maxTokens} that is impossible: raise max_tokens (e.g. to {MinBudgetTokens * 4})",
                 nameof(maxTokens));
         }
         // Effort on a budget-only model sized the budget; the model takes no output_config effort of its own unless the table says so.
