@@ -8,6 +8,7 @@ using ConversationLedger.Benchmarks;
 // `scenario streaming [--runs N] [--history N]`: time to first token through the ledger vs the SDK alone.
 // `scenario estimate [--turns N]`: token counter throughput and the calibrated estimate's error.
 // `scenario agent [--turns N] [--calls N]`: an agent's tool loop with thinking on: cost, cache hits, and whether the API's checks pass.
+// `scenario system-change [--turns N] [--at T]`: the token economy with the system prompt changed at turn T, swapped vs sent as a system message.
 // `scenario smoke`: every scenario at tiny sizes (seconds; CI runs it; no timing is checked).
 // Anything else goes to BenchmarkDotNet.
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -36,6 +37,9 @@ switch (scenario)
     case "agent":
         await AgentAsync(IntOption("--turns", 40), IntOption("--calls", 40));
         return 0;
+    case "system-change":
+        await SystemChangeAsync(IntOption("--turns", 200), IntOption("--at", 100));
+        return 0;
     case "smoke":
         // Tiny sizes of everything, so CI proves every scenario still runs end to end.
         await OverheadAsync([10, 200], 3, warmUp: false);
@@ -43,13 +47,14 @@ switch (scenario)
         await EstimateAsync(5, 50);
         await TokensAsync(6);
         await AgentAsync(4, 3);
+        await SystemChangeAsync(6, 4);
         var counting = new TokenCountingBenchmarks();
         counting.Setup();
         Console.WriteLine($"token counting benchmark bodies: {counting.BareTokenizer()}, {counting.CounterMessage()}, {counting.CounterRequest()}");
         Console.WriteLine("smoke: every scenario ran");
         return 0;
     default:
-        Console.Error.WriteLine($"unknown scenario '{scenario}': tokens, agent, overhead, streaming, estimate or smoke");
+        Console.Error.WriteLine($"unknown scenario '{scenario}': tokens, agent, system-change, overhead, streaming, estimate or smoke");
         return 2;
 }
 
@@ -93,6 +98,14 @@ async Task TokensAsync(int turns)
     var rows = await TokenEconomyScenario.RunAsync(turns, Console.Out);
     Console.WriteLine();
     Console.Write(TokenEconomyScenario.Table(rows));
+}
+
+async Task SystemChangeAsync(int turns, int at)
+{
+    Console.WriteLine($"system prompt change: {turns} turns, the instructions change at turn {at}; top-level swap vs mid-conversation system message");
+    var rows = await TokenEconomyScenario.SwapVsMessageAsync(turns, at, Console.Out);
+    Console.WriteLine();
+    Console.Write(TokenEconomyScenario.ChangeTable(rows));
 }
 
 async Task AgentAsync(int turns, int calls)

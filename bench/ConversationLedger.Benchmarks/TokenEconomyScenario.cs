@@ -47,7 +47,54 @@ internal static class TokenEconomyScenario
         return rows;
     }
 
-    private static async Task<Row> RunOneAsync(string name, IHistoryPolicy policy, bool caching, bool pinByHand, int turns)
+    /// <summary>One row of the instruction-change comparison: the same script, the prompt changed at one turn.</summary>
+    public sealed record ChangeRow(string Policy, string Form, decimal InputCostUsd, double CacheHitRatio, long ReadAfterChange, long WrittenAfterChange);
+
+    /// <summary>
+    /// The 200-turn script with the system prompt changed at <paramref name="changeAt"/>: sent as a mid-conversation system
+    /// message (Claude Sonnet 5.5 takes them) or as a new top-level prompt (the same model, its table row saying it does not).
+    /// </summary>
+    public static async Task<IReadOnlyList<ChangeRow>> SwapVsMessageAsync(int turns, int changeAt, TextWriter progress)
+    {
+        var swapping = new ModelCatalog(ModelCatalog.Default.Models.Select(m => m.Id == Model ? m with { SupportsSystemMessages = false } : m));
+        var rows = new List<ChangeRow>();
+        foreach (var (name, policy, caching, pinByHand) in Variants().Where(v => (v.Policy == KeepAllPolicy.Instance && v.Caching) || v.Policy == LedgerOptions.DefaultPolicy))
+        {
+            foreach (var (form, catalog) in new[] { ("top-level system swap", swapping), ("system message", ModelCatalog.Default) })
+            {
+                var changed = new ChangeProbe(changeAt);
+                var row = await RunOneAsync(name, policy, caching, pinByHand, turns, catalog, changed);
+                rows.Add(new ChangeRow(name, form, row.TotalInputCostUsd, row.CacheHitRatio, changed.Read, changed.Written));
+                progress.WriteLine($"  {name}, {form}: done");
+            }
+        }
+        return rows;
+    }
+
+    public static string ChangeTable(IReadOnlyList<ChangeRow> rows)
+    {
+        var table = new StringBuilder();
+        table.AppendLine("| policy | prompt change sent as | billed input $ | cache hit ratio | turn of the change: read from cache | written to cache |");
+        table.AppendLine("|---|---|---:|---:|---:|---:|");
+        foreach (var r in rows)
+        {
+            table.AppendLine(CultureInfo.InvariantCulture, $"| {r.Policy} | {r.Form} | {r.InputCostUsd:F4} | {r.CacheHitRatio:P1} | {r.ReadAfterChange:N0} | {r.WrittenAfterChange:N0} |");
+        }
+        return table.ToString();
+    }
+
+    // Where the prompt changes, and what the turn right after it read and wrote in the cache.
+    private sealed class ChangeProbe(int turn)
+    {
+        public int Turn { get; } = turn;
+
+        public long Read { get; set; }
+
+        public long Written { get; set; }
+    }
+
+    private static async Task<Row> RunOneAsync(string name, IHistoryPolicy policy, bool caching, bool pinByHand, int turns,
+        ModelCatalog? catalog = null, ChangeProbe? change = null)
     {
         await using var emulator = new EmulatorServer();
         var url = await emulator.StartAsync();
@@ -60,18 +107,28 @@ internal static class TokenEconomyScenario
             MaxTokens = 4096,
             Policy = policy,
             PromptCaching = caching,
+            Models = catalog ?? models,
         });
         var chat = ledger.Open(new ThreadKey("bench", "economy", "guide-200"));
-        await chat.SetSystemPromptAsync(ScenarioText.OfTokens(2000, "You are a senior software architect helping one user debug a production service. Be concise.", seed: 1));
+        var prompt0 = ScenarioText.OfTokens(2000, "You are a senior software architect helping one user debug a production service. Be concise.", seed: 1);
+        await chat.SetSystemPromptAsync(prompt0);
 
         decimal inputCost = 0;
         long cacheRead = 0, prompt = 0, largest = 0;
         TurnResult? last = null;
         for (var turn = 1; turn <= turns; turn++)
         {
+            if (turn == change?.Turn)
+            {
+                await chat.SetSystemPromptAsync(prompt0 + "\nFrom now on, answer in British English and cite the ticket number in every reply.");
+            }
             emulator.Script.Enqueue(ScriptedReply.Text(ScenarioText.OfTokens(turn == 4 ? 3000 : 150, $"Reply {turn}:", seed: 1000 + turn)));
             last = await chat.SendAsync(UserText(turn));
             var usage = last.Usage.Record.Usage;
+            if (turn == change?.Turn)
+            {
+                (change.Read, change.Written) = (usage.CacheReadInputTokens, usage.CacheCreationInputTokens);
+            }
             inputCost += models.Cost(Model, usage with { OutputTokens = 0 });
             cacheRead += usage.CacheReadInputTokens;
             prompt += usage.TotalInputTokens;

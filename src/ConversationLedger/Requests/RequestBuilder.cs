@@ -19,7 +19,7 @@ internal sealed class RequestBuilder(LedgerOptions options)
         var (thinking, outputConfig) = ThinkingOptions.ForModel(options.Thinking, options.Effort, model, options.MaxTokens);
         var budget = model.ContextWindow - options.MaxTokens - options.SafetyMarginTokens;
         var systemTokens = MidConversationChange(view, model, selection) is { } planned
-            ? (planned.Previous!.Length > 0 ? TextTokens(planned.Previous) : 0) + TextTokens(planned.Text)
+            ? (planned.Previous!.Length > 0 ? TextTokens(planned.Previous) : 0) + TextTokens(SystemMessageText(planned))
             : view.SystemPrompt is { } s ? TextTokens(s) : 0;
         var fitted = Fit(selection, next, nextTokens, systemTokens, budget, model.Id, out var parts, out var estimate);
         if (estimate > budget)
@@ -67,7 +67,7 @@ internal sealed class RequestBuilder(LedgerOptions options)
             // Right after the first message sent since the change (the user message of the turn it took effect at), else last.
             var after = fitted.Messages.ToList().FindIndex(m => m.Sequence > change.Sequence);
             var at = after < 0 ? messages.Count : after + 1 + (leadInAt >= 0 && after >= leadInAt ? 1 : 0);
-            messages.Insert(at, new Message(Role.System, [ContentBlock.CreateText(change.Text)]));
+            messages.Insert(at, new Message(Role.System, [ContentBlock.CreateText(SystemMessageText(change))]));
         }
         // The last breakpoint ends the request, so the next turn reads all of it (a system message sent last included).
         messages[^1] = MarkLastBlock(messages[^1], ttl, breakpoints, messages[^1].Role == Role.System ? "on the new system message, after the new message" : "on the new message");
@@ -220,15 +220,23 @@ internal sealed class RequestBuilder(LedgerOptions options)
     private int LoopStart(HistorySelection selection, Message next, ModelInfo model) =>
         selection.Pinned.Count + (options.ThinksOn(model) ? MessagesBeforeLoop(selection.Window, next) : selection.Window.Count);
 
-    // On models that take mid-conversation system messages, a prompt set after messages that are still sent goes as a
-    // system message at the turn it took effect, and the prompt it replaced stays on top: the cached prefix before the
-    // change (and the thinking signed over it) stays valid. A cleared prompt, or one whose predecessor is not recorded,
-    // changes the top-level system prompt instead.
+    // On models that take mid-conversation system messages, a prompt set while the window still holds messages from
+    // before it goes as a system message at the turn it took effect, and the prompt it replaced stays on top: the cached
+    // prefix before the change (and the thinking signed over it) stays valid. Once the window has moved past the change
+    // (a step, when the prefix changes anyway) the new prompt goes on top, so no request carries both for long. A cleared
+    // prompt, or one whose predecessor is not recorded, changes the top-level system prompt at once.
     private static SystemPromptEntry? MidConversationChange(ConversationView view, ModelInfo model, HistorySelection selection) =>
         model.SupportsSystemMessages && view.SystemPromptSet is { Text.Length: > 0, Previous: not null } change
-            && selection.Pinned.Concat(selection.Window).Any(m => m.Sequence < change.Sequence)
+            && selection.Window.Any(m => m.Sequence < change.Sequence)
             ? change
             : null;
+
+    // What the system message says: a prompt that extends the one before it sends only what was added.
+    private static string SystemMessageText(SystemPromptEntry change) =>
+        change.Previous is { Length: > 0 } previous && change.Text.StartsWith(previous, StringComparison.Ordinal)
+            && change.Text.Length > previous.Length && !string.IsNullOrWhiteSpace(change.Text[previous.Length..])
+            ? change.Text[previous.Length..].Trim()
+            : change.Text;
 
     // Once history is cut, the prefix a thinking block was signed over has changed; the API rejects such blocks.
     private static Message WithoutThinking(Message message) =>

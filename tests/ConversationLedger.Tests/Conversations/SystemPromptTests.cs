@@ -95,6 +95,39 @@ public sealed class SystemPromptTests
     }
 
     [Fact]
+    public async Task A_prompt_that_extends_the_one_before_it_sends_only_what_was_added()
+    {
+        var t = new TestLedger();
+        await t.Conversation.SetSystemPromptAsync("Be concise.");
+        await t.Conversation.SendAsync("One");
+        await t.Conversation.SetSystemPromptAsync("Be concise.\nUse British English.");
+
+        await t.Conversation.SendAsync("Two");
+
+        var request = t.Model.Requests.ToArray()[^1];
+        Assert.Equal("Be concise.", Assert.Single(request.System).Text);
+        Assert.Equal((Role.System, "Use British English."), (request.Messages[^1].Role, request.Messages[^1].Text));
+    }
+
+    [Fact]
+    public async Task Once_the_window_has_moved_past_a_change_the_new_prompt_goes_on_top()
+    {
+        var options = TestLedger.PlainLoop();
+        options.Policy = HistoryPolicies.Parse("window:2");
+        var t = new TestLedger(options);
+        await t.Conversation.SetSystemPromptAsync("Be concise.");
+        await t.Conversation.SendAsync("One");
+        await t.Conversation.SetSystemPromptAsync("Be thorough.");
+        await t.Conversation.SendAsync("Two"); // the window still holds "One": sent as a system message
+
+        await t.Conversation.SendAsync("Three"); // the window holds "Two" on: the change is history
+
+        Assert.Contains(t.Model.Requests.ToArray()[^2].Messages, m => m.Role == Role.System);
+        Assert.Equal("Be thorough.", Assert.Single(t.Model.Requests.ToArray()[^1].System).Text);
+        Assert.DoesNotContain(t.Model.Requests.ToArray()[^1].Messages, m => m.Role == Role.System);
+    }
+
+    [Fact]
     public async Task An_empty_system_prompt_clears_it_from_later_requests()
     {
         var t = new TestLedger();
