@@ -42,7 +42,7 @@ internal static class TokenEconomyScenario
         foreach (var (name, policy, caching, pinByHand) in Variants())
         {
             rows.Add(await RunOneAsync(name, policy, caching, pinByHand, turns));
-            progress.WriteLine($"  {name}: done");
+            progress.WriteLine($"  {name}: done (input ${rows[^1].InputCostUsd:F4}, summaries ${rows[^1].SummaryCostUsd:F4})");
         }
         return rows;
     }

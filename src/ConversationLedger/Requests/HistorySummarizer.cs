@@ -25,7 +25,8 @@ public static class HistorySummarizer
         text.Append("Previous summary:\n").Append(string.IsNullOrWhiteSpace(previousSummary) ? "(none)" : previousSummary).Append("\n\nNew messages:\n");
         foreach (var message in dropped)
         {
-            var body = string.Join("\n", message.Content.Select(b => b.Type == "text" ? b.Text : $"[{b.Type}] {b.ReadableText()}")
+            // Thinking is the model's working, not what was said (and with its display omitted, only a signature).
+            var body = string.Join("\n", message.Content.Where(b => !b.IsThinking).Select(b => b.Type == "text" ? b.Text : $"[{b.Type}] {b.ReadableText()}")
                 .Where(t => !string.IsNullOrWhiteSpace(t)));
             text.Append(message.Role == Role.User ? "User: " : "Assistant: ").Append(body).Append('\n');
         }
