@@ -58,7 +58,7 @@ internal static class TokenEconomyScenario
         {
             Model = Model,
             MaxTokens = 4096,
-            Policy = policy,
+            HistoryPolicy = policy,
             PromptCaching = caching,
         });
         var chat = ledger.Open(new ThreadKey("bench", "economy", "guide-200"));

@@ -173,7 +173,8 @@ public sealed class AnthropicModelClientTests(EmulatorFixture fixture) : IClassF
         // message (1) > content (2) > block (3) > input (4) > nested objects: a tool call at the deepest a message may nest.
         var input = string.Concat(Enumerable.Repeat("{\"a\":", Message.MaxDepth - 4)) + "{}" + new string('}', Message.MaxDepth - 4);
         var call = ContentBlock.Parse($$"""{"type":"tool_use","id":"toolu_1","name":"f","input":{{input}}}""");
-        var request = Request() with
+        // A model that does not think by default: a thinking model wants the loop's reply to open with its signed thinking.
+        var request = Request(model: "claude-haiku-4-5") with
         {
             Messages = [Message.User("q"), new Message(Role.Assistant, [call]), new Message(Role.User, [ContentBlock.CreateToolResult("toolu_1", "ok")])],
         };
