@@ -40,6 +40,14 @@ public static class ChatConversion
         return (new Message(Role.User, blocks), instructions.Count == 0 ? null : string.Join("\n", instructions));
     }
 
+    /// <summary>One chat message as a ledger message (assistant for assistant, user for user and tool results).</summary>
+    public static Message ToLedgerMessage(ChatMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var role = message.Role == ChatRole.Assistant ? Role.Assistant : message.Role == ChatRole.System ? Role.System : Role.User;
+        return new Message(role, message.Contents.Select(ToBlock).OfType<ContentBlock>().ToArray());
+    }
+
     /// <summary>A prepared request's system prompt and messages as chat messages, each content carrying the SDK block it came from.</summary>
     public static List<ChatMessage> ToChatMessages(ModelRequest request)
     {
