@@ -51,7 +51,7 @@ internal static class AgentLoopScenario
         {
             Model = Model,
             MaxTokens = 4096,
-            Policy = policy,
+            HistoryPolicy = policy,
             PromptCaching = caching,
             Thinking = ThinkingOptions.Adaptive,
             Tools = Json("""[{"name":"read_log","description":"Reads the next page of the service log","input_schema":{"type":"object","properties":{"page":{"type":"integer"}}}}]"""),

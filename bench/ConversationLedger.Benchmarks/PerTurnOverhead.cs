@@ -156,7 +156,7 @@ internal static class PerTurnOverhead
     private const string NextQuestion = "And what happens to the parked messages after an hour?";
 
     private static Conversation Chat(IConversationStore store, ThreadKey key, IHistoryPolicy policy) =>
-        new Ledger(store, new InstantModel(), new LedgerOptions { Policy = policy, PinFirstExchange = false }).Open(key);
+        new Ledger(store, new InstantModel(), new LedgerOptions { HistoryPolicy = policy, PinFirstExchange = false }).Open(key);
 
     private static async Task AnalyzeAsync(string connectionString)
     {

@@ -105,7 +105,7 @@ internal static class TokenEconomyScenario
         {
             Model = Model,
             MaxTokens = 4096,
-            Policy = policy,
+            HistoryPolicy = policy,
             PromptCaching = caching,
             Models = catalog ?? models,
         });

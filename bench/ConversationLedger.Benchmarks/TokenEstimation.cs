@@ -119,7 +119,7 @@ internal static class TokenEstimation
         }
         var lastHalf = errors.Skip(turns / 2).ToList();
         return new ErrorRow(name, turns, errors[0], errors.Average(), lastHalf.Average(), lastHalf.Max(), rawErrors.Average(),
-            ledger.Options.Calibration.FactorFor(ledger.Options.Model), countTokensChecked, countTokensMax);
+            ledger.Calibration.FactorFor(ledger.Options.Model), countTokensChecked, countTokensMax);
     }
 
     /// <summary>Reports every usage figure scaled, as an API with another tokenizer would; count_tokens too.</summary>

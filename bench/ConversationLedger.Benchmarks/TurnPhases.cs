@@ -18,9 +18,9 @@ internal static class TurnPhases
 
     public static async Task<Row> MeasureAsync(string storeName, IConversationStore store, ThreadKey key, string policyName, IHistoryPolicy policy, long length, int turns, double wholeTurnMs)
     {
-        var options = new LedgerOptions { Policy = policy, PinFirstExchange = false };
+        var options = new LedgerOptions { HistoryPolicy = policy, PinFirstExchange = false };
         var chat = new Ledger(store, new InstantModel(), options).Open(key);
-        var counter = options.TokenCounter;
+        var counter = O200kTokenCounter.Instance;
         var user = Message.User("And what happens to the parked messages after an hour?");
         var reply = Message.Assistant("Understood; here is a short answer with enough words to look like a reply.");
         var samples = Names.Select(_ => new double[turns]).ToArray();

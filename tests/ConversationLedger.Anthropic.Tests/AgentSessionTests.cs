@@ -85,16 +85,15 @@ public sealed class AgentSessionTests(SmallModelEmulatorFixture fixture) : IClas
             LedgerOptions Options(string? toolChoice) => new()
             {
                 Model = SmallModelEmulatorFixture.SmallModel,
-                Models = SmallModelEmulatorFixture.Models,
-                Calibration = calibration,
-                Policy = HistoryPolicies.Parse(policy),
+                Policy = policy,
                 MaxTokens = 2048,
                 Thinking = thinking ? ThinkingOptions.Adaptive : ThinkingOptions.Off,
                 Tools = JsonDocument.Parse("""[{"name":"search","input_schema":{"type":"object"}}]""").RootElement,
                 ToolChoice = toolChoice is null ? null : JsonDocument.Parse(toolChoice).RootElement,
             };
-            _chat = new Ledger(store, fixture.Client(), Options(null)).Open(key);
-            _agent = new Ledger(store, fixture.Client(), Options("""{"type":"any"}""")).Open(key);
+            var services = new LedgerServices { Models = SmallModelEmulatorFixture.Models, Calibration = calibration };
+            _chat = new Ledger(store, fixture.Client(), Options(null), services).Open(key);
+            _agent = new Ledger(store, fixture.Client(), Options("""{"type":"any"}"""), services).Open(key);
             _log.AppendLine($"seed {seed}, {policy}, thinking {(thinking ? "on" : "off")}");
         }
 

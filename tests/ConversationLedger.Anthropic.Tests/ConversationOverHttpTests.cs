@@ -10,7 +10,7 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
     // Adaptive thinking on the default model (which refuses forced tool use), one tool, a 6-message window moving in steps of 4.
     private static LedgerOptions ThinkingAgentOptions() => new()
     {
-        Policy = HistoryPolicies.Parse("window:6/4"),
+        Policy = "window:6/4",
         MaxTokens = 2048,
         Thinking = ThinkingOptions.Adaptive,
         Tools = JsonDocument.Parse("""[{"name":"search","input_schema":{"type":"object"}}]""").RootElement,
@@ -26,7 +26,7 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
     }
 
     private Ledger NewLedger(LedgerOptions? options = null) =>
-        new(new InMemoryConversationStore(), fixture.Client(), options ?? new LedgerOptions { Policy = KeepAllPolicy.Instance });
+        new(new InMemoryConversationStore(), fixture.Client(), options ?? new LedgerOptions { HistoryPolicy = KeepAllPolicy.Instance });
 
     [Fact]
     public async Task The_third_request_carries_all_five_earlier_messages()
@@ -201,7 +201,7 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         var chat = NewLedger(new LedgerOptions
         {
             Model = model,
-            Policy = KeepAllPolicy.Instance,
+            HistoryPolicy = KeepAllPolicy.Instance,
             MaxTokens = 2048,
             Thinking = ThinkingOptions.Adaptive,
         }).Open(new ThreadKey("t", "s", "thinking-" + change.Replace(' ', '-')));
@@ -228,7 +228,7 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
     [Fact]
     public async Task On_a_model_that_takes_system_messages_a_prompt_change_is_sent_where_it_took_effect_and_keeps_the_cache_and_thinking_before_it()
     {
-        var chat = NewLedger(new LedgerOptions { Policy = KeepAllPolicy.Instance, MaxTokens = 2048 })
+        var chat = NewLedger(new LedgerOptions { HistoryPolicy = KeepAllPolicy.Instance, MaxTokens = 2048 })
             .Open(new ThreadKey("t", "s", "system-message"));
         await chat.SetSystemPromptAsync(ScenarioPrompt);
         await chat.SendAsync("My name is Hesham.");

@@ -19,10 +19,16 @@ public sealed class ChatSession
     private readonly LedgerSession _session;
     private Conversation _conversation;
     private Task<string?>? _pendingLine;
+    private TurnOptions _turn;
 
     /// <summary>Creates a chat on one thread.</summary>
-    public ChatSession(CliServices services, LedgerSession session, string threadId)
+    /// <param name="services">The console and environment.</param>
+    /// <param name="session">The store, model and ledger.</param>
+    /// <param name="threadId">The thread.</param>
+    /// <param name="turn">What every turn of this chat sets over the ledger's settings (thinking, effort …); /policy changes its policy.</param>
+    public ChatSession(CliServices services, LedgerSession session, string threadId, TurnOptions? turn = null)
     {
+        _turn = turn ?? new TurnOptions();
         _services = services ?? throw new ArgumentNullException(nameof(services));
         _session = session ?? throw new ArgumentNullException(nameof(session));
         _conversation = session.Ledger.Open(session.Key(threadId));
@@ -132,7 +138,7 @@ public sealed class ChatSession
         var thinking = false;
         try
         {
-            await foreach (var update in _conversation.StreamAsync(text, turn.Token))
+            await foreach (var update in _conversation.StreamAsync(Message.User(text), _turn, turn.Token))
             {
                 switch (update)
                 {
@@ -197,7 +203,7 @@ public sealed class ChatSession
                 ThreadViews.WriteConversation(Console, await _conversation.LoadAsync(cancellationToken));
                 break;
             case "/usage":
-                await ThreadViews.WriteUsageAsync(Console, _session.Store, Thread, _session.Ledger.Options.Models, cancellationToken);
+                await ThreadViews.WriteUsageAsync(Console, _session.Store, Thread, _session.Ledger.Models, cancellationToken);
                 break;
             case "/pin" or "/unpin":
                 if (!long.TryParse(argument.TrimStart('#'), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence))
@@ -235,7 +241,7 @@ public sealed class ChatSession
                 ThreadViews.WriteThreads(Console, page.Threads, Thread.ThreadId);
                 break;
             case "/inspect":
-                await ThreadViews.WriteInspectAsync(Console, _conversation, _session.Ledger.Options,
+                await ThreadViews.WriteInspectAsync(Console, _conversation, _session.Ledger, _turn,
                     argument.Length > 0 ? argument : "(your next message)", raw: false, cancellationToken);
                 break;
             case "/policy":
@@ -244,7 +250,7 @@ public sealed class ChatSession
                 {
                     try
                     {
-                        options.Policy = HistoryPolicies.Parse(argument);
+                        _turn = _turn with { Policy = HistoryPolicies.Parse(argument) };
                     }
                     catch (ArgumentException ex)
                     {
@@ -252,7 +258,7 @@ public sealed class ChatSession
                         break;
                     }
                 }
-                Console.MarkupLine($"policy [bold]{Markup.Escape(options.Policy.ToString() ?? "")}[/]"
+                Console.MarkupLine($"policy [bold]{Markup.Escape((_turn.Policy ?? _session.Ledger.Policy).ToString() ?? "")}[/]"
                     + $"[dim] · first exchange pinned: {(options.PinFirstExchange ? "yes" : "no")} · prompt caching: {(options.PromptCaching ? options.CacheTtl : "off")}"
                     + $" · warn at {ThreadViews.Percent(options.WarnAtFill, 0)} · /inspect shows what the next request carries[/]");
                 break;

@@ -44,20 +44,21 @@ public sealed class ChatCommand(CliServices services) : LedgerCommand<ChatSettin
     {
         var system = settings.System is ['@', .. var path] ? (await File.ReadAllTextAsync(path, cancellationToken)).Trim() : settings.System;
         await using var session = await OpenAsync(settings, withModel: true, cancellationToken);
-        var options = session.Ledger.Options;
-        options.Thinking = settings.ThinkingOptions();
-        options.Effort = settings.Effort;
-        if (options.Thinking is { Mode: ThinkingMode.Budget, BudgetTokens: var budget })
+        var ledger = session.Ledger;
+        var thinking = settings.ThinkingOptions();
+        var turn = new TurnOptions
         {
-            // The budget is part of max_tokens: leave the usual room for the answer on top of it.
-            options.MaxTokens += budget;
-        }
-        if (ModelRules.CheckSettings(options.Models.Get(options.Model), options.Thinking, options.Effort, options.MaxTokens) is { } refusal)
+            Thinking = thinking,
+            Effort = settings.Effort,
+            // A budget is part of max_tokens: leave the usual room for the answer on top of it.
+            MaxTokens = thinking is { Mode: ThinkingMode.Budget, BudgetTokens: var budget } ? ledger.Options.MaxTokens + budget : null,
+        };
+        if (ModelRules.CheckSettings(ledger.Models.Get(ledger.Options.Model), turn.Thinking, turn.Effort, turn.MaxTokens ?? ledger.Options.MaxTokens) is { } refusal)
         {
             // What the model would refuse on every turn is refused now, in the API's words.
             throw new LedgerValidationException([refusal]);
         }
-        await new ChatSession(Services, session, settings.Thread).RunAsync(system, cancellationToken);
+        await new ChatSession(Services, session, settings.Thread, turn).RunAsync(system, cancellationToken);
         return 0;
     }
 }

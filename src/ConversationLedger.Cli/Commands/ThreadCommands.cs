@@ -75,7 +75,7 @@ public sealed class InspectCommand(CliServices services) : ThreadCommand<Inspect
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
         var conversation = await session.OpenExistingAsync(settings.Thread, cancellationToken);
-        await ThreadViews.WriteInspectAsync(Console, conversation, session.Ledger.Options, settings.Message, settings.Raw, cancellationToken);
+        await ThreadViews.WriteInspectAsync(Console, conversation, session.Ledger, null, settings.Message, settings.Raw, cancellationToken);
         return 0;
     }
 }
@@ -92,7 +92,7 @@ public sealed class UsageCommand(CliServices services) : LedgerCommand<UsageSett
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
         await session.RequireThreadAsync(settings.Thread, cancellationToken);
-        await ThreadViews.WriteUsageAsync(Console, session.Store, session.Key(settings.Thread), session.Ledger.Options.Models, cancellationToken);
+        await ThreadViews.WriteUsageAsync(Console, session.Store, session.Key(settings.Thread), session.Ledger.Models, cancellationToken);
         return 0;
     }
 }

@@ -79,7 +79,7 @@ public sealed class ImportCommand(CliServices services) : LedgerCommand<ImportSe
         }
         using var source = new MemoryStream(bytes, writable: false);
         var head = await Console.Status().StartAsync($"importing {bytes.Length:N0} bytes…",
-            _ => ThreadTransfer.ImportAsync(session.Store, key, source, session.Ledger.Options.TokenCounter, cancellationToken));
+            _ => ThreadTransfer.ImportAsync(session.Store, key, source, session.Ledger.TokenCounter, cancellationToken));
         Console.MarkupLine($"[green]imported[/] {head.LastSequence} entries ({head.RunningMessages} messages) into {Markup.Escape(key.ToString())}");
         return 0;
     }

@@ -13,7 +13,7 @@ public sealed class LedgerSession : IAsyncDisposable
         Store = store;
         _model = model;
         Scope = scope;
-        Ledger = new Ledger(store, model?.Client ?? NoModel.Instance, new LedgerOptions { Model = modelId, Policy = policy });
+        Ledger = new Ledger(store, model?.Client ?? NoModel.Instance, new LedgerOptions { Model = modelId, HistoryPolicy = policy });
     }
 
     /// <summary>The ledger.</summary>

@@ -216,13 +216,13 @@ public static class ThreadViews
     /// part, what was left out, the cache breakpoints, the share of the context window and the cost estimate, then
     /// its JSON body.
     /// </summary>
-    public static async Task WriteInspectAsync(IAnsiConsole console, Conversation conversation, LedgerOptions options, string nextMessage, bool raw,
+    public static async Task WriteInspectAsync(IAnsiConsole console, Conversation conversation, Ledger ledger, TurnOptions? turn, string nextMessage, bool raw,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(conversation);
-        ArgumentNullException.ThrowIfNull(options);
-        var prepared = await conversation.PreviewAsync(Message.User(nextMessage), cancellationToken);
+        ArgumentNullException.ThrowIfNull(ledger);
+        var prepared = await conversation.PreviewAsync(Message.User(nextMessage), turn, cancellationToken);
         var request = prepared.Request;
         var parts = prepared.Parts;
 
@@ -260,12 +260,12 @@ public static class ThreadViews
         {
             console.MarkupLine($"[dim]cache breakpoint: {Markup.Escape(breakpoint)}[/]");
         }
-        var outputCost = options.Models.Cost(request.Model, new TokenUsage { OutputTokens = request.MaxTokens });
-        console.MarkupLine($"model {Markup.Escape(request.Model)} · policy {Markup.Escape(options.Policy.ToString() ?? "")} · {request.Messages.Count} messages"
+        var outputCost = ledger.Models.Cost(request.Model, new TokenUsage { OutputTokens = request.MaxTokens });
+        console.MarkupLine($"model {Markup.Escape(request.Model)} · policy {Markup.Escape((turn?.Policy ?? ledger.Policy).ToString() ?? "")} · {request.Messages.Count} messages"
             + $" · about {N(prepared.EstimatedInputTokens)} prompt tokens = {Percent(prepared.Fill, 2)} of the {N(prepared.ContextWindow)}-token window"
             + $" (budget {N(prepared.Budget)})");
         console.MarkupLine($"cost estimate: input at most {Money(prepared.UncachedInputCostUsd)} (cache reads make it less), output up to {Money(outputCost)} (max_tokens {request.MaxTokens.ToString(Invariant)})");
-        if (prepared.Fill >= options.WarnAtFill)
+        if (prepared.Fill >= ledger.Options.WarnAtFill)
         {
             console.MarkupLine($"[bold yellow]warning: the context window would be {Percent(prepared.Fill, 0)} full[/]");
         }

@@ -24,6 +24,8 @@ public sealed class Conversation
 
     private LedgerOptions Options => _ledger.Options;
 
+    private TurnSettings Defaults => _ledger.Defaults;
+
     private IConversationStore Store => _ledger.Store;
 
     /// <summary>Reads the current conversation (the whole of it since the newest reset) and checks it.</summary>
@@ -40,10 +42,16 @@ public sealed class Conversation
     /// its JSON, tokens per part, cache breakpoints, omissions and estimated cost.
     /// </summary>
     /// <exception cref="ContextBudgetExceededException">The request cannot be made to fit.</exception>
-    public async Task<PreparedRequest> PreviewAsync(Message next, CancellationToken cancellationToken = default)
+    public Task<PreparedRequest> PreviewAsync(Message next, CancellationToken cancellationToken = default) =>
+        PreviewAsync(next, null, cancellationToken);
+
+    /// <summary>The request the next turn would send for <paramref name="next"/> with <paramref name="options"/>, without sending it or writing anything.</summary>
+    /// <exception cref="ContextBudgetExceededException">The request cannot be made to fit.</exception>
+    /// <exception cref="ArgumentException">An override in <paramref name="options"/> is invalid.</exception>
+    public async Task<PreparedRequest> PreviewAsync(Message next, TurnOptions? options, CancellationToken cancellationToken = default)
     {
         CheckUserMessage(next);
-        return (await PrepareAsync(next, summarize: false, cancellationToken)).Prepared;
+        return (await PrepareAsync(next, summarize: false, Defaults.With(options), cancellationToken)).Prepared;
     }
 
     /// <summary>
@@ -53,9 +61,9 @@ public sealed class Conversation
     public async Task<long> CountTokensAsync(Message next, CancellationToken cancellationToken = default)
     {
         CheckUserMessage(next);
-        var prepared = (await PrepareAsync(next, summarize: false, cancellationToken)).Prepared;
+        var prepared = (await PrepareAsync(next, summarize: false, Defaults, cancellationToken)).Prepared;
         var exact = await _ledger.Model.CountTokensAsync(prepared.Request, cancellationToken);
-        Options.Calibration.Observe(prepared.Request.Model, prepared.Parts.Total, exact);
+        _ledger.Calibration.Observe(prepared.Request.Model, prepared.Parts.Total, exact);
         return exact;
     }
 
@@ -68,12 +76,25 @@ public sealed class Conversation
     /// <exception cref="ContextBudgetExceededException">The request cannot be made to fit the context window; nothing was sent.</exception>
     /// <exception cref="ModelCallException">The model call failed; nothing was stored.</exception>
     /// <exception cref="ConcurrencyConflictException">Another writer committed first; nothing was stored.</exception>
-    public async Task<TurnResult> SendAsync(Message userMessage, CancellationToken cancellationToken = default)
+    public Task<TurnResult> SendAsync(Message userMessage, CancellationToken cancellationToken = default) =>
+        SendAsync(userMessage, null, cancellationToken);
+
+    /// <summary>Sends a user message with per-turn settings and commits the turn.</summary>
+    /// <param name="userMessage">The user message (text, images, tool results …).</param>
+    /// <param name="options">Overrides of the ledger's settings for this turn (null: none).</param>
+    /// <param name="cancellationToken">Cancels the turn; nothing is stored then.</param>
+    /// <exception cref="ArgumentException">An override in <paramref name="options"/> is invalid; nothing was sent.</exception>
+    /// <exception cref="LedgerValidationException">The request would break the API's rules; nothing was sent.</exception>
+    /// <exception cref="ContextBudgetExceededException">The request cannot be made to fit the context window; nothing was sent.</exception>
+    /// <exception cref="ModelCallException">The model call failed; nothing was stored.</exception>
+    /// <exception cref="ConcurrencyConflictException">Another writer committed first; nothing was stored.</exception>
+    public async Task<TurnResult> SendAsync(Message userMessage, TurnOptions? options, CancellationToken cancellationToken = default)
     {
         CheckUserMessage(userMessage);
+        var settings = Defaults.With(options);
         if (Options.OnConflict == ConflictHandling.Throw)
         {
-            return await SendOnceAsync(userMessage, cancellationToken);
+            return await SendOnceAsync(userMessage, settings, cancellationToken);
         }
 
         using var turn = await _ledger.EnterAsync(Key, cancellationToken);
@@ -81,7 +102,7 @@ public sealed class Conversation
         {
             try
             {
-                return await SendOnceAsync(userMessage, cancellationToken);
+                return await SendOnceAsync(userMessage, settings, cancellationToken);
             }
             catch (ConcurrencyConflictException) when (attempt < Options.MaxConflictRetries)
             {
@@ -96,22 +117,33 @@ public sealed class Conversation
     /// text and thinking deltas as they arrive, then <see cref="TurnCommitted"/> once the turn is stored. If the
     /// stream breaks or the caller stops enumerating, nothing is stored.
     /// </summary>
-    public async IAsyncEnumerable<TurnUpdate> StreamAsync(Message userMessage, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<TurnUpdate> StreamAsync(Message userMessage, CancellationToken cancellationToken = default) =>
+        StreamAsync(userMessage, null, cancellationToken);
+
+    /// <summary>Sends a user message with per-turn settings and streams the reply (see <see cref="StreamAsync(Message, CancellationToken)"/>).</summary>
+    /// <exception cref="ArgumentException">An override in <paramref name="options"/> is invalid; nothing was sent.</exception>
+    public IAsyncEnumerable<TurnUpdate> StreamAsync(Message userMessage, TurnOptions? options, CancellationToken cancellationToken = default)
     {
         CheckUserMessage(userMessage);
+        // Checked now, not at the first MoveNextAsync: a bad setting is the caller's mistake, reported where it was made.
+        return StreamCoreAsync(userMessage, Defaults.With(options), cancellationToken);
+    }
+
+    private async IAsyncEnumerable<TurnUpdate> StreamCoreAsync(Message userMessage, TurnSettings settings, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         // With WaitAndRetry a stream queues behind this process's other turns on the thread, as SendAsync does.
         // It is not sent again after a conflict with another process: its deltas have already been shown. The gate is
         // left when the enumeration ends, however it ends.
         using var turn = Options.OnConflict == ConflictHandling.WaitAndRetry ? await _ledger.EnterAsync(Key, cancellationToken) : null;
-        var (view, selection) = await SelectAsync(cancellationToken);
+        var (view, selection) = await SelectAsync(settings.Policy, cancellationToken);
         string? summaryError = null;
         if (selection.SummaryDue is { } due)
         {
             // Summarizing is a model call of its own: say so before the wait.
             yield return new TurnSummarizing(due.FromSequence, due.ThroughSequence);
-            (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, cancellationToken);
+            (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, settings, cancellationToken);
         }
-        var prepared = Finish(view, selection, userMessage, summaryError);
+        var prepared = Finish(view, selection, userMessage, summaryError, settings);
         if (prepared.Prepared.Fill >= Options.WarnAtFill)
         {
             yield return new TurnContextWarning(prepared.Prepared);
@@ -137,6 +169,23 @@ public sealed class Conversation
             throw new ModelCallException("the stream ended without a complete message");
         }
         yield return new TurnCommitted(await CommitAsync(prepared, response, cancellationToken));
+    }
+
+    /// <summary>
+    /// Prepares a turn whose model call the caller makes: the policy's window is read (a summary that is due is written
+    /// first), the request is built, fitted and checked exactly as <see cref="SendAsync(Message, TurnOptions?, CancellationToken)"/>
+    /// would send it, and nothing is stored until <see cref="PendingTurn.CommitAsync"/> is given the reply. For adapters that
+    /// call the model through another client (an <c>IChatClient</c> pipeline, say). A pending turn that is never committed
+    /// leaves the ledger as it was; one committed after another writer's turn fails with <see cref="ConcurrencyConflictException"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">An override in <paramref name="options"/> is invalid.</exception>
+    /// <exception cref="LedgerValidationException">The request would break the API's rules.</exception>
+    /// <exception cref="ContextBudgetExceededException">The request cannot be made to fit the context window.</exception>
+    public async Task<PendingTurn> BeginTurnAsync(Message userMessage, TurnOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        CheckUserMessage(userMessage);
+        var prepared = await PrepareAsync(userMessage, summarize: true, Defaults.With(options), cancellationToken);
+        return new PendingTurn(prepared.Prepared, (response, ct) => CommitAsync(prepared, response, ct));
     }
 
     /// <summary>Streams the reply to a text message.</summary>
@@ -195,7 +244,7 @@ public sealed class Conversation
         var edited = view.AsMessages().ToArray();
         edited[index] = replacement;
         ConversationValidator.ThrowIfInvalid(edited, ValidationOptions.StrictHistory);
-        var edit = new EditEntry(sequence, replacement) { ReplacementTokens = Options.TokenCounter.CountTokens(replacement) };
+        var edit = new EditEntry(sequence, replacement) { ReplacementTokens = _ledger.TokenCounter.CountTokens(replacement) };
         await Store.AppendAsync(Key, view.Head.LastSequence, [edit], cancellationToken);
     }
 
@@ -228,9 +277,9 @@ public sealed class Conversation
         }
     }
 
-    private async Task<TurnResult> SendOnceAsync(Message userMessage, CancellationToken cancellationToken)
+    private async Task<TurnResult> SendOnceAsync(Message userMessage, TurnSettings settings, CancellationToken cancellationToken)
     {
-        var prepared = await PrepareAsync(userMessage, summarize: true, cancellationToken);
+        var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken);
         var response = await _ledger.Model.SendAsync(prepared.Prepared.Request, cancellationToken);
         return await CommitAsync(prepared, response, cancellationToken);
     }
@@ -238,40 +287,40 @@ public sealed class Conversation
     private async Task<ConversationView> ReadPolicyWindowAsync(WindowSpec window, CancellationToken cancellationToken) =>
         ConversationView.Project(await Store.ReadWindowAsync(Key, window, cancellationToken));
 
-    private async Task<PreparedTurn> PrepareAsync(Message userMessage, bool summarize, CancellationToken cancellationToken)
+    private async Task<PreparedTurn> PrepareAsync(Message userMessage, bool summarize, TurnSettings settings, CancellationToken cancellationToken)
     {
-        var (view, selection) = await SelectAsync(cancellationToken);
+        var (view, selection) = await SelectAsync(settings.Policy, cancellationToken);
         string? summaryError = null;
         if (summarize && selection.SummaryDue is { } due)
         {
-            (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, cancellationToken);
+            (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, settings, cancellationToken);
         }
-        return Finish(view, selection, userMessage, summaryError);
+        return Finish(view, selection, userMessage, summaryError, settings);
     }
 
-    private async Task<(ConversationView View, HistorySelection Selection)> SelectAsync(CancellationToken cancellationToken)
+    private async Task<(ConversationView View, HistorySelection Selection)> SelectAsync(IHistoryPolicy policy, CancellationToken cancellationToken)
     {
-        var view = await ReadPolicyWindowAsync(Options.Policy.Plan(), cancellationToken);
-        var selection = Options.Policy.Select(view);
+        var view = await ReadPolicyWindowAsync(policy.Plan(), cancellationToken);
+        var selection = policy.Select(view);
         // At most twice (a long tool loop: find its question, then read from where its window stayed); after that the
         // policy gets what it has, which is a valid selection too.
         for (var reads = 0; reads < 2 && selection.ReadMore is { } more; reads++)
         {
             view = await ReadPolicyWindowAsync(more, cancellationToken);
-            selection = Options.Policy.Select(view);
+            selection = policy.Select(view);
         }
         return (view, selection);
     }
 
     // Has the model summarize what left the window, stores it, and selects again; a failed summary changes nothing.
     private async Task<(ConversationView View, HistorySelection Selection, string? Error)> FoldSummaryAsync(
-        ConversationView view, HistorySelection selection, (long FromSequence, long ThroughSequence) due, CancellationToken cancellationToken)
+        ConversationView view, HistorySelection selection, (long FromSequence, long ThroughSequence) due, TurnSettings settings, CancellationToken cancellationToken)
     {
         try
         {
-            if (await SummarizeAsync(view, due.FromSequence, due.ThroughSequence, cancellationToken))
+            if (await SummarizeAsync(view, due.FromSequence, due.ThroughSequence, settings.Model, cancellationToken))
             {
-                var (newView, newSelection) = await SelectAsync(cancellationToken);
+                var (newView, newSelection) = await SelectAsync(settings.Policy, cancellationToken);
                 return (newView, newSelection, null);
             }
             return (view, selection, null);
@@ -283,20 +332,20 @@ public sealed class Conversation
         }
     }
 
-    private PreparedTurn Finish(ConversationView view, HistorySelection selection, Message userMessage, string? summaryError)
+    private PreparedTurn Finish(ConversationView view, HistorySelection selection, Message userMessage, string? summaryError, TurnSettings settings)
     {
-        var userTokens = Options.TokenCounter.CountTokens(userMessage);
-        var prepared = _ledger.Requests.Build(view, selection, userMessage, userTokens);
+        var userTokens = _ledger.TokenCounter.CountTokens(userMessage);
+        var prepared = _ledger.Requests.Build(view, selection, userMessage, userTokens, settings);
         // The ledger keeps strict alternation; system messages are the model's instructions between turns, not turns.
         ConversationValidator.ThrowIfInvalid(Turns(prepared.Request.Messages), ValidationOptions.StrictRequest);
-        if (ModelRules.Check(Options.Models.Get(prepared.Request.Model), prepared.Request) is { } refusal)
+        if (ModelRules.Check(_ledger.Models.Get(prepared.Request.Model), prepared.Request) is { } refusal)
         {
             throw new LedgerValidationException([refusal]);
         }
         return new PreparedTurn(view, userMessage, userTokens, prepared, summaryError);
     }
 
-    private async Task<bool> SummarizeAsync(ConversationView view, long from, long through, CancellationToken cancellationToken)
+    private async Task<bool> SummarizeAsync(ConversationView view, long from, long through, string turnModel, CancellationToken cancellationToken)
     {
         var dropped = new List<Message>();
         for (var after = from - 1; after < through;)
@@ -313,7 +362,7 @@ public sealed class Conversation
         {
             return false;
         }
-        var model = Options.SummaryModel ?? Options.Model;
+        var model = Options.SummaryModel ?? turnModel;
         var request = HistorySummarizer.BuildRequest(model, Options.SummaryMaxTokens, view.Summary?.Text, dropped);
         var response = await _ledger.Model.SendAsync(request, cancellationToken);
         var text = response.Message.Text.Trim();
@@ -326,7 +375,7 @@ public sealed class Conversation
         LedgerEntry[] entries =
         [
             new SummaryEntry(text, view.Summary?.FromSequence ?? from, through, response.Model, usage.TotalInputTokens, usage.OutputTokens) { TurnId = turnId },
-            new UsageEntry(new UsageRecord(response.Model, usage, Options.Models.Cost(response.Model, usage), response.RequestId, response.StopReason)) { TurnId = turnId },
+            new UsageEntry(new UsageRecord(response.Model, usage, _ledger.Models.Cost(response.Model, usage), response.RequestId, response.StopReason)) { TurnId = turnId },
         ];
         await Store.AppendAsync(Key, view.Head.LastSequence, entries, cancellationToken);
         return true;
@@ -344,14 +393,14 @@ public sealed class Conversation
         }
 
         var request = prepared.Prepared;
-        Options.Calibration.Observe(request.Request.Model, request.Parts.Total, response.Usage.TotalInputTokens);
+        _ledger.Calibration.Observe(request.Request.Model, request.Parts.Total, response.Usage.TotalInputTokens);
         var head = prepared.View.Head;
         var turnId = Guid.CreateVersion7().ToString("N");
-        var record = new UsageRecord(response.Model, response.Usage, Options.Models.Cost(response.Model, response.Usage), response.RequestId, response.StopReason);
+        var record = new UsageRecord(response.Model, response.Usage, _ledger.Models.Cost(response.Model, response.Usage), response.RequestId, response.StopReason);
         var entries = new List<LedgerEntry>
         {
             new MessageEntry(prepared.User) { TurnId = turnId, Tokens = prepared.UserTokens },
-            new MessageEntry(reply) { TurnId = turnId, Tokens = Options.TokenCounter.CountTokens(reply) },
+            new MessageEntry(reply) { TurnId = turnId, Tokens = _ledger.TokenCounter.CountTokens(reply) },
             new UsageEntry(record) { TurnId = turnId },
         };
         if (ShouldPin(prepared.View))
@@ -405,7 +454,7 @@ public sealed class Conversation
     // it was: after a change before it, no request could continue the loop. Refused here, before anything is stored.
     private void ThrowIfThinkingLoopOpen(ConversationView view, string what)
     {
-        if (Options.ThinksOn(Options.Models.Get(Options.Model)) && view.Messages is [.., { Message.CallsTools: true }])
+        if (Defaults.ThinksOn(_ledger.Models.Get(Defaults.Model)) && view.Messages is [.., { Message.CallsTools: true }])
         {
             throw new LedgerException(
                 $"thread {Key} is in the middle of a tool loop with thinking on: changing {what} now would invalidate the loop's thinking; send the tool result first and change it after the loop");

@@ -11,21 +11,27 @@ public sealed class Ledger
     private readonly Dictionary<ThreadKey, Gate> _gates = [];
 
     /// <summary>Creates a ledger.</summary>
-    public Ledger(IConversationStore store, IModelClient model, LedgerOptions? options = null)
+    /// <param name="store">Where the threads are kept.</param>
+    /// <param name="model">The model client.</param>
+    /// <param name="options">The settings (null: the defaults). Checked here; from now on the instance is read-only.</param>
+    /// <param name="services">The model table, token counter and calibration (null: the defaults).</param>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it (as <see cref="LedgerOptions.Validate"/> does).</exception>
+    public Ledger(IConversationStore store, IModelClient model, LedgerOptions? options = null, LedgerServices? services = null)
     {
         Store = store ?? throw new ArgumentNullException(nameof(store));
         Model = model ?? throw new ArgumentNullException(nameof(model));
         Options = options ?? new LedgerOptions();
-        ArgumentException.ThrowIfNullOrWhiteSpace(Options.Model, nameof(options));
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.MaxTokens, nameof(options));
-        ArgumentOutOfRangeException.ThrowIfNegative(Options.MaxConflictRetries, nameof(options));
-        ArgumentNullException.ThrowIfNull(Options.Policy, nameof(options));
-        Options.Thinking?.Validate();
-        if (Options.Effort is not (null or "low" or "medium" or "high" or "max"))
+        if (Options.Problems().FirstOrDefault() is { Message: { } problem } found)
         {
-            throw new ArgumentException($"effort '{Options.Effort}' is not one of low, medium, high, max", nameof(options));
+            throw found.OutOfRange ? new ArgumentOutOfRangeException(nameof(options), problem) : new ArgumentException(problem, nameof(options));
         }
-        Requests = new RequestBuilder(Options);
+        Options.MakeReadOnly();
+        services ??= new LedgerServices();
+        Models = services.Models ?? throw new ArgumentException("LedgerServices.Models is null", nameof(services));
+        TokenCounter = services.TokenCounter ?? throw new ArgumentException("LedgerServices.TokenCounter is null", nameof(services));
+        Calibration = services.Calibration ?? new TokenCalibration(Models);
+        Defaults = TurnSettings.From(Options, Options.ResolvePolicy());
+        Requests = new RequestBuilder(Options, Models, Calibration);
     }
 
     /// <summary>The store.</summary>
@@ -34,8 +40,20 @@ public sealed class Ledger
     /// <summary>The model client.</summary>
     public IModelClient Model { get; }
 
-    /// <summary>The settings.</summary>
+    /// <summary>The settings, read-only: per-turn changes go in <see cref="TurnOptions"/>.</summary>
     public LedgerOptions Options { get; }
+
+    /// <summary>The history policy turns use unless their <see cref="TurnOptions"/> name another.</summary>
+    public IHistoryPolicy Policy => Defaults.Policy;
+
+    /// <summary>The model table (limits, prices, capabilities).</summary>
+    public ModelCatalog Models { get; }
+
+    /// <summary>Local token estimates for entries and requests.</summary>
+    public ITokenCounter TokenCounter { get; }
+
+    /// <summary>The per-model factors learned from real usage (thread-safe; shared by every conversation of this ledger).</summary>
+    public TokenCalibration Calibration { get; }
 
     /// <summary>A conversation handle for one thread (cheap; nothing is read until it is used).</summary>
     public Conversation Open(ThreadKey key)
@@ -45,6 +63,8 @@ public sealed class Ledger
     }
 
     internal RequestBuilder Requests { get; }
+
+    internal TurnSettings Defaults { get; }
 
     // Sends to one thread from this process queue here when the caller asked to wait instead of failing.
     /// <summary>How many thread gates exist now (for tests: none once no turn is in flight).</summary>

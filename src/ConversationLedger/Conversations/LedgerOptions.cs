@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 
 namespace ConversationLedger;
@@ -12,32 +13,62 @@ public enum ConflictHandling
     WaitAndRetry,
 }
 
-/// <summary>Settings of a <see cref="Ledger"/>.</summary>
+/// <summary>
+/// Settings of a <see cref="Ledger"/>: plain values (strings, numbers, enums), so the whole class binds from configuration
+/// (<c>"ConversationLedger": { "Model": "claude-sonnet-5-5", "MaxTokens": 2048, "Policy": "window:20/10" }</c>). Services
+/// (the model table, the token counter, the learned calibration) are passed to the ledger apart, in <see cref="LedgerServices"/>;
+/// what changes per turn goes in <see cref="TurnOptions"/>. A ledger checks its options when it is made and keeps them as they
+/// were then: once a ledger uses an instance, the instance is read-only (setting a property throws
+/// <see cref="InvalidOperationException"/>), so a ledger never runs on settings nobody checked.
+/// </summary>
 public sealed class LedgerOptions
 {
+    private string _model = "claude-sonnet-5-5";
+    private int _maxTokens = 1024;
+    private ConflictHandling _onConflict = ConflictHandling.Throw;
+    private int _maxConflictRetries = 3;
+    private string _policy = "default";
+    private IHistoryPolicy? _historyPolicy;
+    private JsonElement? _tools;
+    private JsonElement? _toolChoice;
+    private ThinkingOptions? _thinking;
+    private string? _effort;
+    private bool _pinFirstExchange = true;
+    private bool _promptCaching = true;
+    private string _cacheTtl = "5m";
+    private int _safetyMarginTokens = 1024;
+    private double _warnAtFill = 0.8;
+    private string? _summaryModel;
+    private int _summaryMaxTokens = 1024;
+
     /// <summary>The model id. <value>The default value is "claude-sonnet-5-5".</value></summary>
-    public string Model { get; set; } = "claude-sonnet-5-5";
+    public string Model { get => _model; set => Set(ref _model, value); }
 
     /// <summary>The most tokens a reply may have. <value>The default value is 1024.</value></summary>
-    public int MaxTokens { get; set; } = 1024;
-
-    /// <summary>The model table (limits and prices). <value>The default value is the built-in table.</value></summary>
-    public ModelCatalog Models { get; set; } = ModelCatalog.Default;
+    public int MaxTokens { get => _maxTokens; set => Set(ref _maxTokens, value); }
 
     /// <summary>What to do on a concurrent commit. <value>The default value is <see cref="ConflictHandling.Throw"/>.</value></summary>
-    public ConflictHandling OnConflict { get; set; } = ConflictHandling.Throw;
+    public ConflictHandling OnConflict { get => _onConflict; set => Set(ref _onConflict, value); }
 
     /// <summary>How often to send again after conflicts with <see cref="ConflictHandling.WaitAndRetry"/>. <value>The default value is 3.</value></summary>
-    public int MaxConflictRetries { get; set; } = 3;
+    public int MaxConflictRetries { get => _maxConflictRetries; set => Set(ref _maxConflictRetries, value); }
 
     /// <summary>
-    /// What of the history each request carries. <value>The default value is <see cref="DefaultPolicy"/>: pins, a running
-    /// summary and a window of the newest 12–35 messages that moves in steps of 24, so the prompt prefix stays cached between steps.</value>
+    /// What of the history each request carries, by name (the forms of <see cref="HistoryPolicies.Parse"/>: <c>default</c>,
+    /// <c>keep-all</c>, <c>window:20/10</c>, <c>summarize:8000t/2000t</c> …), for configuration. <see cref="HistoryPolicy"/>
+    /// wins when it is set. <value>The default value is "default": <see cref="DefaultPolicy"/>.</value>
     /// </summary>
-    public IHistoryPolicy Policy { get; set; } = DefaultPolicy;
+    public string Policy { get => _policy; set => Set(ref _policy, value); }
 
     /// <summary>
-    /// The cache-aware default policy. The step was chosen by the 200-turn token-economy scenario
+    /// A history policy set in code (a custom <see cref="IHistoryPolicy"/>, or a configured one); when set, it is used instead
+    /// of <see cref="Policy"/>. <value>The default value is null: <see cref="Policy"/> names the policy.</value>
+    /// </summary>
+    public IHistoryPolicy? HistoryPolicy { get => _historyPolicy; set => Set(ref _historyPolicy, value); }
+
+    /// <summary>
+    /// The cache-aware default policy: pins, a running summary and a window of the newest 12–35 messages that moves in steps
+    /// of 24, so the prompt prefix stays cached between steps. The step was chosen by the 200-turn token-economy scenario
     /// (docs/benchmarks.md): larger steps mean fewer cache misses and fewer summaries, at the price of a larger window.
     /// </summary>
     public static IHistoryPolicy DefaultPolicy { get; } =
@@ -46,7 +77,8 @@ public sealed class LedgerOptions
     /// <summary>
     /// The tool definitions sent with every turn: the API's <c>tools</c> array, verbatim (null: none). The model's tool
     /// calls are stored with its reply; answer them by sending a user message of tool_result blocks. The definitions
-    /// count against the token budget and lead the cached prompt prefix. <value>The default value is null.</value>
+    /// count against the token budget and lead the cached prompt prefix. Set in code (configuration does not bind it);
+    /// <see cref="TurnOptions.Tools"/> replaces it for one turn. <value>The default value is null.</value>
     /// </summary>
     /// <exception cref="ArgumentException">The value is not a JSON array.</exception>
     public JsonElement? Tools
@@ -54,8 +86,8 @@ public sealed class LedgerOptions
         get => _tools;
         set
         {
-            _tools = Checked(value, JsonValueKind.Array, "tools must be a JSON array of tool definitions");
-            ToolsJson = _tools?.GetRawText();
+            var tools = RequestJson.Checked(value, JsonValueKind.Array, RequestJson.ToolsRule, nameof(value));
+            Set(ref _tools, tools);
         }
     }
 
@@ -64,7 +96,11 @@ public sealed class LedgerOptions
     public JsonElement? ToolChoice
     {
         get => _toolChoice;
-        set => _toolChoice = Checked(value, JsonValueKind.Object, """tool_choice must be a JSON object such as {"type":"auto"}""");
+        set
+        {
+            var choice = RequestJson.Checked(value, JsonValueKind.Object, RequestJson.ToolChoiceRule, nameof(value));
+            Set(ref _toolChoice, choice);
+        }
     }
 
     /// <summary>
@@ -74,60 +110,145 @@ public sealed class LedgerOptions
     /// history is first cut, and within a tool loop (whose window stays put); after a cut, older ones are dropped, as the API
     /// no longer accepts them. <value>The default value is null.</value>
     /// </summary>
-    public ThinkingOptions? Thinking { get; set; }
+    public ThinkingOptions? Thinking { get => _thinking; set => Set(ref _thinking, value); }
 
     /// <summary>
     /// How much effort the model spends (<c>output_config.effort</c>: low, medium, high or max, as the model's table row
     /// allows), sent to models that take it; null leaves the API's default (high). On a model that thinks only with a
     /// budget, it sizes the budget of adaptive thinking instead. <value>The default value is null.</value>
     /// </summary>
-    public string? Effort { get; set; }
-
-    /// <summary>Whether requests to <paramref name="model"/> think: thinking asked for, or not turned off on a model that thinks by default.</summary>
-    internal bool ThinksOn(ModelInfo model) => Thinking is null ? model.ThinksByDefault : Thinking.Mode != ThinkingMode.Off;
-
-    /// <summary>The tool definitions' JSON text as sent (kept once, so counting its tokens reads no JSON per turn).</summary>
-    internal string? ToolsJson { get; private set; }
-
-    private JsonElement? _tools;
-    private JsonElement? _toolChoice;
-
-    // A request field of the expected JSON kind (or null), written as sent (no indentation) so the local token estimate
-    // counts what the API will count.
-    private static JsonElement? Checked(JsonElement? value, JsonValueKind kind, string rule) => value switch
-    {
-        null => null,
-        { ValueKind: var actual } when actual != kind => throw new ArgumentException($"{rule}, not {actual}", nameof(value)),
-        { } json => JsonSerializer.SerializeToElement(json),
-    };
+    public string? Effort { get => _effort; set => Set(ref _effort, value); }
 
     /// <summary>Whether the first exchange of a conversation (and of each reset) is pinned when it is committed. <value>The default value is true.</value></summary>
-    public bool PinFirstExchange { get; set; } = true;
+    public bool PinFirstExchange { get => _pinFirstExchange; set => Set(ref _pinFirstExchange, value); }
 
     /// <summary>Whether requests carry prompt-cache breakpoints. <value>The default value is true.</value></summary>
-    public bool PromptCaching { get; set; } = true;
+    public bool PromptCaching { get => _promptCaching; set => Set(ref _promptCaching, value); }
 
     /// <summary>The cache TTL of the breakpoints, "5m" or "1h". <value>The default value is "5m".</value></summary>
-    public string CacheTtl { get; set; } = "5m";
+    public string CacheTtl { get => _cacheTtl; set => Set(ref _cacheTtl, value); }
 
     /// <summary>Tokens kept free besides max_tokens: budget = context window − max_tokens − margin. <value>The default value is 1024.</value></summary>
-    public int SafetyMarginTokens { get; set; } = 1024;
+    public int SafetyMarginTokens { get => _safetyMarginTokens; set => Set(ref _safetyMarginTokens, value); }
 
     /// <summary>How full the context window may get before turns carry a warning (checked before the call). <value>The default value is 0.8.</value></summary>
-    public double WarnAtFill { get; set; } = 0.8;
+    public double WarnAtFill { get => _warnAtFill; set => Set(ref _warnAtFill, value); }
 
     /// <summary>The model that writes summaries; null uses <see cref="Model"/>. <value>The default value is null.</value></summary>
-    public string? SummaryModel { get; set; }
+    public string? SummaryModel { get => _summaryModel; set => Set(ref _summaryModel, value); }
 
     /// <summary>The longest summary, in tokens. <value>The default value is 1024.</value></summary>
-    public int SummaryMaxTokens { get; set; } = 1024;
+    public int SummaryMaxTokens { get => _summaryMaxTokens; set => Set(ref _summaryMaxTokens, value); }
 
-    /// <summary>Learned per-model factors between the local estimate and the API's counts. <value>The default value is a new, empty calibration.</value></summary>
-    public TokenCalibration Calibration { get; set; } = new();
+    /// <summary>Whether a ledger uses this instance, which makes it read-only.</summary>
+    public bool IsReadOnly { get; private set; }
 
-    /// <summary>Local token estimates for entries and requests. <value>The default value is the o200k estimator.</value></summary>
-    public ITokenCounter TokenCounter { get; set; } = O200kTokenCounter.Instance;
+    /// <summary>
+    /// What is wrong with these settings, one line per problem, each naming the setting first
+    /// (<c>MaxTokens must be positive, not 0</c>); empty when they are valid. A configuration validator prefixes the
+    /// section's path, so the message names the key to fix.
+    /// </summary>
+    public IReadOnlyList<string> Validate() => Problems().Select(p => p.Message).ToArray();
 
-    /// <summary>The clock. <value>The default value is the system clock.</value></summary>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+    /// <summary>The history policy these settings name.</summary>
+    /// <exception cref="ArgumentException"><see cref="Policy"/> is not a policy name and no <see cref="HistoryPolicy"/> is set.</exception>
+    public IHistoryPolicy ResolvePolicy() => HistoryPolicy ?? HistoryPolicies.Parse(Policy);
+
+    /// <summary>A writable copy (of a read-only instance, say, to make another ledger with one setting changed).</summary>
+    public LedgerOptions Clone()
+    {
+        var copy = (LedgerOptions)MemberwiseClone();
+        copy.IsReadOnly = false;
+        return copy;
+    }
+
+    internal IEnumerable<(string Setting, string Message, bool OutOfRange)> Problems()
+    {
+        if (string.IsNullOrWhiteSpace(Model))
+        {
+            yield return (nameof(Model), "Model must name a model, not be empty", false);
+        }
+        if (MaxTokens <= 0)
+        {
+            yield return (nameof(MaxTokens), string.Create(CultureInfo.InvariantCulture, $"MaxTokens must be positive, not {MaxTokens}"), true);
+        }
+        if (MaxConflictRetries < 0)
+        {
+            yield return (nameof(MaxConflictRetries), string.Create(CultureInfo.InvariantCulture, $"MaxConflictRetries must not be negative, not {MaxConflictRetries}"), true);
+        }
+        if (HistoryPolicy is null)
+        {
+            string? error = null;
+            try
+            {
+                HistoryPolicies.Parse(Policy);
+            }
+            catch (ArgumentException ex)
+            {
+                error = string.IsNullOrWhiteSpace(Policy) ? $"Policy must name a history policy ({HistoryPolicies.Forms})" : $"Policy: {FirstLine(ex)}";
+            }
+            if (error is not null)
+            {
+                yield return (nameof(Policy), error, false);
+            }
+        }
+        foreach (var problem in ThinkingProblems(Thinking, nameof(Thinking)))
+        {
+            yield return (nameof(Thinking), problem, false);
+        }
+        if (EffortProblem(Effort, nameof(Effort)) is { } effort)
+        {
+            yield return (nameof(Effort), effort, false);
+        }
+        if (CacheTtl is not ("5m" or "1h"))
+        {
+            yield return (nameof(CacheTtl), $"CacheTtl must be 5m or 1h, not '{CacheTtl}'", false);
+        }
+        if (SafetyMarginTokens < 0)
+        {
+            yield return (nameof(SafetyMarginTokens), string.Create(CultureInfo.InvariantCulture, $"SafetyMarginTokens must not be negative, not {SafetyMarginTokens}"), true);
+        }
+        if (!(WarnAtFill > 0 && WarnAtFill <= 1))
+        {
+            yield return (nameof(WarnAtFill), string.Create(CultureInfo.InvariantCulture, $"WarnAtFill must be above 0 and at most 1, not {WarnAtFill}"), true);
+        }
+        if (SummaryMaxTokens <= 0)
+        {
+            yield return (nameof(SummaryMaxTokens), string.Create(CultureInfo.InvariantCulture, $"SummaryMaxTokens must be positive, not {SummaryMaxTokens}"), true);
+        }
+    }
+
+    internal static IEnumerable<string> ThinkingProblems(ThinkingOptions? thinking, string name)
+    {
+        if (thinking is null)
+        {
+            yield break;
+        }
+        if (thinking.Mode == ThinkingMode.Budget && thinking.BudgetTokens < ThinkingOptions.MinBudgetTokens)
+        {
+            yield return string.Create(CultureInfo.InvariantCulture,
+                $"{name}:BudgetTokens must be at least {ThinkingOptions.MinBudgetTokens} in budget mode, not {thinking.BudgetTokens} (thinking budget {thinking.BudgetTokens} is below the API's minimum of {ThinkingOptions.MinBudgetTokens} tokens)");
+        }
+        if (thinking.Display is not (null or "summarized" or "omitted"))
+        {
+            yield return $"{name}:Display must be summarized or omitted, not '{thinking.Display}'";
+        }
+    }
+
+    internal static string? EffortProblem(string? effort, string name) =>
+        effort is null or "low" or "medium" or "high" or "max" ? null : $"{name} must be one of low, medium, high, max, not '{effort}' (effort '{effort}' is not one of low, medium, high, max)";
+
+    internal void MakeReadOnly() => IsReadOnly = true;
+
+    private static string FirstLine(Exception ex) => ex.Message.Split(" (Parameter", 2)[0];
+
+    private void Set<T>(ref T field, T value)
+    {
+        if (IsReadOnly)
+        {
+            throw new InvalidOperationException(
+                "these LedgerOptions are used by a ledger and can no longer change; pass TurnOptions to change one turn, or Clone() them for another ledger");
+        }
+        field = value;
+    }
 }

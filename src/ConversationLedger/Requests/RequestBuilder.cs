@@ -9,19 +9,27 @@ namespace ConversationLedger;
 /// (breakpoint) every turn — so between steps the whole previous request is read from the cache, and at a step
 /// the system prompt and pins still are.
 /// </summary>
-internal sealed class RequestBuilder(LedgerOptions options)
+internal sealed class RequestBuilder(LedgerOptions options, ModelCatalog models, TokenCalibration calibration)
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _textTokens = new(StringComparer.Ordinal);
+    private readonly TurnSettings _defaults = TurnSettings.From(options, options.ResolvePolicy());
 
-    public PreparedRequest Build(ConversationView view, HistorySelection selection, Message next, int nextTokens)
+    /// <summary>A builder with the default model table and a fresh calibration.</summary>
+    public RequestBuilder(LedgerOptions options, ModelCatalog? models = null)
+        : this(options, models ?? ModelCatalog.Default, new TokenCalibration(models ?? ModelCatalog.Default))
     {
-        var model = options.Models.Get(options.Model);
-        var (thinking, outputConfig) = ThinkingOptions.ForModel(options.Thinking, options.Effort, model, options.MaxTokens);
-        var budget = model.ContextWindow - options.MaxTokens - options.SafetyMarginTokens;
+    }
+
+    public PreparedRequest Build(ConversationView view, HistorySelection selection, Message next, int nextTokens, TurnSettings? turn = null)
+    {
+        turn ??= _defaults;
+        var model = models.Get(turn.Model);
+        var (thinking, outputConfig) = ThinkingOptions.ForModel(turn.Thinking, turn.Effort, model, turn.MaxTokens);
+        var budget = model.ContextWindow - turn.MaxTokens - options.SafetyMarginTokens;
         var systemTokens = MidConversationChange(view, model, selection) is { } planned
             ? (planned.Previous!.Length > 0 ? TextTokens(planned.Previous) : 0) + TextTokens(SystemMessageText(planned))
             : view.SystemPrompt is { } s ? TextTokens(s) : 0;
-        var fitted = Fit(selection, next, nextTokens, systemTokens, budget, model.Id, out var parts, out var estimate);
+        var fitted = Fit(selection, next, nextTokens, systemTokens, budget, model.Id, turn.ToolsJson, out var parts, out var estimate);
         if (estimate > budget)
         {
             throw new ContextBudgetExceededException(estimate, budget, HistoryUnits.IsTurnStart(next)
@@ -38,7 +46,7 @@ internal sealed class RequestBuilder(LedgerOptions options)
             system.Add(Mark(ContentBlock.CreateText(prompt), ttl, breakpoints, "after the system prompt"));
         }
 
-        var keepThinkingFrom = fitted.IsCut || fitted.Pinned.Count > 0 ? LoopStart(fitted, next, model) : 0;
+        var keepThinkingFrom = fitted.IsCut || fitted.Pinned.Count > 0 ? LoopStart(fitted, next, model, turn) : 0;
         // Replies written before the system prompt changed (on top) or a message was edited were signed over the prompt as it was.
         var changedAt = change is null ? view.PromptChangedAt : view.EditedAt;
         var messages = fitted.Messages
@@ -74,12 +82,12 @@ internal sealed class RequestBuilder(LedgerOptions options)
 
         var request = new ModelRequest
         {
-            Model = options.Model,
-            MaxTokens = options.MaxTokens,
+            Model = turn.Model,
+            MaxTokens = turn.MaxTokens,
             System = system,
             Messages = messages,
-            Tools = options.Tools,
-            ToolChoice = options.ToolChoice,
+            Tools = turn.Tools,
+            ToolChoice = turn.ToolChoice,
             Thinking = thinking,
             OutputConfig = outputConfig,
         };
@@ -113,9 +121,9 @@ internal sealed class RequestBuilder(LedgerOptions options)
     // last: its question's request dropped window, pins and summary in this order, so the loop keeps the prompt before its
     // replies (and their thinking) as long as it fits.
     private HistorySelection Fit(HistorySelection selection, Message next, int nextTokens, long systemTokens, long budget,
-        string model, out RequestParts parts, out long estimate)
+        string model, string? toolsJson, out RequestParts parts, out long estimate)
     {
-        var toolTokens = options.ToolsJson is { } tools ? CachedCount(tools) : 0;
+        var toolTokens = toolsJson is { } tools ? CachedCount(tools) : 0;
         var current = selection;
         while (true)
         {
@@ -126,7 +134,7 @@ internal sealed class RequestBuilder(LedgerOptions options)
                 HistoryUnits.Tokens(current.Window),
                 nextTokens,
                 toolTokens);
-            estimate = options.Calibration.Scale(model, parts.Total);
+            estimate = calibration.Scale(model, parts.Total);
             if (estimate <= budget)
             {
                 return current;
@@ -217,8 +225,8 @@ internal sealed class RequestBuilder(LedgerOptions options)
     // thinking; the window stays put through a loop, so the prompt before them is usually the one they were written for
     // (when it is not, the API refuses them either way). Elsewhere, after a cut, the prompt before older thinking blocks
     // has changed: they go.
-    private int LoopStart(HistorySelection selection, Message next, ModelInfo model) =>
-        selection.Pinned.Count + (options.ThinksOn(model) ? MessagesBeforeLoop(selection.Window, next) : selection.Window.Count);
+    private static int LoopStart(HistorySelection selection, Message next, ModelInfo model, TurnSettings turn) =>
+        selection.Pinned.Count + (turn.ThinksOn(model) ? MessagesBeforeLoop(selection.Window, next) : selection.Window.Count);
 
     // On models that take mid-conversation system messages, a prompt set while the window still holds messages from
     // before it goes as a system message at the turn it took effect, and the prompt it replaced stays on top: the cached

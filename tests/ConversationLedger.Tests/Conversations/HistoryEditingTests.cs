@@ -119,7 +119,7 @@ public sealed class HistoryEditingTests
         var reopened = new ConversationLedger.Ledger(t.Store, t.Model, t.Ledger.Options).Open(t.Conversation.Key);
         var after = await reopened.PreviewAsync(User("Three"));
         var edited = (await reopened.LoadAsync()).Messages[2];
-        Assert.Equal(t.Ledger.Options.TokenCounter.CountTokens(edited.Message), edited.Tokens);
+        Assert.Equal(t.Ledger.TokenCounter.CountTokens(edited.Message), edited.Tokens);
         Assert.True(after.Parts.Window > before + 300, $"window {before} → {after.Parts.Window} tokens");
     }
 

@@ -17,16 +17,20 @@ public sealed class PolicyLoopTests
         Model = model,
         MaxTokens = 200,
         SafetyMarginTokens = 100,
+        HistoryPolicy = policy ?? LedgerOptions.DefaultPolicy,
+    };
+
+    private static LedgerServices Services(double learningRate = 0) => new()
+    {
         Models = Models,
-        Policy = policy ?? LedgerOptions.DefaultPolicy,
         TokenCounter = CharacterTokenCounter.Instance,
-        Calibration = new TokenCalibration { LearningRate = 0 }, // the fake's usage figures are not real counts
+        Calibration = new TokenCalibration { LearningRate = learningRate }, // the fake's usage figures are not real counts
     };
 
     [Fact]
     public async Task The_first_exchange_is_pinned_in_the_same_commit_as_the_turn()
     {
-        var t = new TestLedger(Options());
+        var t = new TestLedger(Options(), Services());
 
         var turn = await t.Conversation.SendAsync("My name is Hesham.");
 
@@ -42,7 +46,7 @@ public sealed class PolicyLoopTests
     [InlineData(8)]
     public async Task Pinned_turns_are_sent_ahead_of_the_window_however_far_it_has_moved(int step)
     {
-        var t = new TestLedger(Options(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 6, MessageStep = step })));
+        var t = new TestLedger(Options(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 6, MessageStep = step })), Services());
         TurnResult? last = null;
         for (var i = 1; i <= 25; i++)
         {
@@ -61,7 +65,7 @@ public sealed class PolicyLoopTests
     [Fact]
     public async Task A_turn_that_nearly_fills_the_window_warns_before_the_model_is_called()
     {
-        var t = new TestLedger(Options(model: "small"));
+        var t = new TestLedger(Options(model: "small"), Services());
         var callsWhenWarned = -1;
 
         await foreach (var update in t.Conversation.StreamAsync(new string('x', 6500)))
@@ -81,7 +85,7 @@ public sealed class PolicyLoopTests
     [Fact]
     public async Task A_request_that_cannot_fit_is_never_sent_and_nothing_is_stored()
     {
-        var t = new TestLedger(Options(model: "small"));
+        var t = new TestLedger(Options(model: "small"), Services());
         await t.Conversation.SendAsync("hello");
         var before = await t.EntriesAsync();
 
@@ -96,7 +100,7 @@ public sealed class PolicyLoopTests
     [Fact]
     public async Task Older_turns_are_dropped_whole_to_fit_the_budget()
     {
-        var t = new TestLedger(Options(KeepAllPolicy.Instance, model: "small"));
+        var t = new TestLedger(Options(KeepAllPolicy.Instance, model: "small"), Services());
         for (var i = 0; i < 6; i++)
         {
             await t.Conversation.SendAsync($"turn {i} " + new string('w', 1500));
@@ -113,7 +117,7 @@ public sealed class PolicyLoopTests
     public async Task A_failed_summary_leaves_the_ledger_unchanged_and_the_turn_goes_ahead()
     {
         var policy = new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 4, MessageStep = 2 }));
-        var t = new TestLedger(Options(policy));
+        var t = new TestLedger(Options(policy), Services());
         t.Model.SendAsyncCallback = (request, _) => IsSummaryRequest(request)
             ? throw new ModelCallException("overloaded", 529, "overloaded_error", "req_sum")
             : Task.FromResult(FakeModelClient.Respond("answer"));
@@ -135,7 +139,7 @@ public sealed class PolicyLoopTests
     public async Task Dropped_messages_are_summarized_once_per_step_and_the_summary_leads_the_window()
     {
         var policy = new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 4, MessageStep = 2 }));
-        var t = new TestLedger(Options(policy));
+        var t = new TestLedger(Options(policy), Services());
         await t.Conversation.SetSystemPromptAsync("Be brief.");
         t.Model.SendAsyncCallback = (request, _) => Task.FromResult(FakeModelClient.Respond(
             IsSummaryRequest(request) ? "- The user is Hesham; error E42 at turn 2." : "answer"));
@@ -162,7 +166,7 @@ public sealed class PolicyLoopTests
     public async Task A_streamed_turn_says_it_is_summarizing_before_the_wait()
     {
         var policy = new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 4, MessageStep = 2 }));
-        var t = new TestLedger(Options(policy));
+        var t = new TestLedger(Options(policy), Services());
         for (var i = 0; i < 4; i++)
         {
             await t.Conversation.SendAsync($"question {i}");
@@ -184,7 +188,7 @@ public sealed class PolicyLoopTests
     [Fact]
     public async Task Cache_breakpoints_sit_on_the_system_prompt_and_the_new_message()
     {
-        var t = new TestLedger(Options());
+        var t = new TestLedger(Options(), Services());
         await t.Conversation.SetSystemPromptAsync("You are a senior software architect.");
 
         var turn = await t.Conversation.SendAsync("hello");
@@ -200,7 +204,7 @@ public sealed class PolicyLoopTests
     [Fact]
     public async Task A_stepped_window_keeps_the_previous_request_as_an_exact_prefix_between_steps()
     {
-        var t = new TestLedger(Options(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 6, MessageStep = 4 })));
+        var t = new TestLedger(Options(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 6, MessageStep = 4 })), Services());
         var requests = new List<ModelRequest>();
         for (var i = 0; i < 14; i++)
         {
@@ -227,7 +231,7 @@ public sealed class PolicyLoopTests
     [InlineData("window:300t/100t")]
     public async Task A_tool_loop_keeps_the_window_where_its_question_found_it(string policy)
     {
-        var t = new TestLedger(Options(HistoryPolicies.Parse(policy)));
+        var t = new TestLedger(Options(HistoryPolicies.Parse(policy)), Services());
         for (var i = 0; i < 5; i++)
         {
             await t.Conversation.SendAsync($"question {i} " + new string('q', 100));
@@ -264,7 +268,7 @@ public sealed class PolicyLoopTests
     [InlineData("window:300t/100t")]
     public async Task A_tool_loop_right_after_a_longer_one_keeps_the_window_where_its_question_found_it(string policy)
     {
-        var t = new TestLedger(Options(HistoryPolicies.Parse(policy)));
+        var t = new TestLedger(Options(HistoryPolicies.Parse(policy)), Services());
         await t.Conversation.SendAsync("Hello, I am Hesham.");
         var calls = 0;
         var callsLeft = 0;
@@ -299,7 +303,7 @@ public sealed class PolicyLoopTests
     {
         var options = Options(HistoryPolicies.Parse("window:4"));
         options.PinFirstExchange = false;
-        var t = new TestLedger(options);
+        var t = new TestLedger(options, Services());
         await t.Conversation.SendAsync("Hello.");
         var calls = 0;
         t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(
@@ -325,7 +329,7 @@ public sealed class PolicyLoopTests
     [Fact]
     public async Task A_window_that_slides_every_turn_changes_the_prefix_every_turn()
     {
-        var t = new TestLedger(Options(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 6, IncludePins = false })));
+        var t = new TestLedger(Options(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 6, IncludePins = false })), Services());
         var requests = new List<ModelRequest>();
         for (var i = 0; i < 8; i++)
         {
@@ -340,7 +344,7 @@ public sealed class PolicyLoopTests
     [Fact]
     public async Task Preview_shows_the_next_request_without_sending_or_storing_anything()
     {
-        var t = new TestLedger(Options());
+        var t = new TestLedger(Options(), Services());
         await t.Conversation.SendAsync("hello");
         var before = await t.EntriesAsync();
 
@@ -357,9 +361,7 @@ public sealed class PolicyLoopTests
     [Fact]
     public async Task Exact_counts_come_from_count_tokens_for_the_request_the_turn_would_send_and_calibrate_the_estimate()
     {
-        var options = Options();
-        options.Calibration = new TokenCalibration { LearningRate = 1 };
-        var t = new TestLedger(options);
+        var t = new TestLedger(Options(), Services(learningRate: 1));
         await t.Conversation.SendAsync("hello");
         var preview = await t.Conversation.PreviewAsync(Message.User("next"));
         var before = await t.EntriesAsync();
@@ -375,7 +377,7 @@ public sealed class PolicyLoopTests
 
         Assert.Equal(real, exact);
         Assert.Equal(preview.ToJson(), counted!.ToJson());
-        Assert.Equal((double)real / preview.Parts.Total, options.Calibration.FactorFor("claude-sonnet-5-5"), 3);
+        Assert.Equal((double)real / preview.Parts.Total, t.Ledger.Calibration.FactorFor("claude-sonnet-5-5"), 3);
         Assert.Equal(before, await t.EntriesAsync());
     }
 
@@ -386,7 +388,7 @@ public sealed class PolicyLoopTests
     [InlineData("window:400t")]
     public async Task An_agent_loop_longer_than_the_window_keeps_going_with_valid_requests(string policy)
     {
-        var t = new TestLedger(Options(HistoryPolicies.Parse(policy)));
+        var t = new TestLedger(Options(HistoryPolicies.Parse(policy)), Services());
         await t.Conversation.SendAsync("Hello, I am Hesham."); // the pinned first exchange
         var calls = 0;
         t.Model.SendAsyncCallback = (request, _) => Task.FromResult(IsSummaryRequest(request)
@@ -410,7 +412,7 @@ public sealed class PolicyLoopTests
     [Fact]
     public async Task A_tool_loop_over_the_budget_drops_its_oldest_steps_but_never_the_call_the_new_result_answers()
     {
-        var t = new TestLedger(Options(KeepAllPolicy.Instance, model: "small"));
+        var t = new TestLedger(Options(KeepAllPolicy.Instance, model: "small"), Services());
         await t.Conversation.SendAsync("Hello.");
         var calls = 0;
         t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(

@@ -36,7 +36,7 @@ public sealed class PolicyPropertyTests
     private static void AssertSendable(int seed, int turns, IHistoryPolicy policy, bool agentic = false, bool thinking = false)
     {
         var store = RandomLedger.BuildAsync(seed, turns, agentic).GetAwaiter().GetResult();
-        var options = new LedgerOptions { Model = "tiny", MaxTokens = 500, SafetyMarginTokens = 100, Models = SmallWindow, Policy = policy };
+        var options = new LedgerOptions { Model = "tiny", MaxTokens = 500, SafetyMarginTokens = 100, HistoryPolicy = policy };
         if (thinking)
         {
             options.Thinking = ThinkingOptions.Adaptive;
@@ -55,7 +55,7 @@ public sealed class PolicyPropertyTests
                 view = ConversationView.Project(store.ReadWindowAsync(RandomLedger.Key, more).GetAwaiter().GetResult());
                 selection = policy.Select(view);
             }
-            prepared = new RequestBuilder(options).Build(view, selection, next, O200kTokenCounter.Instance.CountTokens(next));
+            prepared = new RequestBuilder(options, SmallWindow).Build(view, selection, next, O200kTokenCounter.Instance.CountTokens(next));
         }
         catch (ContextBudgetExceededException ex)
         {

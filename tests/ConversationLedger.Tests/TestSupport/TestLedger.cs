@@ -3,10 +3,10 @@ namespace ConversationLedger.Tests.TestSupport;
 /// <summary>A ledger over an in-memory store and a fake model, with one thread opened; the usual "given" of loop tests.</summary>
 internal sealed class TestLedger
 {
-    public TestLedger(LedgerOptions? options = null, [System.Runtime.CompilerServices.CallerMemberName] string thread = "thread")
+    public TestLedger(LedgerOptions? options = null, LedgerServices? services = null, [System.Runtime.CompilerServices.CallerMemberName] string thread = "thread")
     {
         Key = new ThreadKey("tenant-a", "scope-1", thread);
-        Ledger = new Ledger(Store, Model, options ?? PlainLoop());
+        Ledger = new Ledger(Store, Model, options ?? PlainLoop(), services ?? CharacterCounting);
         Conversation = Ledger.Open(Key);
     }
 
@@ -15,12 +15,14 @@ internal sealed class TestLedger
     /// <summary>The guide's loop: the whole history, no cache breakpoints, no automatic pins — so requests can be compared to the ledger.</summary>
     public static LedgerOptions PlainLoop(ConflictHandling onConflict = ConflictHandling.Throw) => new()
     {
-        TokenCounter = CharacterTokenCounter.Instance,
-        Policy = KeepAllPolicy.Instance,
+        HistoryPolicy = KeepAllPolicy.Instance,
         PromptCaching = false,
         PinFirstExchange = false,
         OnConflict = onConflict,
     };
+
+    /// <summary>The default model table with the cheap character-based token estimate.</summary>
+    public static LedgerServices CharacterCounting => new() { TokenCounter = CharacterTokenCounter.Instance };
 
     public FakeModelClient Model { get; } = new();
 
