@@ -107,8 +107,7 @@ internal static class TokenEconomyScenario
             MaxTokens = 4096,
             HistoryPolicy = policy,
             PromptCaching = caching,
-            Models = catalog ?? models,
-        });
+        }, new LedgerServices { Models = catalog ?? models });
         var chat = ledger.Open(new ThreadKey("bench", "economy", "guide-200"));
         var prompt0 = ScenarioText.OfTokens(2000, "You are a senior software architect helping one user debug a production service. Be concise.", seed: 1);
         await chat.SetSystemPromptAsync(prompt0);
