@@ -113,7 +113,7 @@ public sealed class SystemPromptTests
     public async Task Once_the_window_has_moved_past_a_change_the_new_prompt_goes_on_top()
     {
         var options = TestLedger.PlainLoop();
-        options.Policy = "window:2";
+        options.HistoryPolicy = HistoryPolicies.Parse("window:2");
         var t = new TestLedger(options);
         await t.Conversation.SetSystemPromptAsync("Be concise.");
         await t.Conversation.SendAsync("One");
