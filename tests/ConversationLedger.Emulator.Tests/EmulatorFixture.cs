@@ -66,6 +66,10 @@ public abstract class EmulatorTestBase : IAsyncLifetime
         {
             request.Headers.TryAddWithoutValidation(name, value);
         }
+        if (!headers.Any(h => h.Name == "anthropic-version"))
+        {
+            request.Headers.Add("anthropic-version", "2023-06-01"); // as every SDK sends it
+        }
         return await Http().SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
     }
 

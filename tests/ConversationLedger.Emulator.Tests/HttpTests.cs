@@ -51,6 +51,21 @@ public sealed class HttpTests : EmulatorTestBase
     }
 
     [Fact]
+    public async Task A_request_without_an_anthropic_version_header_is_refused_as_the_API_refuses_it()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages")
+        {
+            Content = new StringContent(Body(Conversation("Hi")), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("x-api-key", Key);
+
+        using var response = await Http().SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("anthropic-version: header is required", (await JsonAsync(response)).GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task Bearer_and_x_api_key_are_both_accepted()
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages")
@@ -58,6 +73,7 @@ public sealed class HttpTests : EmulatorTestBase
             Content = new StringContent(Body(Conversation("Hi")), Encoding.UTF8, "application/json"),
         };
         request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "k");
+        request.Headers.Add("anthropic-version", "2026-10-21");
         using var bearer = await Http().SendAsync(request);
         using var apiKey = await PostAsync("/v1/messages", Body(Conversation("Hi")), apiKey: "k");
 

@@ -32,6 +32,7 @@ public sealed class ProgramTests
                 Content = new StringContent("""{"model":"file-model","max_tokens":60,"messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json"),
             };
             request.Headers.Add("x-api-key", "k");
+            request.Headers.Add("anthropic-version", "2023-06-01");
             using var tooMany = await http.SendAsync(request);
             using var unauthenticated = await http.PostAsync("/v1/messages", new StringContent("second"));
             using var log = await http.GetAsync("/_emulator/requests");

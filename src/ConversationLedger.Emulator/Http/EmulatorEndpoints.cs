@@ -80,7 +80,9 @@ internal sealed class EmulatorEndpoints(EmulatorServer server)
             return;
         }
 
-        var parsed = RequestReader.Read(body, RequestKind.Messages, Version(context), out var error);
+        // The API requires the version header (every SDK sends it); a hand-made request without it is refused.
+        ApiError? error = Version(context) is null ? ApiErrors.BadRequest("anthropic-version: header is required") : null;
+        var parsed = error is null ? RequestReader.Read(body, RequestKind.Messages, Version(context), out error) : null;
         ModelInfo? model = null;
         error ??= RequestRules.Check(parsed!, Options.Models, RequestKind.Messages, Options.VerifyThinkingSignatures, out model, Today);
         if (error is not null)
@@ -137,7 +139,9 @@ internal sealed class EmulatorEndpoints(EmulatorServer server)
             await FailAsync(context, faultError, fault, ct);
             return;
         }
-        var parsed = RequestReader.Read(body, RequestKind.CountTokens, Version(context), out var error);
+        // The API requires the version header (every SDK sends it); a hand-made request without it is refused.
+        ApiError? error = Version(context) is null ? ApiErrors.BadRequest("anthropic-version: header is required") : null;
+        var parsed = error is null ? RequestReader.Read(body, RequestKind.CountTokens, Version(context), out error) : null;
         ModelInfo? model = null;
         error ??= RequestRules.Check(parsed!, Options.Models, RequestKind.CountTokens, Options.VerifyThinkingSignatures, out model, Today);
         if (error is not null)
