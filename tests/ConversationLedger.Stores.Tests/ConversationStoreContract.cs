@@ -403,6 +403,148 @@ public abstract class ConversationStoreContract
         Assert.Equal(stored.Count, (await store.GetHeadAsync(Key())).LastSequence);
     }
 
+    // Races: each iteration starts two writers on one thread at once; afterwards the thread is either gone or whole.
+    // Enough iterations to catch a race lost one time in five within seconds; LEDGER_LONG_TESTS=1 runs twenty times more.
+    private static int RaceIterations { get; } = Environment.GetEnvironmentVariable("LEDGER_LONG_TESTS") == "1" ? 2000 : 100;
+
+    private static LedgerEntry[] Turns(int count) => Enumerable.Range(1, count).SelectMany(n => Turn(n)).ToArray();
+
+    /// <summary>Runs the actions at once; a lost race (conflict, not found) is a clean outcome.</summary>
+    private static async Task RaceAsync(params Func<Task>[] actions)
+    {
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var running = actions.Select(action => Task.Run(async () =>
+        {
+            await start.Task;
+            try
+            {
+                await action();
+            }
+            catch (Exception ex) when (ex is ConcurrencyConflictException or LedgerNotFoundException)
+            {
+            }
+        })).ToArray();
+        start.SetResult();
+        await Task.WhenAll(running);
+    }
+
+    /// <summary>Asserts the thread does not exist or is whole (entries 1..head, sums matching, a valid history); returns its entries.</summary>
+    private static async Task<IReadOnlyList<LedgerEntry>> AssertGoneOrWholeAsync(IConversationStore store, ThreadKey key)
+    {
+        var head = await store.GetHeadAsync(key);
+        var entries = await store.ReadEntriesAsync(key, 0, (int)head.LastSequence + 10);
+        if (!head.Exists)
+        {
+            Assert.Empty(entries);
+            return entries;
+        }
+        Assert.Equal(Enumerable.Range(1, (int)head.LastSequence).Select(i => (long)i), entries.Select(e => e.Sequence));
+        Assert.Equal(head.RunningMessages, entries.Count(e => e is MessageEntry));
+        Assert.Equal(head.RunningTokens, entries.Sum(e => (long)e.Tokens));
+        Assert.Empty(ConversationValidator.Validate(entries.OfType<MessageEntry>().Select(m => m.Message).ToArray(), ValidationOptions.StrictHistory));
+        return entries;
+    }
+
+    [SkippableFact]
+    public async Task An_append_racing_a_delete_leaves_the_thread_gone_or_whole()
+    {
+        var store = await StoreAsync();
+        for (var i = 0; i < RaceIterations; i++)
+        {
+            var key = Key($"t{i}");
+            await store.AppendAsync(key, 0, Turns(20));
+
+            await RaceAsync(() => store.AppendAsync(key, 40, Turn(21)), () => store.DeleteThreadAsync(key));
+
+            var entries = await AssertGoneOrWholeAsync(store, key);
+            Assert.True(entries.Count is 0 or 42, $"iteration {i}: {entries.Count} entries");
+        }
+    }
+
+    [SkippableFact]
+    public async Task An_append_creating_a_thread_racing_a_delete_leaves_it_gone_or_whole()
+    {
+        var store = await StoreAsync();
+        // The window (between a delete's two statements) is narrow: lost about once in 300 rounds, so the long run catches it.
+        for (var i = 0; i < RaceIterations; i++)
+        {
+            var key = Key($"t{i}");
+
+            await RaceAsync(() => store.AppendAsync(key, 0, Turns(20)), () => store.DeleteThreadAsync(key));
+
+            var entries = await AssertGoneOrWholeAsync(store, key);
+            Assert.True(entries.Count is 0 or 40, $"iteration {i}: {entries.Count} entries");
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_fork_racing_a_delete_of_its_source_copies_the_whole_source_or_fails_cleanly()
+    {
+        var store = await StoreAsync();
+        for (var i = 0; i < RaceIterations; i++)
+        {
+            await store.AppendAsync(Key($"s{i}"), 0, Turns(200));
+
+            await RaceAsync(() => store.ForkAsync(Key($"s{i}"), 400, Key($"f{i}")), () => store.DeleteThreadAsync(Key($"s{i}")));
+
+            await AssertGoneOrWholeAsync(store, Key($"s{i}"));
+            var fork = await AssertGoneOrWholeAsync(store, Key($"f{i}"));
+            Assert.True(fork.Count is 0 or 401, $"iteration {i}: {fork.Count} entries");
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_fork_racing_an_append_copies_exactly_the_prefix()
+    {
+        var store = await StoreAsync();
+        for (var i = 0; i < RaceIterations; i++)
+        {
+            await store.AppendAsync(Key($"s{i}"), 0, Turns(50));
+
+            await RaceAsync(() => store.ForkAsync(Key($"s{i}"), 100, Key($"f{i}")), () => store.AppendAsync(Key($"s{i}"), 100, Turn(51)));
+
+            var source = await AssertGoneOrWholeAsync(store, Key($"s{i}"));
+            var fork = await AssertGoneOrWholeAsync(store, Key($"f{i}"));
+            Assert.Equal(102, source.Count);
+            Assert.Equal(source.Take(100), fork.Take(100));
+            Assert.IsType<ForkEntry>(fork[100]);
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_reset_racing_an_append_stores_one_of_them_whole()
+    {
+        var store = await StoreAsync();
+        for (var i = 0; i < RaceIterations; i++)
+        {
+            var key = Key($"t{i}");
+            await store.AppendAsync(key, 0, Turns(5));
+
+            await RaceAsync(() => store.AppendAsync(key, 10, [new ResetEntry("race")]), () => store.AppendAsync(key, 10, Turn(6)));
+
+            var entries = await AssertGoneOrWholeAsync(store, key);
+            var head = await store.GetHeadAsync(key);
+            Assert.True(entries.Count is 11 or 12, $"iteration {i}: {entries.Count} entries");
+            Assert.Equal(entries.Count == 11 ? 11 : 0, head.ResetSequence);
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_tenant_delete_racing_an_append_leaves_the_thread_gone_or_whole()
+    {
+        var store = await StoreAsync();
+        for (var i = 0; i < RaceIterations; i++)
+        {
+            var key = Key($"t{i}");
+            await store.AppendAsync(key, 0, Turns(20));
+
+            await RaceAsync(() => store.AppendAsync(key, 40, Turn(21)), () => store.DeleteTenantAsync(Tenant));
+
+            var entries = await AssertGoneOrWholeAsync(store, key);
+            Assert.True(entries.Count is 0 or 42, $"iteration {i}: {entries.Count} entries");
+        }
+    }
+
     [SkippableFact]
     public async Task Export_then_import_reproduces_the_thread()
     {
