@@ -9,7 +9,9 @@ namespace ConversationLedger.Redis;
 /// A store on Redis (StackExchange.Redis). Each thread is a head hash, an entry hash (field = sequence) and
 /// sorted-set indexes (messages by ordinal, messages by tokens before them, pins, edits by target), so every window
 /// is a handful of range reads inside one Lua script. Appends run as one Lua script that checks the expected
-/// sequence and writes everything, so they are atomic and a lost race is a <see cref="ConcurrencyConflictException"/>.
+/// sequence and writes everything (an append of thousands of entries is first staged in batches under temporary keys,
+/// then checked and published by one script), so they are atomic and a lost race is a
+/// <see cref="ConcurrencyConflictException"/>.
 /// </summary>
 /// <remarks>
 /// <para><b>Durability</b> is the server's: an append is acknowledged when Redis has applied it in memory. For zero
@@ -239,12 +241,22 @@ public sealed class RedisConversationStore : IConversationStore
         }
     }
 
+    /// <summary>Appends of more entries than this are staged in batches of this size and then published at once.</summary>
+    internal const int BatchEntries = 5000;
+
+    // Staged batches outlive a writer that died mid-append by this long at most.
+    private static readonly TimeSpan StagingLifetime = TimeSpan.FromMinutes(10);
+
+    // Writes the entries and the new head if the thread's last sequence is still the expected one; returns the last
+    // sequence found. A script takes at most 2^20 arguments (six per entry), so a larger append (an import, a fork) is
+    // staged under temporary keys in bounded batches, invisible to readers, and one script checks and publishes it.
     private async Task<long> WriteAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, ThreadHead head, CancellationToken cancellationToken)
     {
         await EnsureSchemaAsync(cancellationToken);
         var k = Keys(key);
-        var args = new List<RedisValue>(12 + entries.Count * 6)
-        {
+        RedisKey[] threadKeys = [k.Head, k.Entries, k.Messages, k.Tokens, k.Pins, k.Edits, TenantIndex(key.Tenant), ScopeIndex(key.Tenant, key.Scope)];
+        RedisValue[] headArgs =
+        [
             expectedSequence,
             head.LastSequence,
             head.RunningTokens,
@@ -253,21 +265,55 @@ public sealed class RedisConversationStore : IConversationStore
             head.CreatedAt.UtcTicks,
             head.UpdatedAt.UtcTicks,
             Member(head.UpdatedAt, key.Scope, key.ThreadId),
-            entries.Count,
-        };
-        foreach (var entry in entries)
+            // What the window script needs from the newest reset, system prompt and summary ('' = not among these entries).
+            Newest(entries, EntryKind.Reset)?.RunningMessages ?? RedisValue.EmptyString,
+            Newest(entries, EntryKind.SystemPrompt)?.Sequence ?? RedisValue.EmptyString,
+            Newest(entries, EntryKind.Summary)?.Sequence ?? RedisValue.EmptyString,
+        ];
+        if (entries.Count <= BatchEntries)
         {
-            args.Add(entry.Sequence);
-            args.Add(EntryCodec.KindName(entry.Kind));
-            args.Add(entry.RunningMessages);
-            args.Add(entry.RunningTokens - entry.Tokens);
-            args.Add(EntryCodec.TargetOf(entry) ?? 0);
-            args.Add(EncodeRow(entry));
+            var result = await Db.ScriptEvaluateAsync(AppendScript, threadKeys, [.. headArgs, .. EntryArgs(entries)]).WaitAsync(cancellationToken);
+            return (long)result;
         }
-        var result = await Db.ScriptEvaluateAsync(AppendScript,
-            [k.Head, k.Entries, k.Messages, k.Tokens, k.Pins, k.Edits, TenantIndex(key.Tenant), ScopeIndex(key.Tenant, key.Scope)],
-            [.. args]).WaitAsync(cancellationToken);
-        return (long)result;
+        var staged = Keys("staging:" + Guid.NewGuid().ToString("N"));
+        RedisKey[] stagedKeys = [staged.Entries, staged.Messages, staged.Tokens, staged.Pins, staged.Edits];
+        try
+        {
+            for (var from = 0; from < entries.Count; from += BatchEntries)
+            {
+                var batch = entries.Skip(from).Take(BatchEntries).ToArray();
+                await Db.ScriptEvaluateAsync(StageScript, stagedKeys, [(long)StagingLifetime.TotalMilliseconds, .. EntryArgs(batch)])
+                    .WaitAsync(cancellationToken);
+            }
+            var result = await Db.ScriptEvaluateAsync(PublishScript, [.. threadKeys, .. stagedKeys], headArgs).WaitAsync(cancellationToken);
+            return (long)result;
+        }
+        catch
+        {
+            // Best effort (the keys expire anyway); the publish script removes them itself on success and on a conflict.
+            await Db.KeyDeleteAsync(stagedKeys, CommandFlags.FireAndForget);
+            throw;
+        }
+    }
+
+    private static LedgerEntry? Newest(IReadOnlyList<LedgerEntry> entries, EntryKind kind) => entries.LastOrDefault(e => e.Kind == kind);
+
+    // Per entry: sequence, kind, running_messages, tokens_before, target, row.
+    private static RedisValue[] EntryArgs(IReadOnlyList<LedgerEntry> entries)
+    {
+        var args = new RedisValue[1 + entries.Count * 6];
+        args[0] = entries.Count;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            args[1 + i * 6] = entry.Sequence;
+            args[2 + i * 6] = EntryCodec.KindName(entry.Kind);
+            args[3 + i * 6] = entry.RunningMessages;
+            args[4 + i * 6] = entry.RunningTokens - entry.Tokens;
+            args[5 + i * 6] = EntryCodec.TargetOf(entry) ?? 0;
+            args[6 + i * 6] = EncodeRow(entry);
+        }
+        return args;
     }
 
     private async Task EnsureSchemaAsync(CancellationToken cancellationToken)
@@ -329,13 +375,11 @@ public sealed class RedisConversationStore : IConversationStore
             UpdatedAt = new DateTimeOffset(f["updated"], TimeSpan.Zero),
         };
 
-    private ThreadKeys Keys(ThreadKey key)
-    {
-        // Length-prefixed parts: unambiguous whatever characters the parts hold.
-        var id = Part(key.Tenant) + Part(key.Scope) + Part(key.ThreadId);
-        return new ThreadKeys(_prefix + "h:" + id, _prefix + "e:" + id, _prefix + "m:" + id, _prefix + "k:" + id,
-            _prefix + "p:" + id, _prefix + "d:" + id);
-    }
+    // Length-prefixed parts: unambiguous whatever characters the parts hold (and never "staging:…").
+    private ThreadKeys Keys(ThreadKey key) => Keys(Part(key.Tenant) + Part(key.Scope) + Part(key.ThreadId));
+
+    private ThreadKeys Keys(string id) => new(_prefix + "h:" + id, _prefix + "e:" + id, _prefix + "m:" + id, _prefix + "k:" + id,
+        _prefix + "p:" + id, _prefix + "d:" + id);
 
     private RedisKey TenantIndex(string tenant) => _prefix + "tn:" + Part(tenant);
 
@@ -360,49 +404,109 @@ public sealed class RedisConversationStore : IConversationStore
 
     internal sealed record Row(string Kind, string Payload, long? Target, string? Turn, long At, int Tokens, long RunningTokens, long RunningMessages);
 
-    // KEYS: head, entries, messages, tokens, pins, edits, tenant index, scope index.
-    // ARGV: expected, last, tokens, messages, reset, created, updated, member, n, then per entry:
-    //       sequence, kind, running_messages, tokens_before, target, row.
-    // Returns the thread's last sequence before the call: equal to expected when the append was stored.
-    private const string AppendScript = """
-        local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
-        if last ~= tonumber(ARGV[1]) then return last end
-        local old = redis.call('HGET', KEYS[1], 'member')
-        if old then
-          redis.call('ZREM', KEYS[7], old)
-          redis.call('ZREM', KEYS[8], old)
+    // Lua shared by the write scripts. ARGV of a write: expected, last, tokens, messages, reset, created, updated, member,
+    // reset_messages, system, summary ('' = unchanged), then n and per entry: sequence, kind, running_messages,
+    // tokens_before, target, row. A stage script's ARGV: lifetime in ms, then n and the entries.
+    private const string WriteEntriesLua = SendLua + """
+        local function writeEntries(entries, messages, tokens, pins, edits, at)
+          local rows, byOrdinal, byTokens, pinned, edited = {}, {}, {}, {}, {}
+          local function add(list, a, b)
+            list[#list + 1] = a
+            list[#list + 1] = b
+          end
+          for i = 0, tonumber(ARGV[at]) - 1 do
+            local b = at + 1 + i * 6
+            local seq = ARGV[b]
+            local kind = ARGV[b + 1]
+            add(rows, seq, ARGV[b + 5])
+            if kind == 'message' then
+              add(byOrdinal, ARGV[b + 2], seq)
+              -- Zero-padded: equal token scores then sort by sequence (members of equal score sort by bytes).
+              add(byTokens, ARGV[b + 3], string.format('%015d', tonumber(seq)))
+            elseif kind == 'pin' then
+              add(pinned, seq, seq .. ':' .. ARGV[b + 4])
+            elseif kind == 'edit' then
+              add(edited, ARGV[b + 4], seq)
+            end
+          end
+          send('HSET', entries, rows)
+          send('ZADD', messages, byOrdinal)
+          send('ZADD', tokens, byTokens)
+          send('ZADD', pins, pinned)
+          send('ZADD', edits, edited)
         end
-        local n = tonumber(ARGV[9])
-        local resetMessages = redis.call('HGET', KEYS[1], 'reset_messages') or '0'
-        local system = nil
-        local summary = nil
-        for i = 0, n - 1 do
-          local b = 10 + i * 6
-          local seq = ARGV[b]
-          local kind = ARGV[b + 1]
-          redis.call('HSET', KEYS[2], seq, ARGV[b + 5])
-          if kind == 'message' then
-            redis.call('ZADD', KEYS[3], ARGV[b + 2], seq)
-            -- Zero-padded: equal token scores then sort by sequence (members of equal score sort by bytes).
-            redis.call('ZADD', KEYS[4], ARGV[b + 3], string.format('%015d', tonumber(seq)))
-          elseif kind == 'pin' then
-            redis.call('ZADD', KEYS[5], seq, seq .. ':' .. ARGV[b + 4])
-          elseif kind == 'edit' then
-            redis.call('ZADD', KEYS[6], ARGV[b + 4], seq)
-          elseif kind == 'system_prompt' then
-            system = seq
-          elseif kind == 'summary' then
-            summary = seq
-          elseif kind == 'reset' then
-            resetMessages = ARGV[b + 2]
+
+        """;
+
+    // Variadic commands, 500 pairs per call (unpack takes a few thousand values at a time): a call per entry made a
+    // 5,000-entry batch ten times slower.
+    private const string SendLua = """
+        local function send(command, key, pairs)
+          for i = 1, #pairs, 1000 do redis.call(command, key, unpack(pairs, i, math.min(i + 999, #pairs))) end
+        end
+
+        """;
+
+    private const string WriteHeadLua = """
+        local function writeHead(head, tenantIndex, scopeIndex)
+          local old = redis.call('HGET', head, 'member')
+          if old then
+            redis.call('ZREM', tenantIndex, old)
+            redis.call('ZREM', scopeIndex, old)
+          end
+          redis.call('HSET', head, 'last', ARGV[2], 'tokens', ARGV[3], 'messages', ARGV[4], 'reset', ARGV[5],
+            'created', ARGV[6], 'updated', ARGV[7], 'member', ARGV[8])
+          for i, name in ipairs({ 'reset_messages', 'system', 'summary' }) do
+            if ARGV[8 + i] ~= '' then redis.call('HSET', head, name, ARGV[8 + i]) end
+          end
+          redis.call('ZADD', tenantIndex, 0, ARGV[8])
+          redis.call('ZADD', scopeIndex, 0, ARGV[8])
+        end
+
+        """;
+
+    // KEYS: head, entries, messages, tokens, pins, edits, tenant index, scope index.
+    // Returns the thread's last sequence before the call: equal to expected when the append was stored.
+    // (Compared as text: the store writes numbers in one canonical form.)
+    private const string AppendScript = WriteEntriesLua + WriteHeadLua + """
+        local last = redis.call('HGET', KEYS[1], 'last') or '0'
+        if last ~= ARGV[1] then return last end
+        writeEntries(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], 12)
+        writeHead(KEYS[1], KEYS[7], KEYS[8])
+        return last
+        """;
+
+    // KEYS: staged entries, messages, tokens, pins, edits. Each batch renews their lifetime.
+    private const string StageScript = WriteEntriesLua + """
+        writeEntries(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], 2)
+        for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+        return 0
+        """;
+
+    // KEYS: head, entries, messages, tokens, pins, edits, tenant index, scope index, then the five staged keys.
+    // Moves the staged keys into the thread's (a rename for a new thread) and writes the head, or on a conflict drops
+    // them. Returns the thread's last sequence before the call.
+    private const string PublishScript = SendLua + WriteHeadLua + """
+        local last = redis.call('HGET', KEYS[1], 'last') or '0'
+        if last ~= ARGV[1] then
+          redis.call('DEL', KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13])
+          return last
+        end
+        for i = 2, 6 do
+          local staged = KEYS[i + 7]
+          if redis.call('EXISTS', staged) == 0 then
+          elseif redis.call('EXISTS', KEYS[i]) == 0 then
+            redis.call('RENAME', staged, KEYS[i])
+            redis.call('PERSIST', KEYS[i])
+          elseif i == 2 then
+            send('HSET', KEYS[2], redis.call('HGETALL', staged))
+            redis.call('DEL', staged)
+          else
+            redis.call('ZUNIONSTORE', KEYS[i], 2, KEYS[i], staged)
+            redis.call('DEL', staged)
           end
         end
-        redis.call('HSET', KEYS[1], 'last', ARGV[2], 'tokens', ARGV[3], 'messages', ARGV[4], 'reset', ARGV[5],
-          'created', ARGV[6], 'updated', ARGV[7], 'member', ARGV[8], 'reset_messages', resetMessages)
-        if system then redis.call('HSET', KEYS[1], 'system', system) end
-        if summary then redis.call('HSET', KEYS[1], 'summary', summary) end
-        redis.call('ZADD', KEYS[7], 0, ARGV[8])
-        redis.call('ZADD', KEYS[8], 0, ARGV[8])
+        writeHead(KEYS[1], KEYS[7], KEYS[8])
         return last
         """;
 

@@ -11,6 +11,9 @@ public abstract class ConversationStoreContract
 {
     protected string Tenant { get; } = "tenant-" + Guid.NewGuid().ToString("N");
 
+    /// <summary>LEDGER_LONG_TESTS=1: races run twenty times the rounds and every store appends 200,000 entries at once.</summary>
+    protected static bool LongTests { get; } = Environment.GetEnvironmentVariable("LEDGER_LONG_TESTS") == "1";
+
     /// <summary>A fresh store over the same backing data for every call (skips when its server is unreachable).</summary>
     protected abstract Task<IConversationStore> CreateStoreAsync(TimeProvider clock);
 
@@ -405,7 +408,7 @@ public abstract class ConversationStoreContract
 
     // Races: each iteration starts two writers on one thread at once; afterwards the thread is either gone or whole.
     // Enough iterations to catch a race lost one time in five within seconds; LEDGER_LONG_TESTS=1 runs twenty times more.
-    private static int RaceIterations { get; } = Environment.GetEnvironmentVariable("LEDGER_LONG_TESTS") == "1" ? 2000 : 100;
+    private static int RaceIterations { get; } = LongTests ? 2000 : 100;
 
     private static LedgerEntry[] Turns(int count) => Enumerable.Range(1, count).SelectMany(n => Turn(n)).ToArray();
 
@@ -543,6 +546,73 @@ public abstract class ConversationStoreContract
             var entries = await AssertGoneOrWholeAsync(store, key);
             Assert.True(entries.Count is 0 or 42, $"iteration {i}: {entries.Count} entries");
         }
+    }
+
+    /// <summary>
+    /// Whether the 200,000-entry tests run without LEDGER_LONG_TESTS=1: a store that writes large appends in batches
+    /// runs them always; in the others such an append is one statement or transaction and takes tens of seconds.
+    /// </summary>
+    protected virtual bool RunsHugeAppendsAlways => false;
+
+    [SkippableFact]
+    public async Task An_append_of_200000_entries_is_invisible_until_whole_and_forks_whole()
+    {
+        Skip.IfNot(RunsHugeAppendsAlways || LongTests, "set LEDGER_LONG_TESTS=1 to append 200,000 entries at once");
+        var store = await StoreAsync();
+        var entries = Enumerable.Range(1, 100_000).SelectMany(n => new LedgerEntry[]
+        {
+            new MessageEntry(Message.User($"q{n}")) { Tokens = 1 },
+            new MessageEntry(Message.Assistant($"a{n}")) { Tokens = 1 },
+        }).ToArray();
+        using var appended = new CancellationTokenSource();
+        // A reader polling meanwhile sees no thread or the whole of it, never a part.
+        var reader = Task.Run(async () =>
+        {
+            var seen = new List<(long Head, int Entries)>();
+            while (!appended.IsCancellationRequested)
+            {
+                var window = await store.ReadWindowAsync(Key(), new WindowSpec { LastMessages = 2 });
+                seen.Add((window.Head.LastSequence, window.Entries.Count));
+            }
+            return seen;
+        });
+
+        var result = await store.AppendAsync(Key(), 0, entries);
+        await appended.CancelAsync();
+        var seen = await reader;
+        var fork = await store.ForkAsync(Key(), 175_000, Key("fork"));
+
+        Assert.Equal(200_000, result.Head.LastSequence);
+        Assert.Equal(result.Head, await store.GetHeadAsync(Key()));
+        Assert.All(seen, s => Assert.True(s is (0, 0) or (200_000, 2), $"a reader saw {s}"));
+        Assert.Equal(["q100000", "a100000"], Texts(await store.ReadWindowAsync(Key(), new WindowSpec { LastMessages = 2 })));
+        Assert.Equal(result.Entries.Skip(199_000), await store.ReadEntriesAsync(Key(), 199_000, 1000));
+        Assert.Equal(175_001, fork.LastSequence);
+        Assert.Equal(175_000, fork.RunningMessages);
+        Assert.Equal(result.Entries.Skip(174_000).Take(1000), await store.ReadEntriesAsync(Key("fork"), 174_000, 1000));
+        Assert.IsType<ForkEntry>(Assert.Single(await store.ReadEntriesAsync(Key("fork"), 175_000, 10)));
+    }
+
+    [SkippableFact]
+    public async Task A_large_append_to_an_existing_thread_keeps_its_pins_edits_and_windows()
+    {
+        var store = await StoreAsync();
+        var head = (await store.AppendAsync(Key(), 0, [new SystemPromptEntry("be brief", 1), .. Turn(1), new PinEntry(2, true), new PinEntry(3, true)])).Head;
+        LedgerEntry[] large =
+        [
+            .. Enumerable.Range(2, 6_000).SelectMany(n => Turn(n)), new PinEntry(6, true), new PinEntry(7, true),
+            new EditEntry(3, Message.Assistant("edited answer 1")),
+        ];
+
+        var result = await store.AppendAsync(Key(), head.LastSequence, large);
+
+        var entries = await AssertGoneOrWholeAsync(store, Key());
+        var view = ConversationView.Project(await store.ReadWindowAsync(Key(), new WindowSpec { LastTokens = 20 }));
+        Assert.Equal(12_008, entries.Count);
+        Assert.Equal(result.Head, await store.GetHeadAsync(Key()));
+        Assert.Equal("be brief", view.SystemPrompt);
+        Assert.Equal(["question 1", "edited answer 1", "question 2", "answer 2", "question 6001", "answer 6001"],
+            view.Messages.Select(m => m.Message.Text));
     }
 
     [SkippableFact]
