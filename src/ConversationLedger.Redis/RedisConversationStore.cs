@@ -51,7 +51,7 @@ public sealed class RedisConversationStore : IConversationStore
         ArgumentNullException.ThrowIfNull(key);
         await EnsureSchemaAsync(cancellationToken);
         var fields = await Db.HashGetAllAsync(Keys(key).Head).WaitAsync(cancellationToken);
-        return ParseHead(key, fields);
+        return ParseHead(key, fields.Select(f => ((string)f.Name!, f.Value)));
     }
 
     /// <inheritdoc />
@@ -89,12 +89,16 @@ public sealed class RedisConversationStore : IConversationStore
                 window.LastMessages is { } last ? last : -1,
                 window.LastTokens is { } budget ? budget.ToString(CultureInfo.InvariantCulture) : "",
             ]).WaitAsync(cancellationToken))!;
-        var head = ParseHead(key, (RedisResult[])result[0]!);
+        var head = ParseHead(key, Pairs((RedisResult[])result[0]!));
+        if (result.Length < 2)
+        {
+            throw new LedgerFormatException($"Redis key {k.Head} holds a head this store did not write");
+        }
         var rows = (RedisResult[])result[1]!;
         var entries = new List<LedgerEntry>(rows.Length / 2);
         for (var i = 0; i < rows.Length; i += 2)
         {
-            entries.Add(DecodeRow((long)rows[i], (string)rows[i + 1]!));
+            entries.Add(DecodeRow(k.Entries, (long)rows[i], (RedisValue)rows[i + 1]));
         }
         return new ThreadWindow(head, entries);
     }
@@ -116,11 +120,17 @@ public sealed class RedisConversationStore : IConversationStore
         {
             fields[i] = afterSequence + 1 + i;
         }
-        var rows = await Db.HashGetAsync(Keys(key).Entries, fields).WaitAsync(cancellationToken);
+        var k = Keys(key);
+        var rows = await Db.HashGetAsync(k.Entries, fields).WaitAsync(cancellationToken);
         var entries = new List<LedgerEntry>(rows.Length);
-        for (var i = 0; i < rows.Length && !rows[i].IsNull; i++)
+        for (var i = 0; i < rows.Length; i++)
         {
-            entries.Add(DecodeRow(afterSequence + 1 + i, rows[i]!));
+            // No rows at all and no head: erased after the head was read. A row missing from a thread is not ours.
+            if (rows[i].IsNull && i == 0 && !await Db.KeyExistsAsync(k.Head).WaitAsync(cancellationToken))
+            {
+                break;
+            }
+            entries.Add(DecodeRow(k.Entries, afterSequence + 1 + i, rows[i]));
         }
         return entries;
     }
@@ -143,7 +153,7 @@ public sealed class RedisConversationStore : IConversationStore
         for (var i = 0; i < result.Length; i += 2)
         {
             var (_, s, t) = ParseMember((string)result[i]!);
-            var head = ParseHead(new ThreadKey(tenant, s, t), (RedisResult[])result[i + 1]!);
+            var head = ParseHead(new ThreadKey(tenant, s, t), Pairs((RedisResult[])result[i + 1]!));
             if (head.Exists)
             {
                 heads.Add(head);
@@ -273,7 +283,7 @@ public sealed class RedisConversationStore : IConversationStore
         if (entries.Count <= BatchEntries)
         {
             var result = await Db.ScriptEvaluateAsync(AppendScript, threadKeys, [.. headArgs, .. EntryArgs(entries)]).WaitAsync(cancellationToken);
-            return (long)result;
+            return Number(k.Head, "last", (RedisValue)result);
         }
         var staged = Keys("staging:" + Guid.NewGuid().ToString("N"));
         RedisKey[] stagedKeys = [staged.Entries, staged.Messages, staged.Tokens, staged.Pins, staged.Edits];
@@ -286,7 +296,7 @@ public sealed class RedisConversationStore : IConversationStore
                     .WaitAsync(cancellationToken);
             }
             var result = await Db.ScriptEvaluateAsync(PublishScript, [.. threadKeys, .. stagedKeys], headArgs).WaitAsync(cancellationToken);
-            return (long)result;
+            return Number(k.Head, "last", (RedisValue)result);
         }
         catch
         {
@@ -324,7 +334,7 @@ public sealed class RedisConversationStore : IConversationStore
         }
         RedisKey versionKey = _prefix + "schema_version";
         await Db.StringSetAsync(versionKey, SchemaVersion, when: When.NotExists).WaitAsync(cancellationToken);
-        var version = (long)await Db.StringGetAsync(versionKey).WaitAsync(cancellationToken);
+        var version = Number(versionKey, null, await Db.StringGetAsync(versionKey).WaitAsync(cancellationToken));
         if (version > SchemaVersion)
         {
             throw new LedgerException($"the Redis keys have schema version {version}, newer than this library's {SchemaVersion}; upgrade ConversationLedger.Redis");
@@ -337,43 +347,72 @@ public sealed class RedisConversationStore : IConversationStore
         EntryCodec.KindName(entry.Kind), EntryCodec.EncodePayload(entry), EntryCodec.TargetOf(entry), entry.TurnId,
         entry.RecordedAt.UtcTicks, entry.Tokens, entry.RunningTokens, entry.RunningMessages), RowContext.Default.Row);
 
-    private static LedgerEntry DecodeRow(long sequence, string json)
+    // Everything read back from Redis is parsed here: data this store did not write (tampered, truncated) is a
+    // LedgerFormatException naming the key and field, as SQLite and PostgreSQL report a malformed row.
+    private static LedgerEntry DecodeRow(RedisKey key, long sequence, RedisValue json)
     {
-        var row = JsonSerializer.Deserialize(json, RowContext.Default.Row)
-            ?? throw new LedgerFormatException($"entry {sequence} is empty");
-        return EntryCodec.Decode(row.Kind, row.Payload, sequence, new DateTimeOffset(row.At, TimeSpan.Zero), row.Turn,
-            row.Tokens, row.RunningTokens, row.RunningMessages);
+        try
+        {
+            var row = JsonSerializer.Deserialize((string?)json ?? throw new JsonException("the row is missing"), RowContext.Default.Row)
+                ?? throw new JsonException("the row is null");
+            return EntryCodec.Decode(row.Kind, row.Payload, sequence, new DateTimeOffset(row.At, TimeSpan.Zero), row.Turn,
+                row.Tokens, row.RunningTokens, row.RunningMessages);
+        }
+        catch (Exception ex) when (ex is JsonException or LedgerFormatException or ArgumentOutOfRangeException)
+        {
+            throw new LedgerFormatException($"Redis key {key} field \"{sequence}\" is not an entry: {ex.Message}", ex);
+        }
     }
 
-    private static ThreadHead ParseHead(ThreadKey key, HashEntry[] fields) =>
-        ParseHead(key, fields.Where(f => f.Name != "member").ToDictionary(f => (string)f.Name!, f => (long)f.Value));
-
-    private static ThreadHead ParseHead(ThreadKey key, RedisResult[] flat)
+    private static IEnumerable<(string Name, RedisValue Value)> Pairs(RedisResult[] flat)
     {
-        var fields = new Dictionary<string, long>();
         for (var i = 0; i + 1 < flat.Length; i += 2)
         {
-            var name = (string)flat[i]!;
-            if (name != "member")
-            {
-                fields[name] = (long)flat[i + 1];
-            }
+            yield return ((string)flat[i]!, (RedisValue)flat[i + 1]);
         }
-        return ParseHead(key, fields);
     }
 
-    private static ThreadHead ParseHead(ThreadKey key, Dictionary<string, long> f) => !f.TryGetValue("last", out var last)
-        ? ThreadHead.Empty(key)
-        : new ThreadHead
+    // Head fields only some threads have; the window script reads them, so they are checked too.
+    private static readonly string[] OptionalHeadFields = ["reset_messages", "system", "summary"];
+
+    private ThreadHead ParseHead(ThreadKey key, IEnumerable<(string Name, RedisValue Value)> fields)
+    {
+        var f = fields.ToDictionary(p => p.Name, p => p.Value);
+        if (f.Count == 0)
+        {
+            return ThreadHead.Empty(key);
+        }
+        var head = Keys(key).Head;
+        foreach (var optional in OptionalHeadFields)
+        {
+            if (f.TryGetValue(optional, out var value))
+            {
+                Number(head, optional, value);
+            }
+        }
+        long Field(string name) => f.TryGetValue(name, out var value)
+            ? Number(head, name, value)
+            : throw new LedgerFormatException($"Redis key {head} has no field \"{name}\"");
+        DateTimeOffset Time(string name) => Field(name) is var ticks && ticks >= 0 && ticks <= DateTimeOffset.MaxValue.UtcTicks
+            ? new DateTimeOffset(ticks, TimeSpan.Zero)
+            : throw new LedgerFormatException($"Redis key {head} field \"{name}\" holds {ticks}, not a time");
+        return new ThreadHead
         {
             Key = key,
-            LastSequence = last,
-            RunningTokens = f["tokens"],
-            RunningMessages = f["messages"],
-            ResetSequence = f["reset"],
-            CreatedAt = new DateTimeOffset(f["created"], TimeSpan.Zero),
-            UpdatedAt = new DateTimeOffset(f["updated"], TimeSpan.Zero),
+            LastSequence = Field("last"),
+            RunningTokens = Field("tokens"),
+            RunningMessages = Field("messages"),
+            ResetSequence = Field("reset"),
+            CreatedAt = Time("created"),
+            UpdatedAt = Time("updated"),
         };
+    }
+
+    private static long Number(RedisKey key, string? field, RedisValue value) =>
+        long.TryParse((string?)value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number)
+            ? number
+            : throw new LedgerFormatException(
+                $"Redis key {key}{(field is null ? "" : $" field \"{field}\"")} holds \"{value}\", not a whole number");
 
     // Length-prefixed parts: unambiguous whatever characters the parts hold (and never "staging:…").
     private ThreadKeys Keys(ThreadKey key) => Keys(Part(key.Tenant) + Part(key.Scope) + Part(key.ThreadId));
@@ -517,6 +556,11 @@ public sealed class RedisConversationStore : IConversationStore
         if #head == 0 then return { head, {} } end
         local h = {}
         for i = 1, #head, 2 do h[head[i]] = head[i + 1] end
+        -- A head this store did not write reads no rows (the caller's parser names what is wrong) instead of failing here.
+        for _, name in ipairs({ 'tokens', 'messages', 'reset', 'reset_messages', 'system', 'summary' }) do
+          if h[name] and not string.match(h[name], '^[-+]?%d+$') then return { head } end
+        end
+        if not (h['tokens'] and h['messages'] and h['reset']) then return { head } end
         local boundary = tonumber(h['reset'])
         local count = tonumber(h['messages'])
         local lo = math.max(tonumber(ARGV[1]), tonumber(h['reset_messages'] or '0') + 1)
@@ -594,6 +638,8 @@ public sealed class RedisConversationStore : IConversationStore
         """;
 }
 
-[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower)]
+// Every column is required and only target and turn may be null: a row missing one is not an entry.
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(RedisConversationStore.Row))]
 internal sealed partial class RowContext : System.Text.Json.Serialization.JsonSerializerContext;
