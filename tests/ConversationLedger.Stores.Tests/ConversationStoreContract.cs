@@ -468,7 +468,8 @@ public abstract class ConversationStoreContract
     public async Task An_append_creating_a_thread_racing_a_delete_leaves_it_gone_or_whole()
     {
         var store = await StoreAsync();
-        // The window (between a delete's two statements) is narrow: lost about once in 300 rounds, so the long run catches it.
+        // A narrow window (between a delete's two statements): PostgreSQL lost it about once in 300 rounds when it deleted
+        // entries before the head, so the long run is what catches it.
         for (var i = 0; i < RaceIterations; i++)
         {
             var key = Key($"t{i}");
