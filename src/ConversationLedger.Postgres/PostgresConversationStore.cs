@@ -5,11 +5,12 @@ namespace ConversationLedger.Postgres;
 
 /// <summary>
 /// The scale-out store on PostgreSQL (Npgsql, pooled connections). The schema is created and versioned on first use
-/// (under an advisory lock, so several processes may start at once). Appends are optimistic: the unique key
-/// (tenant, scope, thread, sequence) lets only one writer store a given sequence number, and the loser gets a
-/// <see cref="ConcurrencyConflictException"/>. An acknowledged append is committed with the server's durability
-/// settings (keep <c>fsync</c> and <c>synchronous_commit</c> on for zero acknowledged-turn loss). Thread-safe;
-/// share one instance per database.
+/// (under an advisory lock, so several processes may start at once). Appends check the expected sequence against
+/// the thread's head row, locked for the transaction, so appends, forks and deletes of a thread serialize on it; a new
+/// thread has no head row yet, and there the unique key (tenant, scope, thread, sequence) lets only one writer store
+/// a given sequence number. The loser gets a <see cref="ConcurrencyConflictException"/>. An acknowledged append is
+/// committed with the server's durability settings (keep <c>fsync</c> and <c>synchronous_commit</c> on for zero
+/// acknowledged-turn loss). Thread-safe; share one instance per database.
 /// </summary>
 public sealed class PostgresConversationStore : IConversationStore, IAsyncDisposable
 {
@@ -18,6 +19,18 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
 
     private const string Columns = "sequence, kind, payload, recorded_at, turn_id, tokens, running_tokens, running_messages";
     private const string ThreadFilter = "tenant = @t AND scope = @s AND thread_id = @id";
+
+    // Locks on the head row, which serialize every change of an existing thread. An append holds its thread's head
+    // against other appends and deletes, a fork holds its source's head against deletes only (KEY SHARE does not
+    // conflict with NO KEY UPDATE, so appends to the source go on), and a delete removes the head before the entries.
+    private const string NoLock = "";
+    private const string AppendLock = "FOR NO KEY UPDATE";
+    private const string ForkSourceLock = "FOR KEY SHARE";
+
+    // Entries without a head, deleted after the heads in a new statement: its snapshot holds every entry of an append
+    // the head delete waited for, and a thread created meanwhile (no head row to wait on) is visible whole, head with
+    // entries (kept), or not at all.
+    private const string Headless = "NOT EXISTS (SELECT 1 FROM threads h WHERE h.tenant = entries.tenant AND h.scope = entries.scope AND h.thread_id = entries.thread_id)";
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _ownsDataSource;
@@ -46,7 +59,7 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
     {
         ArgumentNullException.ThrowIfNull(key);
         await using var connection = await OpenAsync(cancellationToken);
-        return await ReadHeadAsync(connection, null, key, lockRow: false, cancellationToken);
+        return await ReadHeadAsync(connection, null, key, NoLock, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -59,7 +72,7 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
         try
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var head = await ReadHeadAsync(connection, transaction, key, lockRow: false, cancellationToken);
+            var head = await ReadHeadAsync(connection, transaction, key, AppendLock, cancellationToken);
             if (head.LastSequence != expectedSequence)
             {
                 throw new ConcurrencyConflictException(key, expectedSequence, head.LastSequence);
@@ -74,7 +87,7 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            var actual = await ReadHeadAsync(connection, null, key, lockRow: false, CancellationToken.None);
+            var actual = await ReadHeadAsync(connection, null, key, NoLock, CancellationToken.None);
             throw new ConcurrencyConflictException(key, expectedSequence, actual.LastSequence);
         }
     }
@@ -268,7 +281,7 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
         try
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var from = await ReadHeadAsync(connection, transaction, source, lockRow: false, cancellationToken);
+            var from = await ReadHeadAsync(connection, transaction, source, ForkSourceLock, cancellationToken);
             if (!from.Exists)
             {
                 throw new LedgerNotFoundException($"thread {source} does not exist");
@@ -277,7 +290,7 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
             {
                 throw new LedgerNotFoundException($"thread {source} has no entry {atSequence} (it has {from.LastSequence})");
             }
-            var existing = await ReadHeadAsync(connection, transaction, target, lockRow: false, cancellationToken);
+            var existing = await ReadHeadAsync(connection, transaction, target, NoLock, cancellationToken);
             if (existing.Exists)
             {
                 throw new ConcurrencyConflictException(target, 0, existing.LastSequence);
@@ -319,7 +332,7 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            var actual = await ReadHeadAsync(connection, null, target, lockRow: false, CancellationToken.None);
+            var actual = await ReadHeadAsync(connection, null, target, NoLock, CancellationToken.None);
             throw new ConcurrencyConflictException(target, 0, actual.LastSequence);
         }
     }
@@ -330,12 +343,13 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
         ArgumentNullException.ThrowIfNull(key);
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var entries = Command(connection, transaction, $"DELETE FROM entries WHERE {ThreadFilter}", key))
+        // The head first: it waits for an append or fork holding it (see AppendLock), so the entries delete sees theirs.
+        await using var threads = Command(connection, transaction, $"DELETE FROM threads WHERE {ThreadFilter}", key);
+        var count = await threads.ExecuteNonQueryAsync(cancellationToken);
+        await using (var entries = Command(connection, transaction, $"DELETE FROM entries WHERE {ThreadFilter} AND {Headless}", key))
         {
             await entries.ExecuteNonQueryAsync(cancellationToken);
         }
-        await using var threads = Command(connection, transaction, $"DELETE FROM threads WHERE {ThreadFilter}", key);
-        var count = await threads.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return count > 0;
     }
@@ -346,14 +360,15 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
         ThreadKey.CheckPart(tenant, nameof(tenant));
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var entries = new NpgsqlCommand("DELETE FROM entries WHERE tenant = @t", connection, transaction))
+        // Heads first, as in DeleteThreadAsync.
+        await using var threads = new NpgsqlCommand("DELETE FROM threads WHERE tenant = @t", connection, transaction);
+        threads.Parameters.AddWithValue("t", tenant);
+        var count = await threads.ExecuteNonQueryAsync(cancellationToken);
+        await using (var entries = new NpgsqlCommand($"DELETE FROM entries WHERE tenant = @t AND {Headless}", connection, transaction))
         {
             entries.Parameters.AddWithValue("t", tenant);
             await entries.ExecuteNonQueryAsync(cancellationToken);
         }
-        await using var threads = new NpgsqlCommand("DELETE FROM threads WHERE tenant = @t", connection, transaction);
-        threads.Parameters.AddWithValue("t", tenant);
-        var count = await threads.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return count;
     }
@@ -510,11 +525,11 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
     }
 
     private static async Task<ThreadHead> ReadHeadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, ThreadKey key,
-        bool lockRow, CancellationToken cancellationToken)
+        string rowLock, CancellationToken cancellationToken)
     {
         await using var command = Command(connection, transaction, $"""
             SELECT last_sequence, running_tokens, running_messages, reset_sequence, created_at, updated_at
-            FROM threads WHERE {ThreadFilter} {(lockRow ? "FOR UPDATE" : "")}
+            FROM threads WHERE {ThreadFilter} {rowLock}
             """, key);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? ReadHead(reader, key, 0) : ThreadHead.Empty(key);
