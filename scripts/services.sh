@@ -10,8 +10,10 @@ set -euo pipefail
 # Under /tmp, not the checkout: the postgres OS user must be able to reach its data dir, and a checkout may sit in a private (0700) directory.
 WORK="${LEDGER_SERVICES_DIR:-/tmp/conversation-ledger-services}"
 PGBIN=/usr/lib/postgresql/15/bin
-PG_PORT=55432
-REDIS_PORT=56379
+# Other ports (e.g. a second checkout's CI run beside running servers): LEDGER_PG_PORT / LEDGER_REDIS_PORT, with
+# LEDGER_TEST_POSTGRES / LEDGER_TEST_REDIS pointing the tests at them.
+PG_PORT="${LEDGER_PG_PORT:-55432}"
+REDIS_PORT="${LEDGER_REDIS_PORT:-56379}"
 
 # From / so the postgres user never tries to enter a directory it cannot read (e.g. a private mktemp checkout).
 as_root() { if [ "$(id -u)" = 0 ]; then (cd / && "$@"); else (cd / && sudo "$@"); fi; }
