@@ -218,6 +218,16 @@ public sealed class ModelFamilyTests : EmulatorTestBase
     }
 
     [Fact]
+    public async Task An_image_whose_base64_data_does_not_decode_is_refused()
+    {
+        const string image = """[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"not base64!"}},{"type":"text","text":"What is this?"}]}]""";
+
+        var refused = await RefusalAsync(Body(image, model: Haiku));
+
+        Assert.Equal("messages.0.content.0.image.source.base64.data: Invalid base64 data", refused);
+    }
+
+    [Fact]
     public async Task A_context_management_edit_of_an_unknown_type_is_refused()
     {
         var refused = await RefusalAsync(Body(Conversation("Hi"), """ "context_management":{"edits":[{"type":"forget_everything"}]} """, model: Sonnet));

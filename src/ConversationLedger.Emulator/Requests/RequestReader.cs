@@ -614,7 +614,18 @@ public static class RequestReader
         {
             return ApiErrors.WrongType($"{path}.content.content", "a valid string or a valid list");
         }
+        if (type.GetString() == "base64" && !IsBase64(source.GetProperty("data").GetString()!))
+        {
+            // The API decodes the data; what does not decode is refused, not passed to the model.
+            return ApiErrors.BadRequest($"{path}.base64.data: Invalid base64 data");
+        }
         return null;
+    }
+
+    private static bool IsBase64(string data)
+    {
+        var buffer = data.Length <= 1 << 16 ? stackalloc byte[data.Length] : new byte[data.Length];
+        return data.Length > 0 && Convert.TryFromBase64String(data, buffer, out _);
     }
 
     private static List<ContentBlock>? ReadSystem(JsonElement root, out ApiError? error)
