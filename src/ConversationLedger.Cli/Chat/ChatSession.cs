@@ -168,6 +168,11 @@ public sealed class ChatSession
                         break;
                     case TurnCommitted committed:
                         Console.WriteLine();
+                        if (committed.Turn.SummaryError is { } summaryError)
+                        {
+                            // Once, on the turn it failed; the turn itself went ahead.
+                            Console.MarkupLine($"[yellow]summary failed: {Markup.Escape(summaryError)}; this turn went ahead with the earlier summary[/]");
+                        }
                         ThreadViews.WriteTurnFooter(Console, committed.Turn, _session.Ledger.Options.WarnAtFill);
                         break;
                 }

@@ -312,13 +312,21 @@ public sealed class Conversation
         return (view, selection);
     }
 
-    // Has the model summarize what left the window, stores it, and selects again; a failed summary changes nothing.
+    // Has the model summarize what left the window, stores it, and selects again. A failed summary stores nothing more
+    // (pieces written before the failure stay) and the turn goes ahead with what there is; the thread's next attempts
+    // back off (1, 2, 4 … 32 turns of this process), so a summary that keeps failing is not paid for on every turn.
     private async Task<(ConversationView View, HistorySelection Selection, string? Error)> FoldSummaryAsync(
         ConversationView view, HistorySelection selection, (long FromSequence, long ThroughSequence) due, TurnSettings settings, CancellationToken cancellationToken)
     {
+        if (!_ledger.SummaryBackoff.ShouldTry(Key))
+        {
+            return (view, selection, null);
+        }
         try
         {
-            if (await SummarizeAsync(view, due.FromSequence, due.ThroughSequence, settings.Model, cancellationToken))
+            var wrote = await SummarizeAsync(view, due.FromSequence, due.ThroughSequence, settings.Model, cancellationToken);
+            _ledger.SummaryBackoff.Succeeded(Key);
+            if (wrote)
             {
                 var (newView, newSelection) = await SelectAsync(settings.Policy, cancellationToken);
                 return (newView, newSelection, null);
@@ -327,8 +335,9 @@ public sealed class Conversation
         }
         catch (LedgerException ex) when (ex is ModelCallException or ConcurrencyConflictException)
         {
-            // The turn goes ahead with the previous summary.
-            return (view, selection, ex.Message);
+            var skipped = _ledger.SummaryBackoff.Failed(Key);
+            var (newView, newSelection) = await SelectAsync(settings.Policy, cancellationToken); // pieces stored before the failure count
+            return (newView, newSelection, $"{ex.Message} (the next {skipped} turn{(skipped == 1 ? "" : "s")} will not try again)");
         }
     }
 
@@ -345,9 +354,52 @@ public sealed class Conversation
         return new PreparedTurn(view, userMessage, userTokens, prepared, summaryError);
     }
 
+    // Writes the summary of entries from..through in pieces that each fit the summary model (at most SummaryPieceTokens
+    // of dropped messages, with the running summary and instructions), folding each piece into the running summary and
+    // storing it at once: a backlog of any length (an imported thread) is summarized without a request over the window,
+    // and a failure keeps the pieces already paid for.
     private async Task<bool> SummarizeAsync(ConversationView view, long from, long through, string turnModel, CancellationToken cancellationToken)
     {
-        var dropped = new List<Message>();
+        var model = Options.SummaryModel ?? turnModel;
+        var info = _ledger.Models.Get(model);
+        var window = info.ContextWindow;
+        // A summary needs no deliberation: thinking off where the model allows it (up-front thinking otherwise), least effort.
+        var (thinking, outputConfig) = ThinkingOptions.ForModel(
+            info.TakesThinking("disabled") ? ThinkingOptions.Off : info.TakesThinking("between_tools") ? new ThinkingOptions { Mode = ThinkingMode.BetweenTools } : null,
+            info.EffortLevels.Contains("low") ? "low" : null, info, Options.SummaryMaxTokens);
+        var budget = Math.Min(SummaryPieceTokens, (long)((window - Options.SummaryMaxTokens - Options.SafetyMarginTokens) / _ledger.Calibration.FactorFor(model)));
+        var head = view.Head.LastSequence;
+        var summary = view.Summary;
+        var piece = new List<Message>();
+        long pieceTokens = 0, pieceThrough = 0;
+        var wrote = false;
+
+        long Overhead() => O200kTokenCounter.CountText(HistorySummarizer.Instructions) + (summary is null ? 0 : O200kTokenCounter.CountText(summary.Text)) + 64;
+
+        async Task FoldAsync()
+        {
+            var request = HistorySummarizer.BuildRequest(model, Options.SummaryMaxTokens, summary?.Text, piece) with { Thinking = thinking, OutputConfig = outputConfig };
+            var response = await _ledger.Model.SendAsync(request, cancellationToken);
+            var text = response.Message.Text.Trim();
+            if (text.Length == 0)
+            {
+                throw new ModelCallException("the summary came back empty", requestId: response.RequestId);
+            }
+            var turnId = Guid.CreateVersion7().ToString("N");
+            var usage = response.Usage;
+            var entry = new SummaryEntry(text, summary?.FromSequence ?? from, pieceThrough, response.Model, usage.TotalInputTokens, usage.OutputTokens) { TurnId = turnId };
+            LedgerEntry[] entries =
+            [
+                entry,
+                new UsageEntry(new UsageRecord(response.Model, usage, _ledger.Models.Cost(response.Model, usage), response.RequestId, response.StopReason)) { TurnId = turnId },
+            ];
+            head = (await Store.AppendAsync(Key, head, entries, cancellationToken)).Head.LastSequence;
+            summary = entry;
+            piece.Clear();
+            pieceTokens = 0;
+            wrote = true;
+        }
+
         for (var after = from - 1; after < through;)
         {
             var page = await Store.ReadEntriesAsync(Key, after, (int)Math.Min(through - after, 1000), cancellationToken);
@@ -355,31 +407,29 @@ public sealed class Conversation
             {
                 break;
             }
-            dropped.AddRange(page.Where(e => e.Sequence <= through).OfType<MessageEntry>().Select(e => e.Message));
+            foreach (var entry in page.OfType<MessageEntry>().Where(e => e.Sequence <= through))
+            {
+                var message = HistorySummarizer.Clip(entry.Message, budget - Overhead(), out var tokens);
+                if (piece.Count > 0 && Overhead() + pieceTokens + tokens > budget)
+                {
+                    await FoldAsync();
+                }
+                piece.Add(message);
+                pieceTokens += tokens;
+                pieceThrough = entry.Sequence;
+            }
             after = page[^1].Sequence;
         }
-        if (dropped.Count == 0)
+        if (piece.Count > 0)
         {
-            return false;
+            pieceThrough = through; // the last piece covers the whole range, the events among its messages included
+            await FoldAsync();
         }
-        var model = Options.SummaryModel ?? turnModel;
-        var request = HistorySummarizer.BuildRequest(model, Options.SummaryMaxTokens, view.Summary?.Text, dropped);
-        var response = await _ledger.Model.SendAsync(request, cancellationToken);
-        var text = response.Message.Text.Trim();
-        if (text.Length == 0)
-        {
-            throw new ModelCallException("the summary came back empty", requestId: response.RequestId);
-        }
-        var turnId = Guid.CreateVersion7().ToString("N");
-        var usage = response.Usage;
-        LedgerEntry[] entries =
-        [
-            new SummaryEntry(text, view.Summary?.FromSequence ?? from, through, response.Model, usage.TotalInputTokens, usage.OutputTokens) { TurnId = turnId },
-            new UsageEntry(new UsageRecord(response.Model, usage, _ledger.Models.Cost(response.Model, usage), response.RequestId, response.StopReason)) { TurnId = turnId },
-        ];
-        await Store.AppendAsync(Key, view.Head.LastSequence, entries, cancellationToken);
-        return true;
+        return wrote;
     }
+
+    /// <summary>The most tokens of dropped messages one summary request carries; a longer backlog is summarized in pieces.</summary>
+    internal const long SummaryPieceTokens = 100_000;
 
     private async Task<TurnResult> CommitAsync(PreparedTurn prepared, ModelResponse response, CancellationToken cancellationToken)
     {

@@ -64,6 +64,8 @@ public sealed class Ledger
 
     internal RequestBuilder Requests { get; }
 
+    internal SummaryBackoff SummaryBackoff { get; } = new();
+
     internal TurnSettings Defaults { get; }
 
     // Sends to one thread from this process queue here when the caller asked to wait instead of failing.

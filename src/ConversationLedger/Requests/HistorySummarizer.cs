@@ -17,6 +17,36 @@ public static class HistorySummarizer
         "identifiers, file names, URLs, commands; code snippets; error messages and stack trace lines; decisions made and open questions. " +
         "Drop pleasantries and repetition. Answer with the summary only.";
 
+    /// <summary>
+    /// The message as the summarizer reads it, cut to about <paramref name="maxTokens"/> (its start and end kept) when it is
+    /// longer, so that no summary request goes over the summary model's window; <paramref name="tokens"/> is what it counts.
+    /// </summary>
+    public static Message Clip(Message message, long maxTokens, out long tokens)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var text = Render(message);
+        tokens = O200kTokenCounter.CountText(text) + 8;
+        if (tokens <= maxTokens)
+        {
+            return message;
+        }
+        // Roughly three characters a token keeps the cut under the budget; count again to be sure.
+        var keep = (int)Math.Max(0, Math.Min(text.Length, (maxTokens - 64) * 3) / 2);
+        var clipped = text[..keep] + "\n[… cut to fit the summary request …]\n" + text[^keep..];
+        while (O200kTokenCounter.CountText(clipped) + 8 > maxTokens && keep > 0)
+        {
+            keep /= 2;
+            clipped = text[..keep] + "\n[… cut to fit the summary request …]\n" + text[^keep..];
+        }
+        tokens = O200kTokenCounter.CountText(clipped) + 8;
+        return new Message(message.Role, [ContentBlock.CreateText(clipped)]);
+    }
+
+    // A message as text. Thinking is the model's working, not what was said (and with its display omitted, only a signature).
+    private static string Render(Message message) =>
+        string.Join("\n", message.Content.Where(b => !b.IsThinking).Select(b => b.Type == "text" ? b.Text : $"[{b.Type}] {b.ReadableText()}")
+            .Where(t => !string.IsNullOrWhiteSpace(t)));
+
     /// <summary>The request that asks for a summary.</summary>
     public static ModelRequest BuildRequest(string model, int maxTokens, string? previousSummary, IEnumerable<Message> dropped)
     {
@@ -25,10 +55,7 @@ public static class HistorySummarizer
         text.Append("Previous summary:\n").Append(string.IsNullOrWhiteSpace(previousSummary) ? "(none)" : previousSummary).Append("\n\nNew messages:\n");
         foreach (var message in dropped)
         {
-            // Thinking is the model's working, not what was said (and with its display omitted, only a signature).
-            var body = string.Join("\n", message.Content.Where(b => !b.IsThinking).Select(b => b.Type == "text" ? b.Text : $"[{b.Type}] {b.ReadableText()}")
-                .Where(t => !string.IsNullOrWhiteSpace(t)));
-            text.Append(message.Role == Role.User ? "User: " : "Assistant: ").Append(body).Append('\n');
+            text.Append(message.Role == Role.User ? "User: " : "Assistant: ").Append(Render(message)).Append('\n');
         }
         text.Append("\nWrite the updated summary.");
         return new ModelRequest

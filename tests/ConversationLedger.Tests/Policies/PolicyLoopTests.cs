@@ -121,18 +121,47 @@ public sealed class PolicyLoopTests
         t.Model.SendAsyncCallback = (request, _) => IsSummaryRequest(request)
             ? throw new ModelCallException("overloaded", 529, "overloaded_error", "req_sum")
             : Task.FromResult(FakeModelClient.Respond("answer"));
-        for (var i = 0; i < 5; i++)
+        var turns = new List<TurnResult>();
+        for (var i = 0; i < 12; i++)
         {
-            await t.Conversation.SendAsync($"question {i}");
+            turns.Add(await t.Conversation.SendAsync($"question {i}"));
         }
-
-        var turn = await t.Conversation.SendAsync("question 5");
 
         var entries = await t.EntriesAsync();
         Assert.Empty(entries.OfType<SummaryEntry>());
-        Assert.Equal(6, entries.OfType<UsageEntry>().Count()); // one per turn, none for the failed summaries
-        Assert.Contains("overloaded", turn.SummaryError, StringComparison.Ordinal);
-        Assert.Contains(t.Model.Requests, IsSummaryRequest);
+        Assert.Equal(12, entries.OfType<UsageEntry>().Count()); // one per turn, none for the failed summaries
+        // Each failure is said once, on its turn, with its reason and how long the thread now waits.
+        var failed = turns.Where(turn => turn.SummaryError is not null).ToList();
+        Assert.Contains("overloaded", failed[0].SummaryError, StringComparison.Ordinal);
+        Assert.EndsWith("(the next 1 turn will not try again)", failed[0].SummaryError, StringComparison.Ordinal);
+        Assert.EndsWith("(the next 2 turns will not try again)", failed[1].SummaryError, StringComparison.Ordinal);
+        // Backed off: fewer summary calls than turns that wanted one.
+        var summaryCalls = t.Model.Requests.Count(IsSummaryRequest);
+        Assert.Equal(failed.Count, summaryCalls);
+        Assert.True(summaryCalls < turns.Count(turn => turn.Request.Selection.Omitted.Count > 0), $"{summaryCalls} summary calls");
+    }
+
+    [Fact]
+    public async Task A_backlog_longer_than_a_summary_request_is_summarized_in_pieces_that_each_fit()
+    {
+        var policy = new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 4, MessageStep = 2 }));
+        var t = new TestLedger(Options(policy), Services());
+        // An imported backlog: 60 messages of ~5,000 tokens each, 300,000 tokens in all (a piece carries at most 100,000).
+        var big = string.Join(' ', Enumerable.Range(0, 5000).Select(i => $"w{i % 97}"));
+        var backlog = Enumerable.Range(0, 60).Select(i => (LedgerEntry)new MessageEntry(i % 2 == 0 ? Message.User(big) : Message.Assistant(big)) { Tokens = 5000 }).ToArray();
+        await t.Store.AppendAsync(t.Key, 0, backlog);
+
+        var turn = await t.Conversation.SendAsync("and now?");
+
+        var pieces = t.Model.Requests.Where(IsSummaryRequest).ToList();
+        Assert.True(pieces.Count >= 3, $"{pieces.Count} summary requests");
+        Assert.All(pieces, r => Assert.True(O200kTokenCounter.Instance.CountTokens(r) <= 110_000, $"{O200kTokenCounter.Instance.CountTokens(r)} tokens"));
+        // Each piece was folded into the running summary, stored as it came; the newest covers the whole backlog.
+        var summaries = (await t.EntriesAsync()).OfType<SummaryEntry>().ToList();
+        Assert.Equal(pieces.Count, summaries.Count);
+        Assert.All(summaries, s => Assert.Equal(1, s.FromSequence));
+        Assert.Equal(turn.Request.Selection.Window[0].Sequence - 1, summaries[^1].ThroughSequence);
+        Assert.Null(turn.SummaryError);
     }
 
     [Fact]
