@@ -22,6 +22,9 @@ public static class LedgerApp
         app.Configure(config =>
         {
             config.SetApplicationName("ledger");
+            config.SetApplicationVersion(typeof(LedgerApp).Assembly
+                .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+                .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion.Split('+')[0] ?? "0.0.0");
             // An unknown option is a bad command line (exit 2), not something to ignore.
             config.UseStrictParsing();
             config.ConfigureConsole(services.Console);

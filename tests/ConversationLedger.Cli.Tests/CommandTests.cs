@@ -257,6 +257,69 @@ public sealed class PolicyOptionTests
     }
 
     [Fact]
+    public async Task An_unknown_model_fails_at_start_with_the_known_ones_and_sends_nothing()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("hello\n", "chat", "--model", "bogus");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("unknown model bogus; known models: ", result.Output);
+        Assert.Contains("claude-sonnet-5-5", result.Output);
+        Assert.Empty(cli.Model.Requests);
+    }
+
+    [Theory]
+    [InlineData("guide:1")]
+    [InlineData("guide:2")]
+    public async Task A_guide_window_too_small_to_hold_a_turn_says_so(string policy)
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("hello\n", "chat", "--policy", policy);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains($"history policy \"{policy}\": guide:N keeps the first exchange and the newest N − 2 messages, so N must be at least 3", result.Output);
+        Assert.DoesNotContain("options (", result.Output);
+    }
+
+    [Fact]
+    public async Task A_fork_point_that_is_not_a_number_says_what_it_wants()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("hello\n", "chat");
+
+        var result = await cli.RunAsync("", "fork", "default", "--at", "abc");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--at abc: give an entry number, 1 or more (ledger show lists them)", result.Output);
+    }
+
+    [Fact]
+    public async Task A_fork_into_a_thread_that_exists_says_it_exists_and_changes_nothing()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("hello\n", "chat");
+        await cli.RunAsync("hi\n", "chat", "-t", "copy");
+        var before = await cli.Store.ReadEntriesAsync(new ThreadKey("local", "default", "copy"), 0, 100);
+
+        var result = await cli.RunAsync("", "fork", "default", "--to", "copy");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("thread copy already exists; fork into another id (--to)", result.Output);
+        Assert.Equal(before.Count, (await cli.Store.ReadEntriesAsync(new ThreadKey("local", "default", "copy"), 0, 100)).Count);
+    }
+
+    [Fact]
+    public async Task The_version_is_one_line()
+    {
+        var result = await new CliHarness().RunAsync("", "--version");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Matches(@"^\d+\.\d+\.\d+", result.Output.Trim());
+    }
+
+    [Fact]
     public async Task A_thinking_budget_below_the_APIs_minimum_is_one_clear_error()
     {
         var cli = new CliHarness();

@@ -47,7 +47,8 @@ public sealed class ChatSession
         var view = await _conversation.LoadAsync(cancellationToken);
         if (view.Head.Exists)
         {
-            Console.MarkupLine($"[dim]resuming {Markup.Escape(Thread.ToString())}: {view.Messages.Count / 2} turns[/]");
+            var turns = view.Messages.Count / 2;
+            Console.MarkupLine($"[dim]resuming {Markup.Escape(Thread.ToString())}: {turns} turn{(turns == 1 ? "" : "s")}[/]");
             ThreadViews.WriteRecent(Console, view, ResumeTurns);
         }
         else

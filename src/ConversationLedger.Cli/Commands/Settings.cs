@@ -132,7 +132,10 @@ public sealed class ForkSettings : ThreadSettings
     /// <summary>The entry to fork after (default: the newest).</summary>
     [CommandOption("--at <N>")]
     [Description("Fork after entry N (default: the newest)")]
-    public long? At { get; set; }
+    public string? At { get; set; }
+
+    /// <summary>The entry <see cref="At"/> names, or null when it names none (or is not a number).</summary>
+    public long? AtEntry => long.TryParse(At, global::System.Globalization.NumberStyles.None, global::System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0 ? n : null;
 
     /// <summary>The new thread's id.</summary>
     [CommandOption("--to <ID>")]

@@ -123,9 +123,9 @@ public sealed class ForkCommand(CliServices services) : ThreadCommand<ForkSettin
         {
             return baseResult;
         }
-        if (settings.At is <= 0)
+        if (settings.At is not null && settings.AtEntry is null)
         {
-            return ValidationResult.Error("--at must be an entry number (1 or more)");
+            return ValidationResult.Error($"--at {settings.At}: give an entry number, 1 or more (ledger show lists them)");
         }
         return settings.To is null ? ValidationResult.Success() : CheckId(settings.To, "--to thread") ?? ValidationResult.Success();
     }
@@ -136,7 +136,15 @@ public sealed class ForkCommand(CliServices services) : ThreadCommand<ForkSettin
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
         var source = await session.OpenExistingAsync(settings.Thread, cancellationToken);
         var target = session.Key(settings.To ?? Chat.ChatSession.ForkName(settings.Thread));
-        await source.ForkAsync(target, settings.At, cancellationToken);
+        try
+        {
+            await source.ForkAsync(target, settings.AtEntry, cancellationToken);
+        }
+        catch (ConcurrencyConflictException)
+        {
+            // The store refuses a fork into a thread that has entries.
+            throw new LedgerException($"thread {target.ThreadId} already exists; fork into another id (--to)");
+        }
         Console.MarkupLine($"[green]forked[/] into {Markup.Escape(target.ThreadId)}");
         // The new id alone on the last line, for scripts.
         Console.WriteLine(target.ThreadId);

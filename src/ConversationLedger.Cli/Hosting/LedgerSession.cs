@@ -37,12 +37,18 @@ public sealed class LedgerSession : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(settings);
+        var modelId = CliDefaults.ModelId(settings.Model, services.Environment);
+        if (!ModelCatalog.Default.TryGet(modelId, out _))
+        {
+            // Said at start, before anything is opened, with what would work.
+            throw new LedgerException($"unknown model {modelId}; known models: {string.Join(", ", ModelCatalog.Default.Models.Select(m => m.Id))}");
+        }
         var location = CliDefaults.Store(settings.Store, services.Environment);
         var store = await services.Stores.OpenAsync(location, cancellationToken);
         try
         {
             var model = withModel ? await services.Models.OpenAsync(services.Environment, cancellationToken) : null;
-            return new LedgerSession(store, model, settings.Scope, CliDefaults.ModelId(settings.Model, services.Environment),
+            return new LedgerSession(store, model, settings.Scope, modelId,
                 CliDefaults.Policy(settings.Policy, services.Environment));
         }
         catch

@@ -26,7 +26,8 @@ public static class HistoryPolicies
         {
             ("default", null) => LedgerOptions.DefaultPolicy,
             ("keep-all", null) => KeepAllPolicy.Instance,
-            ("guide", _) => SlidingWindowPolicy.Guide(args is null ? 20 : Count(args, spec)),
+            ("guide", _) => SlidingWindowPolicy.Guide(args is null ? 20 : Count(args, spec) is >= 3 and var n ? n
+                : throw new ArgumentException($"history policy \"{spec}\": guide:N keeps the first exchange and the newest N − 2 messages, so N must be at least 3", nameof(spec))),
             ("truncate", not null) when args.EndsWith('t') => SlidingWindowPolicy.TruncateOldest(tokens: Count(args[..^1], spec)),
             ("truncate", not null) => SlidingWindowPolicy.TruncateOldest(messages: Count(args, spec)),
             ("window", not null) => new SlidingWindowPolicy(Window(args, spec)),
