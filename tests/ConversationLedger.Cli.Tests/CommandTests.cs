@@ -311,6 +311,30 @@ public sealed class PolicyOptionTests
     }
 
     [Fact]
+    public async Task Max_tokens_is_set_at_start_and_changed_in_the_chat_and_the_model_is_switched_by_name()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("one\n/max-tokens 500\ntwo\n/model bogus\n/model claude-haiku-4-5\nthree\n", "chat", "--max-tokens", "300");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal([300, 500, 500], cli.Model.Requests.Select(r => r.MaxTokens));
+        Assert.Equal(["claude-sonnet-5-5", "claude-sonnet-5-5", "claude-haiku-4-5"], cli.Model.Requests.Select(r => r.Model));
+        Assert.Contains("unknown model bogus; known models: ", result.Output);
+    }
+
+    [Fact]
+    public async Task A_reply_cut_at_max_tokens_says_so()
+    {
+        var cli = new CliHarness();
+        cli.Model.StopReason = "max_tokens";
+
+        var result = await cli.RunAsync("tell me everything\n", "chat");
+
+        Assert.Contains("the reply was cut at max_tokens (1,024); /max-tokens N raises it", result.Output);
+    }
+
+    [Fact]
     public async Task The_version_is_one_line()
     {
         var result = await new CliHarness().RunAsync("", "--version");

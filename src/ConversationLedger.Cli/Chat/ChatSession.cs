@@ -250,6 +250,30 @@ public sealed class ChatSession
                 await ThreadViews.WriteInspectAsync(Console, _conversation, _session.Ledger, _turn,
                     argument.Length > 0 ? argument : "(your next message)", raw: false, cancellationToken);
                 break;
+            case "/model":
+                if (argument.Length > 0)
+                {
+                    if (!_session.Ledger.Models.TryGet(argument, out _))
+                    {
+                        Console.MarkupLine($"[red]error:[/] unknown model {Markup.Escape(argument)}; known models: {Markup.Escape(string.Join(", ", _session.Ledger.Models.Models.Select(m => m.Id)))}");
+                        break;
+                    }
+                    _turn = _turn with { Model = argument };
+                }
+                Console.MarkupLine($"model [bold]{Markup.Escape(_turn.Model ?? _session.Ledger.Options.Model)}[/]");
+                break;
+            case "/max-tokens":
+                if (argument.Length > 0)
+                {
+                    if (!int.TryParse(argument, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var maxTokens) || maxTokens <= 0)
+                    {
+                        Console.MarkupLine($"[red]error:[/] /max-tokens takes a positive number of tokens, not {Markup.Escape(argument)}");
+                        break;
+                    }
+                    _turn = _turn with { MaxTokens = maxTokens };
+                }
+                Console.MarkupLine($"max_tokens [bold]{(_turn.MaxTokens ?? _session.Ledger.Options.MaxTokens).ToString(System.Globalization.CultureInfo.InvariantCulture)}[/]");
+                break;
             case "/policy":
                 var options = _session.Ledger.Options;
                 if (argument.Length > 0)
@@ -296,6 +320,8 @@ public sealed class ChatSession
         table.AddRow("/fork [[ID]]", "copy this thread and continue in the copy");
         table.AddRow("/threads", "the threads in this scope");
         table.AddRow("/policy [[NAME]]", "show or change the history policy (names as for --policy)");
+        table.AddRow("/model [[ID]]", "show or switch the model for the next turns");
+        table.AddRow("/max-tokens [[N]]", "show or set the most tokens a reply may have");
         table.AddRow("exit, quit, Ctrl+D", "end the chat (Ctrl+C while a reply streams cancels only that turn)");
         Console.Write(table);
     }

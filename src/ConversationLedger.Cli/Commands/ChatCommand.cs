@@ -14,6 +14,7 @@ public sealed class ChatCommand(CliServices services) : LedgerCommand<ChatSettin
     protected override ValidationResult ValidateMore(ChatSettings settings) =>
         CheckId(settings.Thread, "thread")
         ?? (settings.System is ['@', .. var path] && !File.Exists(path) ? ValidationResult.Error($"--system {settings.System}: no such file")
+            : settings.MaxTokens is <= 0 ? ValidationResult.Error($"--max-tokens {settings.MaxTokens}: give a positive number of tokens")
             : CheckThinking(settings) is { } error ? ValidationResult.Error(error)
             : ValidationResult.Success());
 
@@ -51,7 +52,7 @@ public sealed class ChatCommand(CliServices services) : LedgerCommand<ChatSettin
             Thinking = thinking,
             Effort = settings.Effort,
             // A budget is part of max_tokens: leave the usual room for the answer on top of it.
-            MaxTokens = thinking is { Mode: ThinkingMode.Budget, BudgetTokens: var budget } ? ledger.Options.MaxTokens + budget : null,
+            MaxTokens = (settings.MaxTokens ?? ledger.Options.MaxTokens) + (thinking is { Mode: ThinkingMode.Budget, BudgetTokens: var budget } ? budget : 0),
         };
         if (ModelRules.CheckSettings(ledger.Models.Get(ledger.Options.Model), turn.Thinking, turn.Effort, turn.MaxTokens ?? ledger.Options.MaxTokens) is { } refusal)
         {

@@ -52,6 +52,11 @@ public sealed class ChatSettings : LedgerSettings
     [DefaultValue("default")]
     public string Thread { get; set; } = "default";
 
+    /// <summary>The most tokens a reply may have.</summary>
+    [CommandOption("--max-tokens <N>")]
+    [Description("The most tokens a reply may have (default 1024; a thinking budget comes on top)")]
+    public int? MaxTokens { get; set; }
+
     /// <summary>The system prompt, or @file to read it from a file.</summary>
     [CommandOption("--system <TEXT>")]
     [Description("Sets the system prompt (TEXT or @file); a change is recorded in the ledger")]

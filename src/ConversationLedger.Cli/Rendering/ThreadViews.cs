@@ -95,6 +95,14 @@ public static class ThreadViews
         console.MarkupLine($"[dim]in {usage.InputTokens.ToString("N0", Invariant)} · out {usage.OutputTokens.ToString("N0", Invariant)}"
             + $" · cache read {usage.CacheReadInputTokens.ToString("N0", Invariant)} write {usage.CacheCreationInputTokens.ToString("N0", Invariant)}"
             + $" · {Money(turn.Usage.Record.CostUsd)} · {turn.MessagesSent} message{(turn.MessagesSent == 1 ? "" : "s")} sent · {fill}[/]");
+        if (turn.StopReason is "max_tokens")
+        {
+            console.MarkupLine($"[yellow]the reply was cut at max_tokens ({turn.Request.Request.MaxTokens.ToString("N0", Invariant)}); /max-tokens N raises it[/]");
+        }
+        else if (turn.StopReason is "refusal" or "model_context_window_exceeded" or "pause_turn")
+        {
+            console.MarkupLine($"[yellow]the reply stopped: {turn.StopReason}[/]");
+        }
         if (!turn.ContextWarning && turn.ContextFill >= warnAt)
         {
             console.MarkupLine($"[bold yellow]warning: the context window is {Percent(turn.ContextFill, 0)} full; /reset starts afresh (the archive stays readable)[/]");

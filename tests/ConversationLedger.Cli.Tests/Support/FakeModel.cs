@@ -97,7 +97,10 @@ public sealed class FakeModel : IModelClient
         }
     }
 
+    /// <summary>The stop reason of every reply.</summary>
+    public string StopReason { get; set; } = "end_turn";
+
     private ModelResponse Response(ModelRequest request) => new(
-        "msg_fake", request.Model, Message.Assistant(ReplyTo(request)), "end_turn",
+        "msg_fake", request.Model, Message.Assistant(ReplyTo(request)), StopReason,
         new TokenUsage { InputTokens = InputTokens, OutputTokens = 12 }, "req_fake");
 }
