@@ -164,16 +164,26 @@ public static class ThreadViews
             console.MarkupLine($"[dim]{Markup.Escape(key.ToString())} has no turns yet[/]");
             return;
         }
-        // Figures never wrap; on a narrow terminal the model name does.
+        // Figures never wrap. One model is named once, under the table, so the figures fit 80 columns; several get a column.
         static TableColumn Figure(string header) => new TableColumn(header).NoWrap().RightAligned();
-        var table = new Table().Border(TableBorder.Simple).AddColumns(
-            Figure("turn"), new TableColumn("model"), Figure("input"), Figure("cache rd"), Figure("cache wr"),
-            Figure("output"), Figure("cost"), Figure("context"));
+        var modelNames = turns.Select(t => t.Record.Model).Distinct(StringComparer.Ordinal).ToArray();
+        var table = new Table().Border(TableBorder.Simple).AddColumn(Figure("turn"));
+        if (modelNames.Length > 1)
+        {
+            table.AddColumn(new TableColumn("model"));
+        }
+        else
+        {
+            table.Caption($"[dim]model {Markup.Escape(modelNames[0])}[/]");
+        }
+        table.AddColumns(Figure("input"), Figure("cache rd"), Figure("cache wr"), Figure("output"), Figure("cost"), Figure("context"));
+        IEnumerable<string> Row(string label, string model, params string[] figures) =>
+            modelNames.Length > 1 ? [label, model, .. figures] : [label, .. figures];
         for (var i = 0; i < turns.Count; i++)
         {
             var record = turns[i].Record;
             var window = models.TryGet(record.Model, out var info) ? info.ContextWindow : 0;
-            table.AddRow(
+            table.AddRow(Row(
                 labels[i],
                 Markup.Escape(record.Model),
                 record.Usage.InputTokens.ToString("N0", Invariant),
@@ -181,16 +191,16 @@ public static class ThreadViews
                 record.Usage.CacheCreationInputTokens.ToString("N0", Invariant),
                 record.Usage.OutputTokens.ToString("N0", Invariant),
                 Money(record.CostUsd),
-                window > 0 ? Percent((double)record.Usage.TotalInputTokens / window, 1) : "?");
+                window > 0 ? Percent((double)record.Usage.TotalInputTokens / window, 1) : "?").ToArray());
         }
         var total = turns.Select(t => t.Record).ToArray();
-        table.AddRow(
+        table.AddRow(Row(
             "[bold]all[/]", "",
             total.Sum(r => r.Usage.InputTokens).ToString("N0", Invariant),
             total.Sum(r => r.Usage.CacheReadInputTokens).ToString("N0", Invariant),
             total.Sum(r => r.Usage.CacheCreationInputTokens).ToString("N0", Invariant),
             total.Sum(r => r.Usage.OutputTokens).ToString("N0", Invariant),
-            $"[bold]{Money(total.Sum(r => r.CostUsd))}[/]", "");
+            $"[bold]{Money(total.Sum(r => r.CostUsd))}[/]", "").ToArray());
         console.Write(table);
 
         // The guide: "Graph it over time" — prompt tokens grow with every turn that resends the history.
