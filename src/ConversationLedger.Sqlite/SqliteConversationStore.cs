@@ -352,6 +352,19 @@ public sealed class SqliteConversationStore : IConversationStore
         StoreArguments.CheckLease(key, holder, duration);
         var now = _time.GetUtcNow();
         await using var connection = await OpenAsync(cancellationToken);
+        // Look before writing: a refused turn (the common case under contention) then never queues for the write lock
+        // that the lease holder's commit needs. The upsert below decides; this read only spares it.
+        await using (var look = Command(connection, null, """
+            SELECT 1 FROM turn_leases WHERE tenant = $t AND scope = $s AND thread_id = $id AND holder <> $holder AND expires_at > $now
+            """, key))
+        {
+            look.Parameters.AddWithValue("$holder", holder);
+            look.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+            if (await look.ExecuteScalarAsync(cancellationToken) is not null)
+            {
+                return false;
+            }
+        }
         await using var command = Command(connection, null, """
             INSERT INTO turn_leases (tenant, scope, thread_id, holder, expires_at) VALUES ($t, $s, $id, $holder, $expires)
             ON CONFLICT (tenant, scope, thread_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
