@@ -212,6 +212,8 @@ public sealed class Conversation
     /// would send it, and nothing is stored until <see cref="PendingTurn.CommitAsync"/> is given the reply. For adapters that
     /// call the model through another client (an <c>IChatClient</c> pipeline, say). A pending turn that is never committed
     /// leaves the ledger as it was; one committed after another writer's turn fails with <see cref="ConcurrencyConflictException"/>.
+    /// It takes no turn lease (how long the caller keeps it is the caller's), so a concurrent turn is found at commit, after
+    /// the caller's model call; a summary that was due is committed, with its usage, by this call.
     /// </summary>
     /// <exception cref="ArgumentException">An override in <paramref name="options"/> is invalid.</exception>
     /// <exception cref="LedgerValidationException">The request would break the API's rules.</exception>
