@@ -212,17 +212,32 @@ public sealed class Conversation
     /// would send it, and nothing is stored until <see cref="PendingTurn.CommitAsync"/> is given the reply. For adapters that
     /// call the model through another client (an <c>IChatClient</c> pipeline, say). A pending turn that is never committed
     /// leaves the ledger as it was; one committed after another writer's turn fails with <see cref="ConcurrencyConflictException"/>.
-    /// It takes no turn lease (how long the caller keeps it is the caller's), so a concurrent turn is found at commit, after
-    /// the caller's model call; a summary that was due is committed, with its usage, by this call.
+    /// The pending turn holds the thread's turn lease as <see cref="SendAsync(Message, TurnOptions?, CancellationToken)"/> does
+    /// (refused or waited for before anything is read, by <see cref="LedgerOptions.OnConflict"/>) until it is committed or
+    /// disposed; as its end is up to the caller, the lease is not renewed and expires after <see cref="LedgerOptions.TurnLease"/>
+    /// if the caller forgets it. A summary that was due is committed, with its usage, by this call.
     /// </summary>
+    /// <exception cref="ConcurrencyConflictException">With <see cref="ConflictHandling.Throw"/>: another turn is in flight on the thread (<see cref="ConcurrencyConflictException.TurnInFlight"/>).</exception>
     /// <exception cref="ArgumentException">An override in <paramref name="options"/> is invalid.</exception>
     /// <exception cref="LedgerValidationException">The request would break the API's rules.</exception>
     /// <exception cref="ContextBudgetExceededException">The request cannot be made to fit the context window.</exception>
     public async Task<PendingTurn> BeginTurnAsync(Message userMessage, TurnOptions? options = null, CancellationToken cancellationToken = default)
     {
         CheckUserMessage(userMessage);
-        var prepared = await PrepareAsync(userMessage, summarize: true, Defaults.With(options), cancellationToken);
-        return new PendingTurn(prepared.Prepared, (response, ct) => CommitAsync(prepared, response, ct));
+        var settings = Defaults.With(options);
+        var lease = Options.OnConflict == ConflictHandling.WaitAndRetry
+            ? await TurnLease.TakeAsync(Store, Key, Options.TurnLease, cancellationToken, renew: false)
+            : await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, cancellationToken, renew: false) ?? throw ConcurrencyConflictException.ForTurnInFlight(Key);
+        try
+        {
+            var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken);
+            return new PendingTurn(prepared.Prepared, (response, ct) => CommitAsync(prepared, response, ct), lease);
+        }
+        catch
+        {
+            await lease.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Streams the reply to a text message.</summary>

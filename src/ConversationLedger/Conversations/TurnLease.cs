@@ -20,32 +20,35 @@ internal sealed class TurnLease : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _renewal;
 
-    private TurnLease(IConversationStore store, ThreadKey key, string holder, TimeSpan duration)
+    private TurnLease(IConversationStore store, ThreadKey key, string holder, TimeSpan duration, bool renew)
     {
         _store = store;
         _key = key;
         _holder = holder;
-        _renewal = RenewAsync(duration / 3, duration, _stop.Token);
+        _renewal = renew ? RenewAsync(duration / 3, duration, _stop.Token) : Task.CompletedTask;
     }
 
-    /// <summary>Takes the lease, or returns null when another turn holds it.</summary>
-    public static async Task<TurnLease?> TryTakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, CancellationToken cancellationToken)
+    /// <summary>
+    /// Takes the lease, or returns null when another turn holds it. With <paramref name="renew"/> false (a lease whose disposal is
+    /// up to a caller) it is not renewed, so it expires if forgotten.
+    /// </summary>
+    public static async Task<TurnLease?> TryTakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, CancellationToken cancellationToken, bool renew = true)
     {
         var holder = Guid.CreateVersion7().ToString("N");
         return await store.TryAcquireTurnLeaseAsync(key, holder, duration, cancellationToken)
-            ? new TurnLease(store, key, holder, duration)
+            ? new TurnLease(store, key, holder, duration, renew)
             : null;
     }
 
     /// <summary>Takes the lease, waiting (bounded only by <paramref name="cancellationToken"/>) while another turn holds it.</summary>
-    public static async Task<TurnLease> TakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, CancellationToken cancellationToken)
+    public static async Task<TurnLease> TakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, CancellationToken cancellationToken, bool renew = true)
     {
         // The lease lives in the store, which cannot wake a waiter: look again after a short, growing pause. Jitter keeps
         // waiters in several processes from looking in lockstep.
         var pause = TimeSpan.FromMilliseconds(10);
         while (true)
         {
-            if (await TryTakeAsync(store, key, duration, cancellationToken) is { } lease)
+            if (await TryTakeAsync(store, key, duration, cancellationToken, renew) is { } lease)
             {
                 return lease;
             }

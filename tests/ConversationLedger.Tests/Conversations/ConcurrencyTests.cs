@@ -102,6 +102,28 @@ public sealed class ConcurrencyTests
     }
 
     [Fact]
+    public async Task A_pending_turn_holds_the_lease_until_it_is_committed_or_disposed()
+    {
+        // Given a pending turn (a caller that makes the model call itself)
+        var t = new TestLedger();
+        var pending = await t.Conversation.BeginTurnAsync(Message.User("A"));
+
+        // Then another turn is refused before its call until the pending turn is committed
+        var lost = await Assert.ThrowsAsync<ConcurrencyConflictException>(() => t.Conversation.SendAsync("B"));
+        Assert.True(lost.TurnInFlight);
+        Assert.Equal(0, t.Model.Calls);
+        await pending.CommitAsync(FakeModelClient.Respond("re: A"));
+        await t.Conversation.SendAsync("B");
+
+        // And a pending turn given up releases it when disposed
+        await using (await t.Conversation.BeginTurnAsync(Message.User("C")))
+        {
+        }
+        await t.Conversation.SendAsync("D");
+        Assert.Equal(["A", "B", "D"], (await t.MessagesAsync()).Where(m => m.Role == Role.User).Select(m => m.Text));
+    }
+
+    [Fact]
     public async Task A_failed_or_cancelled_turn_releases_the_lease()
     {
         var t = new TestLedger();
