@@ -9,6 +9,7 @@ using ConversationLedger.Benchmarks;
 // `scenario estimate [--turns N]`: token counter throughput and the calibrated estimate's error.
 // `scenario agent [--turns N] [--calls N]`: an agent's tool loop with thinking on: cost, cache hits, and whether the API's checks pass.
 // `scenario system-change [--turns N] [--at T]`: the token economy with the system prompt changed at turn T, swapped vs sent as a system message.
+// `scenario writers [--writers N] [--seconds S] [--latency-ms L]`: N writers on one thread: model calls per stored turn, lease off and on.
 // `scenario smoke`: every scenario at tiny sizes (seconds; CI runs it; no timing is checked).
 // Anything else goes to BenchmarkDotNet.
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -40,6 +41,9 @@ switch (scenario)
     case "system-change":
         await SystemChangeAsync(IntOption("--turns", 200), IntOption("--at", 100));
         return 0;
+    case "writers":
+        await WritersAsync(IntOption("--writers", 100), IntOption("--seconds", 5), IntOption("--latency-ms", 20));
+        return 0;
     case "smoke":
         // Tiny sizes of everything, so CI proves every scenario still runs end to end.
         await OverheadAsync([10, 200], 3, warmUp: false);
@@ -48,14 +52,23 @@ switch (scenario)
         await TokensAsync(6);
         await AgentAsync(4, 3);
         await SystemChangeAsync(6, 4);
+        await WritersAsync(4, 1, 1);
         var counting = new TokenCountingBenchmarks();
         counting.Setup();
         Console.WriteLine($"token counting benchmark bodies: {counting.BareTokenizer()}, {counting.CounterMessage()}, {counting.CounterRequest()}");
         Console.WriteLine("smoke: every scenario ran");
         return 0;
     default:
-        Console.Error.WriteLine($"unknown scenario '{scenario}': tokens, agent, system-change, overhead, streaming, estimate or smoke");
+        Console.Error.WriteLine($"unknown scenario '{scenario}': tokens, agent, system-change, writers, overhead, streaming, estimate or smoke");
         return 2;
+}
+
+async Task WritersAsync(int writers, int seconds, int latencyMs)
+{
+    Console.WriteLine($"concurrent writers: {writers} on one thread for {seconds} s each, model latency {latencyMs} ms");
+    var rows = await ConcurrentWriters.RunAsync(writers, TimeSpan.FromSeconds(seconds), TimeSpan.FromMilliseconds(latencyMs), Console.Out);
+    Console.WriteLine();
+    Console.Write(ConcurrentWriters.Table(rows));
 }
 
 async Task OverheadAsync(long[] lengths, int turns, bool warmUp = true)

@@ -45,6 +45,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
             return await base.GetResponseAsync(messages, options, cancellationToken);
         }
         var (pending, history, innerOptions) = await BeginAsync(conversationId, messages, options, cancellationToken);
+        await using var lease = pending; // a failed call gives the thread's turn lease back at once
         var response = await base.GetResponseAsync(history, innerOptions, cancellationToken);
         await pending.CommitAsync(ChatConversion.ToModelResponse(response, pending.Request.Model), cancellationToken);
         response.ConversationId = conversationId;
@@ -65,6 +66,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
             yield break;
         }
         var (pending, history, innerOptions) = await BeginAsync(conversationId, messages, options, cancellationToken);
+        await using var lease = pending; // a broken or abandoned stream gives the thread's turn lease back at once
         var updates = new List<ChatResponseUpdate>();
         await foreach (var update in base.GetStreamingResponseAsync(history, innerOptions, cancellationToken))
         {

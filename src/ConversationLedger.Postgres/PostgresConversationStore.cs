@@ -344,6 +344,10 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         // The head first: it waits for an append or fork holding it (see AppendLock), so the entries delete sees theirs.
+        await using (var lease = Command(connection, transaction, $"DELETE FROM turn_leases WHERE {ThreadFilter}", key))
+        {
+            await lease.ExecuteNonQueryAsync(cancellationToken);
+        }
         await using var threads = Command(connection, transaction, $"DELETE FROM threads WHERE {ThreadFilter}", key);
         var count = await threads.ExecuteNonQueryAsync(cancellationToken);
         await using (var entries = Command(connection, transaction, $"DELETE FROM entries WHERE {ThreadFilter} AND {Headless}", key))
@@ -361,6 +365,11 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         // Heads first, as in DeleteThreadAsync.
+        await using (var leases = new NpgsqlCommand("DELETE FROM turn_leases WHERE tenant = @t", connection, transaction))
+        {
+            leases.Parameters.AddWithValue("t", tenant);
+            await leases.ExecuteNonQueryAsync(cancellationToken);
+        }
         await using var threads = new NpgsqlCommand("DELETE FROM threads WHERE tenant = @t", connection, transaction);
         threads.Parameters.AddWithValue("t", tenant);
         var count = await threads.ExecuteNonQueryAsync(cancellationToken);
@@ -371,6 +380,35 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
         }
         await transaction.CommitAsync(cancellationToken);
         return count;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One row per leased thread, taken or renewed by one upsert that only overwrites an expired row or the holder's own.
+    /// Expiry is by the server's clock (<c>clock_timestamp()</c>), so the service instances' clocks need not agree.
+    /// </remarks>
+    public async Task<bool> TryAcquireTurnLeaseAsync(ThreadKey key, string holder, TimeSpan duration, CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckLease(key, holder, duration);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, """
+            INSERT INTO turn_leases (tenant, scope, thread_id, holder, expires_at) VALUES (@t, @s, @id, @holder, clock_timestamp() + @duration)
+            ON CONFLICT (tenant, scope, thread_id) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+            WHERE turn_leases.expires_at <= clock_timestamp() OR turn_leases.holder = EXCLUDED.holder
+            """, key);
+        command.Parameters.AddWithValue("holder", holder);
+        command.Parameters.AddWithValue("duration", duration);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> ReleaseTurnLeaseAsync(ThreadKey key, string holder, CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckLease(key, holder);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, $"DELETE FROM turn_leases WHERE {ThreadFilter} AND holder = @holder", key);
+        command.Parameters.AddWithValue("holder", holder);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     /// <summary>Disposes the data source when the store created it.</summary>
@@ -436,6 +474,7 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
             if (await VersionAsync(connection, null, cancellationToken) is { } current && current >= SchemaVersion)
             {
                 CheckVersion(current);
+                await EnsureLeaseTableAsync(connection, cancellationToken);
                 _schemaReady = true;
                 return;
             }
@@ -450,6 +489,7 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
             {
                 CheckVersion(created);
                 await transaction.CommitAsync(cancellationToken);
+                await EnsureLeaseTableAsync(connection, cancellationToken);
                 _schemaReady = true;
                 return;
             }
@@ -488,12 +528,36 @@ public sealed class PostgresConversationStore : IConversationStore, IAsyncDispos
                 CheckVersion((int)found);
             }
             await transaction.CommitAsync(cancellationToken);
+            await EnsureLeaseTableAsync(connection, cancellationToken);
             _schemaReady = true;
         }
         finally
         {
             _schemaGate.Release();
         }
+    }
+
+    // The lease table came after schema version 1 and is kept within it (a library that does not know it ignores it, and
+    // the expected sequence still guards every append), so it is created apart, by whoever finds it missing. Creating only
+    // this table locks nothing an append uses.
+    private static async Task EnsureLeaseTableAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using (var exists = new NpgsqlCommand("SELECT to_regclass('turn_leases') IS NOT NULL", connection))
+        {
+            if (await exists.ExecuteScalarAsync(cancellationToken) is true)
+            {
+                return;
+            }
+        }
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            SELECT pg_advisory_xact_lock(7243001);
+            CREATE TABLE IF NOT EXISTS turn_leases (
+                tenant text NOT NULL, scope text NOT NULL, thread_id text NOT NULL, holder text NOT NULL, expires_at timestamptz NOT NULL,
+                PRIMARY KEY (tenant, scope, thread_id));
+            """, connection, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
 
     private static async Task<int?> VersionAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken)

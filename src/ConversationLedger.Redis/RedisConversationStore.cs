@@ -216,7 +216,7 @@ public sealed class RedisConversationStore : IConversationStore
         await EnsureSchemaAsync(cancellationToken);
         var k = Keys(key);
         var deleted = await Db.ScriptEvaluateAsync(DeleteScript,
-            [k.Head, k.Entries, k.Messages, k.Tokens, k.Pins, k.Edits, TenantIndex(key.Tenant), ScopeIndex(key.Tenant, key.Scope)])
+            [k.Head, k.Entries, k.Messages, k.Tokens, k.Pins, k.Edits, TenantIndex(key.Tenant), ScopeIndex(key.Tenant, key.Scope), LeaseKey(key)])
             .WaitAsync(cancellationToken);
         return (long)deleted > 0;
     }
@@ -249,6 +249,29 @@ public sealed class RedisConversationStore : IConversationStore
                 }
             }
         }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One string key per leased thread holding the holder's id, with a time to live (<c>PX</c>): Redis drops it when it
+    /// expires, by the server's clock. Taking and renewing is one script (take if absent, renew if the holder's own), and so
+    /// is releasing (delete only if the holder's own). A tenant delete removes the leases of the threads it erases; a lease on
+    /// a thread that has no entries yet is left to expire.
+    /// </remarks>
+    public async Task<bool> TryAcquireTurnLeaseAsync(ThreadKey key, string holder, TimeSpan duration, CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckLease(key, holder, duration);
+        var milliseconds = Math.Max(1L, (long)Math.Ceiling(duration.TotalMilliseconds));
+        var taken = await Db.ScriptEvaluateAsync(AcquireLeaseScript, [LeaseKey(key)], [holder, milliseconds]).WaitAsync(cancellationToken);
+        return (long)taken == 1;
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> ReleaseTurnLeaseAsync(ThreadKey key, string holder, CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckLease(key, holder);
+        var released = await Db.ScriptEvaluateAsync(ReleaseLeaseScript, [LeaseKey(key)], [holder]).WaitAsync(cancellationToken);
+        return (long)released == 1;
     }
 
     /// <summary>Appends of more entries than this are staged in batches of this size and then published at once.</summary>
@@ -419,6 +442,8 @@ public sealed class RedisConversationStore : IConversationStore
 
     private ThreadKeys Keys(string id) => new(_prefix + "h:" + id, _prefix + "e:" + id, _prefix + "m:" + id, _prefix + "k:" + id,
         _prefix + "p:" + id, _prefix + "d:" + id);
+
+    private RedisKey LeaseKey(ThreadKey key) => _prefix + "l:" + Part(key.Tenant) + Part(key.Scope) + Part(key.ThreadId);
 
     private RedisKey TenantIndex(string tenant) => _prefix + "tn:" + Part(tenant);
 
@@ -633,8 +658,26 @@ public sealed class RedisConversationStore : IConversationStore
           redis.call('ZREM', KEYS[8], member)
         end
         local existed = redis.call('EXISTS', KEYS[1])
-        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[9])
         return existed
+        """;
+
+    // KEYS: the lease. ARGV: holder, milliseconds. Takes a free (or expired: Redis dropped it) lease, or renews the holder's own.
+    private const string AcquireLeaseScript = """
+        local holder = redis.call('GET', KEYS[1])
+        if holder and holder ~= ARGV[1] then
+          return 0
+        end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return 1
+        """;
+
+    // KEYS: the lease. ARGV: holder. Deletes it only if that holder still holds it.
+    private const string ReleaseLeaseScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+          return redis.call('DEL', KEYS[1])
+        end
+        return 0
         """;
 }
 

@@ -35,18 +35,49 @@ public sealed class LedgerValidationException : LedgerException
     }
 }
 
-/// <summary>Another writer appended to the thread first; nothing of this operation was stored.</summary>
-public sealed class ConcurrencyConflictException(ThreadKey key, long expectedSequence, long actualSequence)
-    : LedgerException($"thread {key} changed while this turn was in flight (expected entry {expectedSequence}, found {actualSequence}); nothing was stored — reload and send again")
+/// <summary>
+/// Another writer got to the thread first; nothing of this operation was stored. Either another writer appended first
+/// (<see cref="ExpectedSequence"/> and <see cref="ActualSequence"/> say where), or, before any model call was made, another
+/// turn held the thread's turn lease (<see cref="TurnInFlight"/>).
+/// </summary>
+public sealed class ConcurrencyConflictException : LedgerException
 {
+    /// <summary>Creates the exception for an append that found the thread further on than expected.</summary>
+    public ConcurrencyConflictException(ThreadKey key, long expectedSequence, long actualSequence)
+        : base($"thread {key} changed while this turn was in flight (expected entry {expectedSequence}, found {actualSequence}); nothing was stored — reload and send again")
+    {
+        Key = key;
+        ExpectedSequence = expectedSequence;
+        ActualSequence = actualSequence;
+    }
+
+    private ConcurrencyConflictException(ThreadKey key)
+        : base($"another turn on thread {key} is in flight; this one was refused before calling the model, and nothing was sent or stored — send again once that turn is done")
+    {
+        Key = key;
+        ExpectedSequence = -1;
+        ActualSequence = -1;
+        TurnInFlight = true;
+    }
+
     /// <summary>The thread.</summary>
-    public ThreadKey Key { get; } = key;
+    public ThreadKey Key { get; }
 
-    /// <summary>The last sequence number the writer expected.</summary>
-    public long ExpectedSequence { get; } = expectedSequence;
+    /// <summary>The last sequence number the writer expected (-1 when <see cref="TurnInFlight"/>).</summary>
+    public long ExpectedSequence { get; }
 
-    /// <summary>The last sequence number actually stored.</summary>
-    public long ActualSequence { get; } = actualSequence;
+    /// <summary>The last sequence number actually stored (-1 when <see cref="TurnInFlight"/>).</summary>
+    public long ActualSequence { get; }
+
+    /// <summary>Whether the turn was refused up front because another turn held the thread's lease (no model call was made).</summary>
+    public bool TurnInFlight { get; }
+
+    /// <summary>The refusal of a turn because another turn on <paramref name="key"/> holds the thread's turn lease.</summary>
+    public static ConcurrencyConflictException ForTurnInFlight(ThreadKey key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return new ConcurrencyConflictException(key);
+    }
 }
 
 /// <summary>A request that cannot fit in the model's context window; it was not sent.</summary>

@@ -728,4 +728,116 @@ public abstract class ConversationStoreContract
         Assert.False((await store.GetHeadAsync(Key("bad"))).Exists);
         Assert.Equal(2, (await store.GetHeadAsync(Key("existing"))).LastSequence);
     }
+
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(2);
+
+    [SkippableFact]
+    public async Task A_second_turn_lease_on_a_held_thread_is_refused()
+    {
+        var store = await StoreAsync();
+        Assert.True(await store.TryAcquireTurnLeaseAsync(Key(), "holder-a", Long));
+
+        Assert.False(await store.TryAcquireTurnLeaseAsync(Key(), "holder-b", Long));
+    }
+
+    [SkippableFact]
+    public async Task A_turn_lease_is_seen_by_every_store_over_the_same_data()
+    {
+        var first = await StoreAsync();
+        var second = await StoreAsync();
+        Assert.True(await first.TryAcquireTurnLeaseAsync(Key(), "holder-a", Long));
+
+        Assert.False(await second.TryAcquireTurnLeaseAsync(Key(), "holder-b", Long));
+        Assert.True(await first.ReleaseTurnLeaseAsync(Key(), "holder-a"));
+        Assert.True(await second.TryAcquireTurnLeaseAsync(Key(), "holder-b", Long));
+    }
+
+    [SkippableFact]
+    public async Task A_released_turn_lease_can_be_taken_by_another_holder()
+    {
+        var store = await StoreAsync();
+        await store.TryAcquireTurnLeaseAsync(Key(), "holder-a", Long);
+
+        Assert.True(await store.ReleaseTurnLeaseAsync(Key(), "holder-a"));
+
+        Assert.True(await store.TryAcquireTurnLeaseAsync(Key(), "holder-b", Long));
+        Assert.False(await store.ReleaseTurnLeaseAsync(Key(), "holder-a"));
+    }
+
+    [SkippableFact]
+    public async Task A_holder_renews_its_own_turn_lease()
+    {
+        var store = await CreateStoreAsync(TimeProvider.System);
+        Assert.True(await store.TryAcquireTurnLeaseAsync(Key(), "holder-a", TimeSpan.FromMilliseconds(600)));
+        await Task.Delay(300);
+
+        Assert.True(await store.TryAcquireTurnLeaseAsync(Key(), "holder-a", TimeSpan.FromMilliseconds(600)));
+        await Task.Delay(400);
+
+        // 700 ms after it was taken, but only 400 ms after it was renewed: still held.
+        Assert.False(await store.TryAcquireTurnLeaseAsync(Key(), "holder-b", Long));
+    }
+
+    [SkippableFact]
+    public async Task An_expired_turn_lease_can_be_taken_and_its_old_holder_cannot_release_the_new_one()
+    {
+        // Expiry is by each store's clock (the server's for PostgreSQL and Redis): real time here.
+        var store = await CreateStoreAsync(TimeProvider.System);
+        Assert.True(await store.TryAcquireTurnLeaseAsync(Key(), "holder-a", TimeSpan.FromMilliseconds(200)));
+        await Task.Delay(500);
+
+        Assert.True(await store.TryAcquireTurnLeaseAsync(Key(), "holder-b", Long));
+
+        Assert.False(await store.ReleaseTurnLeaseAsync(Key(), "holder-a"));
+        Assert.False(await store.TryAcquireTurnLeaseAsync(Key(), "holder-c", Long));
+        Assert.True(await store.ReleaseTurnLeaseAsync(Key(), "holder-b"));
+    }
+
+    [SkippableFact]
+    public async Task Turn_leases_are_kept_per_tenant_scope_and_thread()
+    {
+        var store = await StoreAsync();
+        Assert.True(await store.TryAcquireTurnLeaseAsync(Key("thread", "scope"), "holder-a", Long));
+
+        Assert.True(await store.TryAcquireTurnLeaseAsync(Key("other", "scope"), "holder-b", Long));
+        Assert.True(await store.TryAcquireTurnLeaseAsync(Key("thread", "other"), "holder-c", Long));
+        Assert.True(await store.TryAcquireTurnLeaseAsync(new ThreadKey(Tenant + "-other", "scope", "thread"), "holder-d", Long));
+        // Parts that concatenate alike are still different keys.
+        Assert.True(await store.TryAcquireTurnLeaseAsync(Key("read", "scopet"), "holder-e", Long));
+        Assert.False(await store.TryAcquireTurnLeaseAsync(Key("thread", "scope"), "holder-f", Long));
+        await store.DeleteTenantAsync(Tenant + "-other");
+    }
+
+    [SkippableFact]
+    public async Task Of_many_concurrent_holders_exactly_one_takes_a_free_turn_lease()
+    {
+        var store = await StoreAsync();
+
+        var taken = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            Task.Run(() => store.TryAcquireTurnLeaseAsync(Key(), $"holder-{i}", Long))));
+
+        Assert.Single(taken, t => t);
+    }
+
+    [SkippableFact]
+    public async Task Deleting_a_tenant_drops_its_turn_leases()
+    {
+        var store = await StoreAsync();
+        await AppendTurnsAsync(store, Key(), 1, 1);
+        await store.TryAcquireTurnLeaseAsync(Key(), "holder-a", Long);
+
+        await store.DeleteTenantAsync(Tenant);
+
+        Assert.True(await store.TryAcquireTurnLeaseAsync(Key(), "holder-b", Long));
+    }
+
+    [SkippableFact]
+    public async Task Turn_lease_arguments_are_checked()
+    {
+        var store = await StoreAsync();
+
+        Assert.Equal("holder", (await Assert.ThrowsAsync<ArgumentException>(() => store.TryAcquireTurnLeaseAsync(Key(), " ", Long))).ParamName);
+        Assert.Equal("duration", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.TryAcquireTurnLeaseAsync(Key(), "h", TimeSpan.Zero))).ParamName);
+        Assert.Equal("key", (await Assert.ThrowsAsync<ArgumentNullException>(() => store.ReleaseTurnLeaseAsync(null!, "h"))).ParamName);
+    }
 }

@@ -63,6 +63,12 @@ public sealed class StoreOpener : IStoreOpener
 
         public Task<int> DeleteTenantAsync(string tenant, CancellationToken cancellationToken = default) => inner.DeleteTenantAsync(tenant, cancellationToken);
 
+        public Task<bool> TryAcquireTurnLeaseAsync(ThreadKey key, string holder, TimeSpan duration, CancellationToken cancellationToken = default) =>
+            inner.TryAcquireTurnLeaseAsync(key, holder, duration, cancellationToken);
+
+        public Task<bool> ReleaseTurnLeaseAsync(ThreadKey key, string holder, CancellationToken cancellationToken = default) =>
+            inner.ReleaseTurnLeaseAsync(key, holder, cancellationToken);
+
         public async ValueTask DisposeAsync() => await connection.DisposeAsync();
     }
 }

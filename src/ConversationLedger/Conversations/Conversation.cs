@@ -6,8 +6,10 @@ namespace ConversationLedger;
 /// One thread's conversation loop: what the guide's <c>chat()</c> does, done so that the ledger stays valid.
 /// Each request carries what the history policy picks (within the token budget, with cache breakpoints);
 /// a turn is committed atomically after the model answered — the user message, the reply and the usage record
-/// together — so a failed or cancelled call leaves the ledger exactly as it was. Safe to use concurrently:
-/// a second writer gets <see cref="ConcurrencyConflictException"/> (or waits and retries, if configured).
+/// together — so a failed or cancelled call leaves the ledger exactly as it was. Safe to use concurrently, also from
+/// several processes: a turn holds the thread's turn lease in the store from before it reads the history until it
+/// commits, so a second turn is refused with <see cref="ConcurrencyConflictException"/> before it calls the model (or waits
+/// for the lease, if configured); the expected sequence at commit stays the final guard.
 /// </summary>
 public sealed class Conversation
 {
@@ -67,37 +69,59 @@ public sealed class Conversation
         return exact;
     }
 
-    /// <summary>Sends a user message and commits the turn.</summary>
+    /// <summary>Sends a user message and commits the turn (see <see cref="SendAsync(Message, TurnOptions?, CancellationToken)"/>).</summary>
     public Task<TurnResult> SendAsync(string text, CancellationToken cancellationToken = default) =>
         SendAsync(Message.User(text), cancellationToken);
 
-    /// <summary>Sends a user message (text, images, tool results …) and commits the turn.</summary>
+    /// <summary>Sends a user message (text, images, tool results …) and commits the turn (see <see cref="SendAsync(Message, TurnOptions?, CancellationToken)"/>).</summary>
     /// <exception cref="LedgerValidationException">The request would break the API's rules; nothing was sent.</exception>
     /// <exception cref="ContextBudgetExceededException">The request cannot be made to fit the context window; nothing was sent.</exception>
-    /// <exception cref="ModelCallException">The model call failed; nothing was stored.</exception>
-    /// <exception cref="ConcurrencyConflictException">Another writer committed first; nothing was stored.</exception>
+    /// <exception cref="ModelCallException">The model call failed; nothing of the turn was stored (a summary written for it stays).</exception>
+    /// <exception cref="ConcurrencyConflictException">Another turn was in flight or another writer committed first; nothing of the turn was stored.</exception>
     public Task<TurnResult> SendAsync(Message userMessage, CancellationToken cancellationToken = default) =>
         SendAsync(userMessage, null, cancellationToken);
 
     /// <summary>Sends a user message with per-turn settings and commits the turn.</summary>
+    /// <remarks>
+    /// <para>
+    /// The turn first takes the thread's turn lease in the store (<see cref="LedgerOptions.TurnLease"/>). With
+    /// <see cref="ConflictHandling.Throw"/>, a turn that finds another turn holding it is refused at once, before any model
+    /// call; with <see cref="ConflictHandling.WaitAndRetry"/> it waits for the lease (as long as
+    /// <paramref name="cancellationToken"/> allows) and then reads the new history. The commit still checks the expected
+    /// sequence, so a turn overtaken by a writer that took no lease (or after its lease expired) is refused or sent again.
+    /// </para>
+    /// <para>
+    /// When the history policy has a summary due, the summary is a model call of its own, made and committed (the summary
+    /// entry and its usage entry) before the turn's call. It is not undone when the turn then fails or is cancelled: it was
+    /// paid for and is valid history, and the next turn reuses it instead of paying for it again. So a failed turn can leave
+    /// exactly those two entries, and nothing of the turn itself (no user message, reply or turn usage).
+    /// </para>
+    /// </remarks>
     /// <param name="userMessage">The user message (text, images, tool results …).</param>
     /// <param name="options">Overrides of the ledger's settings for this turn (null: none).</param>
-    /// <param name="cancellationToken">Cancels the turn; nothing is stored then.</param>
+    /// <param name="cancellationToken">Cancels the turn (and a wait for the lease); nothing of the turn is stored then.</param>
     /// <exception cref="ArgumentException">An override in <paramref name="options"/> is invalid; nothing was sent.</exception>
     /// <exception cref="LedgerValidationException">The request would break the API's rules; nothing was sent.</exception>
     /// <exception cref="ContextBudgetExceededException">The request cannot be made to fit the context window; nothing was sent.</exception>
-    /// <exception cref="ModelCallException">The model call failed; nothing was stored.</exception>
-    /// <exception cref="ConcurrencyConflictException">Another writer committed first; nothing was stored.</exception>
+    /// <exception cref="ModelCallException">The model call failed; nothing of the turn was stored (a summary written for it stays, see remarks).</exception>
+    /// <exception cref="ConcurrencyConflictException">
+    /// Another turn held the thread's lease (<see cref="ConcurrencyConflictException.TurnInFlight"/>: nothing was sent), or
+    /// another writer committed first; nothing of the turn was stored.
+    /// </exception>
     public async Task<TurnResult> SendAsync(Message userMessage, TurnOptions? options, CancellationToken cancellationToken = default)
     {
         CheckUserMessage(userMessage);
         var settings = Defaults.With(options);
         if (Options.OnConflict == ConflictHandling.Throw)
         {
+            await using var lease = await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, cancellationToken)
+                ?? throw ConcurrencyConflictException.ForTurnInFlight(Key);
             return await SendOnceAsync(userMessage, settings, cancellationToken);
         }
 
+        // This process's turns queue on a local gate, so only one of them at a time waits for the store's lease.
         using var turn = await _ledger.EnterAsync(Key, cancellationToken);
+        await using var held = await TurnLease.TakeAsync(Store, Key, Options.TurnLease, cancellationToken);
         for (var attempt = 0; ; attempt++)
         {
             try
@@ -115,8 +139,15 @@ public sealed class Conversation
     /// Sends a user message and streams the reply: a note when older history is being summarized first, a context
     /// warning when the window is nearly full, then
     /// text and thinking deltas as they arrive, then <see cref="TurnCommitted"/> once the turn is stored. If the
-    /// stream breaks or the caller stops enumerating, nothing is stored.
+    /// stream breaks or the caller stops enumerating, nothing of the turn is stored.
     /// </summary>
+    /// <remarks>
+    /// The turn holds the thread's turn lease as <see cref="SendAsync(Message, TurnOptions?, CancellationToken)"/> does, renewed
+    /// while the reply streams: with <see cref="ConflictHandling.Throw"/> the first <c>MoveNextAsync</c> throws
+    /// <see cref="ConcurrencyConflictException"/> before any model call when another turn is in flight; with
+    /// <see cref="ConflictHandling.WaitAndRetry"/> it waits for the lease. A stream is never sent twice (its deltas have been
+    /// shown). A summary that was due is committed, with its usage, before the turn's call and stays when the turn then fails.
+    /// </remarks>
     public IAsyncEnumerable<TurnUpdate> StreamAsync(Message userMessage, CancellationToken cancellationToken = default) =>
         StreamAsync(userMessage, null, cancellationToken);
 
@@ -134,7 +165,11 @@ public sealed class Conversation
         // With WaitAndRetry a stream queues behind this process's other turns on the thread, as SendAsync does.
         // It is not sent again after a conflict with another process: its deltas have already been shown. The gate is
         // left when the enumeration ends, however it ends.
-        using var turn = Options.OnConflict == ConflictHandling.WaitAndRetry ? await _ledger.EnterAsync(Key, cancellationToken) : null;
+        var waits = Options.OnConflict == ConflictHandling.WaitAndRetry;
+        using var turn = waits ? await _ledger.EnterAsync(Key, cancellationToken) : null;
+        await using var lease = waits
+            ? await TurnLease.TakeAsync(Store, Key, Options.TurnLease, cancellationToken)
+            : await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, cancellationToken) ?? throw ConcurrencyConflictException.ForTurnInFlight(Key);
         var (view, selection) = await SelectAsync(settings.Policy, cancellationToken);
         string? summaryError = null;
         if (selection.SummaryDue is { } due)
@@ -177,15 +212,32 @@ public sealed class Conversation
     /// would send it, and nothing is stored until <see cref="PendingTurn.CommitAsync"/> is given the reply. For adapters that
     /// call the model through another client (an <c>IChatClient</c> pipeline, say). A pending turn that is never committed
     /// leaves the ledger as it was; one committed after another writer's turn fails with <see cref="ConcurrencyConflictException"/>.
+    /// The pending turn holds the thread's turn lease as <see cref="SendAsync(Message, TurnOptions?, CancellationToken)"/> does
+    /// (refused or waited for before anything is read, by <see cref="LedgerOptions.OnConflict"/>) until it is committed or
+    /// disposed; as its end is up to the caller, the lease is not renewed and expires after <see cref="LedgerOptions.TurnLease"/>
+    /// if the caller forgets it. A summary that was due is committed, with its usage, by this call.
     /// </summary>
+    /// <exception cref="ConcurrencyConflictException">With <see cref="ConflictHandling.Throw"/>: another turn is in flight on the thread (<see cref="ConcurrencyConflictException.TurnInFlight"/>).</exception>
     /// <exception cref="ArgumentException">An override in <paramref name="options"/> is invalid.</exception>
     /// <exception cref="LedgerValidationException">The request would break the API's rules.</exception>
     /// <exception cref="ContextBudgetExceededException">The request cannot be made to fit the context window.</exception>
     public async Task<PendingTurn> BeginTurnAsync(Message userMessage, TurnOptions? options = null, CancellationToken cancellationToken = default)
     {
         CheckUserMessage(userMessage);
-        var prepared = await PrepareAsync(userMessage, summarize: true, Defaults.With(options), cancellationToken);
-        return new PendingTurn(prepared.Prepared, (response, ct) => CommitAsync(prepared, response, ct));
+        var settings = Defaults.With(options);
+        var lease = Options.OnConflict == ConflictHandling.WaitAndRetry
+            ? await TurnLease.TakeAsync(Store, Key, Options.TurnLease, cancellationToken, renew: false)
+            : await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, cancellationToken, renew: false) ?? throw ConcurrencyConflictException.ForTurnInFlight(Key);
+        try
+        {
+            var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken);
+            return new PendingTurn(prepared.Prepared, (response, ct) => CommitAsync(prepared, response, ct), lease);
+        }
+        catch
+        {
+            await lease.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Streams the reply to a text message.</summary>

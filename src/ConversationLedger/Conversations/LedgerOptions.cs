@@ -3,13 +3,20 @@ using System.Text.Json;
 
 namespace ConversationLedger;
 
-/// <summary>What to do when another writer committed to the thread while a turn was in flight.</summary>
+/// <summary>What to do when another turn is in flight on the thread, or another writer committed while this turn was.</summary>
 public enum ConflictHandling
 {
-    /// <summary>Throw <see cref="ConcurrencyConflictException"/>; nothing of the turn is stored.</summary>
+    /// <summary>
+    /// Throw <see cref="ConcurrencyConflictException"/>; nothing of the turn is stored. A turn that finds another turn holding the
+    /// thread's lease is refused before it calls the model (<see cref="ConcurrencyConflictException.TurnInFlight"/>).
+    /// </summary>
     Throw,
 
-    /// <summary>Wait for the other turn, then send again on the new history (up to <see cref="LedgerOptions.MaxConflictRetries"/> times).</summary>
+    /// <summary>
+    /// Wait for the thread's lease (for as long as the cancellation token allows), then send on the new history; a commit that
+    /// still conflicts (another writer did not take the lease, or this turn's lease expired) is sent again, up to
+    /// <see cref="LedgerOptions.MaxConflictRetries"/> times.
+    /// </summary>
     WaitAndRetry,
 }
 
@@ -27,6 +34,7 @@ public sealed class LedgerOptions
     private int _maxTokens = 1024;
     private ConflictHandling _onConflict = ConflictHandling.Throw;
     private int _maxConflictRetries = 3;
+    private TimeSpan _turnLease = TimeSpan.FromMinutes(2);
     private string _policy = "default";
     private IHistoryPolicy? _historyPolicy;
     private JsonElement? _tools;
@@ -52,6 +60,15 @@ public sealed class LedgerOptions
 
     /// <summary>How often to send again after conflicts with <see cref="ConflictHandling.WaitAndRetry"/>. <value>The default value is 3.</value></summary>
     public int MaxConflictRetries { get => _maxConflictRetries; set => Set(ref _maxConflictRetries, value); }
+
+    /// <summary>
+    /// How long a turn's lease on its thread lasts in the store between renewals. A turn takes the lease before it reads the
+    /// history and holds it through the model call until its commit, renewing it every third of this while the call runs
+    /// (however long a streamed reply takes); a second turn on the thread, in any process, is refused
+    /// (<see cref="ConflictHandling.Throw"/>) or waits (<see cref="ConflictHandling.WaitAndRetry"/>) before it calls the model.
+    /// If the holder dies, the thread is free again after at most this long. <value>The default value is 2 minutes.</value>
+    /// </summary>
+    public TimeSpan TurnLease { get => _turnLease; set => Set(ref _turnLease, value); }
 
     /// <summary>
     /// What of the history each request carries, by name (the forms of <see cref="HistoryPolicies.Parse"/>: <c>default</c>,
@@ -175,6 +192,10 @@ public sealed class LedgerOptions
         if (MaxConflictRetries < 0)
         {
             yield return (nameof(MaxConflictRetries), string.Create(CultureInfo.InvariantCulture, $"MaxConflictRetries must not be negative, not {MaxConflictRetries}"), true);
+        }
+        if (TurnLease < TimeSpan.FromSeconds(1))
+        {
+            yield return (nameof(TurnLease), string.Create(CultureInfo.InvariantCulture, $"TurnLease must be at least 1 second, not {TurnLease}"), true);
         }
         if (HistoryPolicy is null)
         {

@@ -44,6 +44,26 @@ public interface IConversationStore
 
     /// <summary>Erases every thread and entry of a tenant (real erasure). Returns the number of threads erased.</summary>
     Task<int> DeleteTenantAsync(string tenant, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Takes the thread's turn lease for <paramref name="holder"/> until <paramref name="duration"/> from now, or renews it
+    /// when <paramref name="holder"/> holds it already. The lease is what lets a turn learn that another one is in flight
+    /// before it pays for a model call; every process and service instance over the same store sees it. It is advisory:
+    /// appends never check it (the expected sequence stays the guard against interleaved history), and a lease nobody
+    /// renews expires after its duration, so a holder that dies blocks the thread for at most that long.
+    /// </summary>
+    /// <param name="key">The thread.</param>
+    /// <param name="holder">Who takes it: an id unique to this turn (a GUID).</param>
+    /// <param name="duration">How long the lease lasts unless renewed or released first.</param>
+    /// <param name="cancellationToken">Cancels the attempt.</param>
+    /// <returns>True when <paramref name="holder"/> now holds the lease; false when another holder's unexpired lease holds the thread.</returns>
+    Task<bool> TryAcquireTurnLeaseAsync(ThreadKey key, string holder, TimeSpan duration, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Releases the thread's turn lease if <paramref name="holder"/> holds it; a lease taken by another holder (after this one's
+    /// expired) is left alone. Returns whether a lease was released.
+    /// </summary>
+    Task<bool> ReleaseTurnLeaseAsync(ThreadKey key, string holder, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The stored entries of an append and the thread's new head.</summary>
@@ -98,6 +118,17 @@ public sealed record ThreadPage(IReadOnlyList<ThreadHead> Threads, string? NextC
 /// <summary>Argument checks every store makes the same way.</summary>
 public static class StoreArguments
 {
+    /// <summary>Checks a turn lease's arguments: a key, a holder that is not blank, and (when given) a positive duration.</summary>
+    public static void CheckLease(ThreadKey key, string holder, TimeSpan? duration = null)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentException.ThrowIfNullOrWhiteSpace(holder);
+        if (duration is { } d)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(d, TimeSpan.Zero, nameof(duration));
+        }
+    }
+
     /// <summary>Checks a fork's keys: both given, both in one tenant.</summary>
     public static void CheckFork(ThreadKey source, ThreadKey target)
     {

@@ -10,6 +10,9 @@ public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null)
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ThreadKey, ThreadState> _threads = new();
 
+    // Turn leases, apart from the threads: a lease may be taken before a thread's first entry and outlives nothing.
+    private readonly Dictionary<ThreadKey, (string Holder, DateTimeOffset ExpiresAt)> _leases = [];
+
     /// <inheritdoc />
     public Task<ThreadHead> GetHeadAsync(ThreadKey key, CancellationToken cancellationToken = default)
     {
@@ -173,7 +176,42 @@ public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null)
         ThreadKey.CheckPart(tenant, nameof(tenant));
         cancellationToken.ThrowIfCancellationRequested();
         var count = _threads.Keys.Where(k => k.Tenant == tenant).Count(Remove);
+        lock (_leases)
+        {
+            foreach (var leased in _leases.Keys.Where(k => k.Tenant == tenant).ToArray())
+            {
+                _leases.Remove(leased);
+            }
+        }
         return Task.FromResult(count);
+    }
+
+    /// <inheritdoc />
+    public Task<bool> TryAcquireTurnLeaseAsync(ThreadKey key, string holder, TimeSpan duration, CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckLease(key, holder, duration);
+        cancellationToken.ThrowIfCancellationRequested();
+        var now = _time.GetUtcNow();
+        lock (_leases)
+        {
+            if (_leases.TryGetValue(key, out var lease) && lease.Holder != holder && lease.ExpiresAt > now)
+            {
+                return Task.FromResult(false);
+            }
+            _leases[key] = (holder, now + duration);
+            return Task.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<bool> ReleaseTurnLeaseAsync(ThreadKey key, string holder, CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckLease(key, holder);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_leases)
+        {
+            return Task.FromResult(_leases.TryGetValue(key, out var lease) && lease.Holder == holder && _leases.Remove(key));
+        }
     }
 
     private bool Remove(ThreadKey key)

@@ -11,29 +11,134 @@ public sealed class ConcurrencyTests
     };
 
     [Fact]
-    public async Task Two_concurrent_sends_on_one_thread_commit_one_and_reject_the_other()
+    public async Task A_second_send_while_a_turn_is_in_flight_is_refused_before_calling_the_model()
     {
-        // Given two sends whose model calls are both in flight
+        // Given a send whose model call is in flight
         var t = new TestLedger();
-        var gate = new Gate(expected: 2);
+        var gate = new Gate(expected: 1);
         t.Model.SendAsyncCallback = AnswerAfter(gate);
-        var first = Outcome.Of(t.Conversation.SendAsync("A"));
-        var second = Outcome.Of(t.Conversation.SendAsync("B"));
+        var first = t.Conversation.SendAsync("A");
         await gate.AllArrived;
 
-        // When both answers arrive
-        gate.Open();
-        var outcomes = await Task.WhenAll(first, second);
+        // When a second send starts on the same thread
+        var lost = await Assert.ThrowsAsync<ConcurrencyConflictException>(() => t.Conversation.SendAsync("B"));
 
-        // Then one turn is committed and the other is refused, with nothing of it stored
-        var won = Assert.Single(outcomes, o => o.Turn is not null);
-        var lost = Assert.IsType<ConcurrencyConflictException>(Assert.Single(outcomes, o => o.Error is not null).Error);
-        Assert.Equal(0, lost.ExpectedSequence);
-        Assert.Equal(3, lost.ActualSequence);
+        // Then it is refused without a model call, saying another turn is in flight, and the first commits
+        Assert.True(lost.TurnInFlight);
         Assert.Equal(t.Key, lost.Key);
-        var messages = await t.MessagesAsync();
-        Assert.Equal([won.Turn!.User.Message, won.Turn.Reply.Message], messages);
+        Assert.Contains("another turn", lost.Message, StringComparison.Ordinal);
+        Assert.Equal(1, t.Model.Calls);
+        gate.Open();
+        var won = await first;
+        Assert.Equal([won.User.Message, won.Reply.Message], await t.MessagesAsync());
         Assert.Equal(3, (await t.EntriesAsync()).Count);
+    }
+
+    [Fact]
+    public async Task A_send_from_another_ledger_over_the_same_store_is_refused_while_a_turn_is_in_flight()
+    {
+        var t = new TestLedger();
+        var gate = new Gate(expected: 1);
+        t.Model.SendAsyncCallback = AnswerAfter(gate);
+        var otherProcess = new ConversationLedger.Ledger(t.Store, t.Model, TestLedger.PlainLoop()).Open(t.Key);
+        var first = t.Conversation.SendAsync("A");
+        await gate.AllArrived;
+
+        var lost = await Assert.ThrowsAsync<ConcurrencyConflictException>(() => otherProcess.SendAsync("B"));
+
+        Assert.True(lost.TurnInFlight);
+        gate.Open();
+        await first;
+        // The lease is released at commit: the other ledger's next turn goes ahead.
+        await otherProcess.SendAsync("B");
+        Assert.Equal(2, t.Model.Calls);
+        Assert.Equal(4, (await t.MessagesAsync()).Count);
+    }
+
+    [Fact]
+    public async Task A_stream_while_a_turn_is_in_flight_is_refused_before_calling_the_model()
+    {
+        var t = new TestLedger();
+        var gate = new Gate(expected: 1);
+        t.Model.SendAsyncCallback = AnswerAfter(gate);
+        var first = t.Conversation.SendAsync("A");
+        await gate.AllArrived;
+
+        var lost = await Assert.ThrowsAsync<ConcurrencyConflictException>(async () =>
+        {
+            await foreach (var _ in t.Conversation.StreamAsync("B"))
+            {
+            }
+        });
+
+        Assert.True(lost.TurnInFlight);
+        Assert.Equal(1, t.Model.Calls);
+        gate.Open();
+        await first;
+    }
+
+    [Fact]
+    public async Task A_turn_overtaken_by_a_writer_that_took_no_lease_is_still_refused_at_commit()
+    {
+        // Given a send whose model call is in flight, and a writer that appends a whole turn without the lease meanwhile
+        var t = new TestLedger();
+        t.Model.SendAsyncCallback = async (_, ct) =>
+        {
+            await t.Store.AppendAsync(t.Key, 0, [new MessageEntry(Message.User("other")), new MessageEntry(Message.Assistant("ok"))], ct);
+            return FakeModelClient.Respond("mine");
+        };
+
+        // When the answer arrives
+        var lost = await Assert.ThrowsAsync<ConcurrencyConflictException>(() => t.Conversation.SendAsync("A"));
+
+        // Then the expected sequence refuses the commit, and nothing of the turn is stored
+        Assert.False(lost.TurnInFlight);
+        Assert.Equal(0, lost.ExpectedSequence);
+        Assert.Equal(2, lost.ActualSequence);
+        Assert.Equal([Message.User("other"), Message.Assistant("ok")], await t.MessagesAsync());
+        // And the lease was released: the next send goes ahead on the new history
+        t.Model.SendAsyncCallback = null;
+        Assert.Equal(3, (await t.Conversation.SendAsync("again")).MessagesSent);
+    }
+
+    [Fact]
+    public async Task A_pending_turn_holds_the_lease_until_it_is_committed_or_disposed()
+    {
+        // Given a pending turn (a caller that makes the model call itself)
+        var t = new TestLedger();
+        var pending = await t.Conversation.BeginTurnAsync(Message.User("A"));
+
+        // Then another turn is refused before its call until the pending turn is committed
+        var lost = await Assert.ThrowsAsync<ConcurrencyConflictException>(() => t.Conversation.SendAsync("B"));
+        Assert.True(lost.TurnInFlight);
+        Assert.Equal(0, t.Model.Calls);
+        await pending.CommitAsync(FakeModelClient.Respond("re: A"));
+        await t.Conversation.SendAsync("B");
+
+        // And a pending turn given up releases it when disposed
+        await using (await t.Conversation.BeginTurnAsync(Message.User("C")))
+        {
+        }
+        await t.Conversation.SendAsync("D");
+        Assert.Equal(["A", "B", "D"], (await t.MessagesAsync()).Where(m => m.Role == Role.User).Select(m => m.Text));
+    }
+
+    [Fact]
+    public async Task A_failed_or_cancelled_turn_releases_the_lease()
+    {
+        var t = new TestLedger();
+        t.Model.SendAsyncCallback = (_, _) => throw new ModelCallException("Overloaded", 529, "overloaded_error");
+        await Assert.ThrowsAsync<ModelCallException>(() => t.Conversation.SendAsync("A"));
+        using var cts = new CancellationTokenSource();
+        t.Model.SendAsyncCallback = async (_, ct) =>
+        {
+            await cts.CancelAsync();
+            await Task.Delay(Timeout.Infinite, ct);
+            throw new InvalidOperationException("unreachable");
+        };
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => t.Conversation.SendAsync("B", cts.Token));
+
+        Assert.True(await t.Store.TryAcquireTurnLeaseAsync(t.Key, "someone", TimeSpan.FromMinutes(1)));
     }
 
     [Fact]
@@ -96,32 +201,51 @@ public sealed class ConcurrencyTests
     }
 
     [Fact]
-    public async Task With_wait_and_retry_a_send_that_lost_to_another_process_sends_again_on_the_new_history()
+    public async Task With_wait_and_retry_a_send_from_another_process_waits_for_the_lease_and_sends_once_on_the_new_history()
     {
-        // Given two ledgers (two processes) over one store, both sending to one thread at once
+        // Given two ledgers (two processes) over one store, one with a turn in flight
         var store = new InMemoryConversationStore();
         var model = new FakeModelClient();
-        var gate = new Gate(expected: 2);
+        var gate = new Gate(expected: 1);
         var options = TestLedger.PlainLoop(ConflictHandling.WaitAndRetry);
         var key = new ThreadKey("tenant-a", "scope-1", "shared");
         model.SendAsyncCallback = AnswerAfter(gate);
         var a = new ConversationLedger.Ledger(store, model, options).Open(key);
         var b = new ConversationLedger.Ledger(store, model, options).Open(key);
         var first = a.SendAsync("A");
-        var second = b.SendAsync("B");
         await gate.AllArrived;
 
-        // When both answers arrive
+        // When the other process sends meanwhile, and then the first answer arrives
+        var second = b.SendAsync("B");
+        await Task.Delay(100);
+        Assert.Equal(1, model.Calls); // it waits for the lease instead of paying for a call it would lose
         gate.Open();
         var turns = await Task.WhenAll(first, second);
 
-        // Then the loser called the model again with the winner's turn in its history, and both turns are stored once
-        Assert.Equal(3, model.Calls);
+        // Then it called the model once, with the first turn in its history
+        Assert.Equal(2, model.Calls);
         var history = (await a.LoadAsync()).AsMessages();
-        Assert.Equal(4, history.Count);
-        Assert.Empty(ConversationValidator.Validate(history, ValidationOptions.StrictHistory));
-        Assert.Equal(["A", "B"], history.Where(m => m.Role == Role.User).Select(m => m.Text).Order());
-        Assert.Equal([1, 3], turns.Select(tr => tr.MessagesSent).Order());
+        Assert.Equal(["A", "B"], history.Where(m => m.Role == Role.User).Select(m => m.Text));
+        Assert.Equal([1, 3], turns.Select(tr => tr.MessagesSent));
+    }
+
+    [Fact]
+    public async Task With_wait_and_retry_a_wait_for_the_lease_ends_when_the_caller_cancels()
+    {
+        var t = new TestLedger(TestLedger.PlainLoop(ConflictHandling.WaitAndRetry));
+        var gate = new Gate(expected: 1);
+        t.Model.SendAsyncCallback = AnswerAfter(gate);
+        var otherProcess = new ConversationLedger.Ledger(t.Store, t.Model, TestLedger.PlainLoop(ConflictHandling.WaitAndRetry)).Open(t.Key);
+        var first = t.Conversation.SendAsync("A");
+        await gate.AllArrived;
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => otherProcess.SendAsync("B", cts.Token));
+
+        Assert.Equal(1, t.Model.Calls);
+        gate.Open();
+        await first;
+        Assert.Equal(2, (await t.MessagesAsync()).Count);
     }
 
     [Fact]

@@ -165,6 +165,40 @@ public sealed class PolicyLoopTests
     }
 
     [Fact]
+    public async Task A_turn_whose_model_call_fails_after_its_summary_leaves_the_summary_and_its_usage_and_nothing_of_the_turn()
+    {
+        // Given a thread long enough that the next turn first has a summary written
+        var policy = new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 4, MessageStep = 2 }));
+        var t = new TestLedger(Options(policy), Services());
+        for (var i = 0; i < 4; i++)
+        {
+            await t.Conversation.SendAsync($"question {i}");
+        }
+        var before = await t.EntriesAsync();
+        Assert.Empty(before.OfType<SummaryEntry>());
+        t.Model.SendAsyncCallback = (request, _) => IsSummaryRequest(request)
+            ? Task.FromResult(FakeModelClient.Respond("- the user asked four questions"))
+            : throw new ModelCallException("overloaded", 529, "overloaded_error", "req_turn");
+
+        // When the summary succeeds and then the turn's own call fails
+        await Assert.ThrowsAsync<ModelCallException>(() => t.Conversation.SendAsync("question 4"));
+
+        // Then the summary and its usage are stored (paid for, and reused by the next turn), and nothing of the turn
+        var added = (await t.EntriesAsync()).Skip(before.Count).ToList();
+        Assert.Equal([EntryKind.Summary, EntryKind.Usage], added.Select(e => e.Kind));
+        Assert.Equal(added[0].TurnId, added[1].TurnId);
+        Assert.DoesNotContain(added, e => e is MessageEntry);
+        Assert.Equal(before.OfType<MessageEntry>().Count(), (await t.EntriesAsync()).OfType<MessageEntry>().Count());
+
+        // And the next turn uses that summary instead of paying for another
+        t.Model.SendAsyncCallback = (request, _) => Task.FromResult(FakeModelClient.Respond(IsSummaryRequest(request) ? "- again" : "answer"));
+        var summaries = t.Model.Requests.Count(IsSummaryRequest);
+        await t.Conversation.SendAsync("question 4");
+        Assert.Equal(summaries, t.Model.Requests.Count(IsSummaryRequest));
+        Assert.Single((await t.EntriesAsync()).OfType<SummaryEntry>());
+    }
+
+    [Fact]
     public async Task Dropped_messages_are_summarized_once_per_step_and_the_summary_leads_the_window()
     {
         var policy = new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 4, MessageStep = 2 }));

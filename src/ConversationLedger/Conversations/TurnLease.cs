@@ -1,0 +1,101 @@
+namespace ConversationLedger;
+
+/// <summary>
+/// A turn's hold on its thread's lease in the store (<see cref="IConversationStore.TryAcquireTurnLeaseAsync"/>), from before
+/// the window is read until the turn is committed or given up. Renewed every third of its duration while held, so a long or
+/// streamed turn keeps it; released when disposed. If renewal fails (the store was unreachable longer than the lease), the turn
+/// goes on: the expected sequence at commit still refuses a turn that another writer overtook.
+/// </summary>
+internal sealed class TurnLease : IAsyncDisposable
+{
+    // The longest pause between two looks at a busy lease while waiting for it.
+    private static readonly TimeSpan MaxPoll = TimeSpan.FromMilliseconds(500);
+
+    // How long a release may take before it is left to expiry (the caller's token may already be cancelled).
+    private static readonly TimeSpan ReleaseTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly IConversationStore _store;
+    private readonly ThreadKey _key;
+    private readonly string _holder;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _renewal;
+
+    private TurnLease(IConversationStore store, ThreadKey key, string holder, TimeSpan duration, bool renew)
+    {
+        _store = store;
+        _key = key;
+        _holder = holder;
+        _renewal = renew ? RenewAsync(duration / 3, duration, _stop.Token) : Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Takes the lease, or returns null when another turn holds it. With <paramref name="renew"/> false (a lease whose disposal is
+    /// up to a caller) it is not renewed, so it expires if forgotten.
+    /// </summary>
+    public static async Task<TurnLease?> TryTakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, CancellationToken cancellationToken, bool renew = true)
+    {
+        var holder = Guid.CreateVersion7().ToString("N");
+        return await store.TryAcquireTurnLeaseAsync(key, holder, duration, cancellationToken)
+            ? new TurnLease(store, key, holder, duration, renew)
+            : null;
+    }
+
+    /// <summary>Takes the lease, waiting (bounded only by <paramref name="cancellationToken"/>) while another turn holds it.</summary>
+    public static async Task<TurnLease> TakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, CancellationToken cancellationToken, bool renew = true)
+    {
+        // The lease lives in the store, which cannot wake a waiter: look again after a short, growing pause. Jitter keeps
+        // waiters in several processes from looking in lockstep.
+        var pause = TimeSpan.FromMilliseconds(10);
+        while (true)
+        {
+            if (await TryTakeAsync(store, key, duration, cancellationToken, renew) is { } lease)
+            {
+                return lease;
+            }
+            await Task.Delay(pause * (0.5 + Random.Shared.NextDouble()), cancellationToken);
+            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, MaxPoll.Ticks));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+        await _stop.CancelAsync();
+        await _renewal;
+        _stop.Dispose();
+        using var timeout = new CancellationTokenSource(ReleaseTimeout);
+        try
+        {
+            await _store.ReleaseTurnLeaseAsync(_key, _holder, timeout.Token);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Nothing to do: the lease expires on its own, and the turn's outcome must not be replaced by this error.
+        }
+    }
+
+    private async Task RenewAsync(TimeSpan every, TimeSpan duration, CancellationToken stop)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(every, stop);
+                if (!await _store.TryAcquireTurnLeaseAsync(_key, _holder, duration, stop))
+                {
+                    return; // lost it (it expired and another turn took it); the commit's sequence check decides
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A store error while renewing: stop renewing and let the commit decide, as above.
+        }
+    }
+}
