@@ -190,6 +190,25 @@ public sealed class DiagnosticsTests
         Assert.Equal(2L, span.GetTagItem("gen_ai.usage.output_tokens"));
     }
 
+    [Fact]
+    public async Task A_failed_call_logs_a_warning_and_records_its_error_type()
+    {
+        var logs = new CapturingLoggerProvider();
+        using var spans = new SpanCapture();
+        using var host = await StartAsync(logs);
+        using var metrics = new MetricCapture(host.Services.GetRequiredService<IMeterFactory>());
+        host.Services.GetRequiredService<EmulatorServer>().Faults.Enqueue("500");
+
+        await Assert.ThrowsAnyAsync<LedgerException>(() => host.Services.GetRequiredService<Ledger>().Open(_key).SendAsync($"The code word is {Secret}."));
+
+        var failed = Assert.Single(logs.Entries, e => e.EventId.Id == LedgerDiagnostics.TurnFailedEventId);
+        Assert.Equal(LogLevel.Warning, failed.Level);
+        Assert.DoesNotContain(Secret, failed.Message, StringComparison.Ordinal);
+        Assert.Equal(ActivityStatusCode.Error, Assert.Single(spans.For(_key)).Status);
+        Assert.NotNull(Assert.Single(metrics.Of(LedgerDiagnostics.OperationDuration)).Tags["error.type"]);
+        Assert.Empty(metrics.Of(LedgerDiagnostics.TokenUsage));
+    }
+
     private sealed record Captured(string Instrument, string? Unit, double Value, IReadOnlyDictionary<string, object?> Tags);
 
     /// <summary>The measurements of the meters one factory created (so parallel tests' ledgers do not mix in).</summary>

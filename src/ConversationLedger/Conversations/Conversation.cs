@@ -299,7 +299,7 @@ public sealed class Conversation
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            _ledger.Telemetry.TurnFailed(activity, Key, settings.Model, ex);
+            _ledger.Telemetry.TurnFailed(activity, Key, settings.Model, ex, Stopwatch.GetElapsedTime(started));
             throw;
         }
     }

@@ -116,9 +116,17 @@ internal sealed partial class LedgerTelemetry
         }
     }
 
-    public void TurnFailed(Activity? activity, ThreadKey key, string model, Exception exception)
+    public void TurnFailed(Activity? activity, ThreadKey key, string model, Exception exception, TimeSpan duration)
     {
         activity?.SetStatus(ActivityStatusCode.Error, exception.Message).SetTag("error.type", exception.GetType().FullName);
+        // As the conventions have it: a failed operation's duration, tagged with its error type.
+        _duration.Record(duration.TotalSeconds, new TagList
+        {
+            { "gen_ai.operation.name", Operation },
+            { "gen_ai.provider.name", Provider },
+            { "gen_ai.request.model", model },
+            { "error.type", exception.GetType().FullName },
+        });
         if (exception is not ConcurrencyConflictException)
         {
             LogTurnFailed(_logger, key.ToString(), model, exception.GetType().Name);
