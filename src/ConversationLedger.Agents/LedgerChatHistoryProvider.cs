@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using ConversationLedger.Extensions.AI;
 using Microsoft.Agents.AI;
@@ -84,7 +85,7 @@ public sealed class LedgerChatHistoryProvider : ChatHistoryProvider
         // reply … Each user-side message with the assistant message(s) answering it is one atomic ledger turn.
         var user = new List<ChatMessage>();
         var reply = new List<ChatMessage>();
-        foreach (var message in context.RequestMessages.Concat(responses).Where(m => m.Role != ChatRole.System))
+        foreach (var message in context.RequestMessages.Concat(responses).Where(m => m.Role != ChatRole.System).Select(AsSent))
         {
             if (message.Role == ChatRole.Assistant)
             {
@@ -117,6 +118,40 @@ public sealed class LedgerChatHistoryProvider : ChatHistoryProvider
         var last = reply[^1];
         var stopReason = answer.Content.Any(b => b.Type == "tool_use") ? "tool_use" : "end_turn";
         await pending.CommitAsync(new ModelResponse(last.MessageId ?? "", pending.Request.Model, answer, stopReason, new TokenUsage(), null), cancellationToken);
+    }
+
+    // Tool results are stored as Anthropic's IChatClient sent them inside the run (the result's JSON as the content, is_error
+    // always present): the replies after them carry thinking signed over those exact blocks, and the API checks it.
+    private static ChatMessage AsSent(ChatMessage message)
+    {
+        if (!message.Contents.Any(c => c is FunctionResultContent && c.RawRepresentation is null))
+        {
+            return message;
+        }
+        var contents = message.Contents.Select(c => c is FunctionResultContent { RawRepresentation: null } result ? AsSent(result) : c).ToList();
+        return new ChatMessage(message.Role, contents) { MessageId = message.MessageId, AuthorName = message.AuthorName };
+    }
+
+    private static AIContent AsSent(FunctionResultContent result)
+    {
+        var content = result.Result switch
+        {
+            JsonElement json => json.GetRawText(),
+            null => "null",
+            var other => JsonSerializer.Serialize(other, AIJsonUtilities.DefaultOptions),
+        };
+        var block = new System.Text.Json.Nodes.JsonObject
+        {
+            ["type"] = "tool_result",
+            ["tool_use_id"] = result.CallId,
+            ["is_error"] = result.Exception is not null,
+            ["content"] = content,
+        };
+        return new FunctionResultContent(result.CallId, result.Result)
+        {
+            Exception = result.Exception,
+            AdditionalProperties = new() { ["anthropic:block"] = block.ToJsonString() },
+        };
     }
 
     private ThreadKey Key(AgentSession? session) => LedgerChatClientOptions.DefaultThreadKey(_state.GetOrInitializeState(session).Thread);

@@ -33,14 +33,14 @@ public sealed class LedgerChatHistoryProviderTests : IAsyncLifetime, IDisposable
     }
 
     // One "process": its own SDK client, ledger, provider and agent over the shared SQLite file.
-    private (ChatClientAgent Agent, LedgerChatHistoryProvider Provider) NewProcess(string policy = "keep-all")
+    private (ChatClientAgent Agent, LedgerChatHistoryProvider Provider) NewProcess(string policy = "keep-all", IList<AITool>? tools = null)
     {
         var provider = new LedgerChatHistoryProvider(NewLedger(policy));
         var chat = new AnthropicClient { ApiKey = ApiKey, BaseUrl = _url, MaxRetries = 0 }.AsIChatClient("claude-sonnet-5-5");
         var agent = new ChatClientAgent(chat, new ChatClientAgentOptions
         {
             Name = "assistant",
-            ChatOptions = new ChatOptions { MaxOutputTokens = 2048 },
+            ChatOptions = new ChatOptions { MaxOutputTokens = 2048, Tools = tools },
             ChatHistoryProvider = provider,
         });
         return (agent, provider);
@@ -121,6 +121,46 @@ public sealed class LedgerChatHistoryProviderTests : IAsyncLifetime, IDisposable
         await Assert.ThrowsAnyAsync<Exception>(() => agent.RunAsync("lost", session));
 
         Assert.Equal(before, await NewLedger().Store.ReadEntriesAsync(key, 0, int.MaxValue));
+    }
+
+    [Fact]
+    public async Task A_tool_loop_is_stored_as_one_turn_per_model_call_and_sent_back_whole()
+    {
+        var weather = AIFunctionFactory.Create((string city) => $"{city}: 4 °C, light snow", "get_weather", "The weather in a city now.");
+        var (agent, provider) = NewProcess(tools: [weather]);
+        var session = await agent.CreateSessionAsync();
+        _emulator.Script.Enqueue(new ScriptedReply([ContentBlock.CreateToolUse("toolu_01", "get_weather", """{"city":"Oslo"}""")]));
+
+        await agent.RunAsync("What's the weather in Oslo?", session);
+        await agent.RunAsync("Should I wear a hat?", session);
+
+        var stored = await NewLedger().Open(provider.GetThreadKey(session)).LoadAsync();
+        Assert.Equal(6, stored.MessageCount);
+        Assert.True(stored.Messages[1].Message.CallsTools);
+        Assert.Equal("toolu_01", stored.Messages[2].Message.Content.Single(b => b.Type == "tool_result").ToolResultFor);
+        var messages = JsonDocument.Parse(Log[^1].Body).RootElement.GetProperty("messages");
+        Assert.Equal(5, messages.GetArrayLength());
+        Assert.Contains("light snow", messages[2].GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_streamed_run_is_stored_and_carried_by_the_next_run()
+    {
+        var (agent, provider) = NewProcess();
+        var session = await agent.CreateSessionAsync();
+        var streamed = new List<AgentResponseUpdate>();
+        await foreach (var update in agent.RunStreamingAsync("The code word is amber.", session))
+        {
+            streamed.Add(update);
+        }
+
+        var reply = await agent.RunAsync("What is the code word?", session);
+
+        var messages = JsonDocument.Parse(Log[^1].Body).RootElement.GetProperty("messages");
+        Assert.Equal(3, messages.GetArrayLength());
+        Assert.Contains("The code word is amber.", messages[0].GetRawText(), StringComparison.Ordinal);
+        Assert.Contains("I can see 3 messages", reply.Text, StringComparison.Ordinal);
+        Assert.Equal(4, (await NewLedger().Open(provider.GetThreadKey(session)).LoadAsync()).MessageCount);
     }
 
     [Fact]
