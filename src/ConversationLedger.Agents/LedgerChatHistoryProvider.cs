@@ -16,8 +16,9 @@ namespace ConversationLedger.Agents;
 /// The provider holds no per-session data: a session's thread is kept in its <see cref="AgentSession.StateBag"/> under
 /// <see cref="LedgerChatHistoryProviderOptions.StateKey"/>, so it survives <c>SerializeSessionAsync</c> /
 /// <c>DeserializeSessionAsync</c>, and one provider serves any number of sessions concurrently. A failed run stores nothing.
-/// Messages committed by this provider carry no token usage (the agent does not hand it to history providers); a
-/// <c>LedgerChatClient</c> records usage where that matters. The ledger's own model client is used only to write summaries.
+/// The agent hands history providers messages, not responses: to record each model call's usage and cost, build the
+/// agent's chat client with <see cref="MessageUsageChatClientBuilderExtensions.UseMessageUsage"/> (else the usage records
+/// are zero). The ledger's own model client is used only to write summaries.
 /// </remarks>
 public sealed class LedgerChatHistoryProvider : ChatHistoryProvider
 {
@@ -115,9 +116,26 @@ public sealed class LedgerChatHistoryProvider : ChatHistoryProvider
         var (message, _) = ChatConversion.ToUserMessage(user);
         var pending = await conversation.BeginTurnAsync(message, null, cancellationToken);
         var answer = new Message(Role.Assistant, reply.SelectMany(m => ChatConversion.ToLedgerMessage(m).Content).ToArray());
-        var last = reply[^1];
         var stopReason = answer.Content.Any(b => b.Type == "tool_use") ? "tool_use" : "end_turn";
-        await pending.CommitAsync(new ModelResponse(last.MessageId ?? "", pending.Request.Model, answer, stopReason, new TokenUsage(), null), cancellationToken);
+        await pending.CommitAsync(new ModelResponse(reply[^1].MessageId ?? "", pending.Request.Model, answer, stopReason, Usage(reply), null), cancellationToken);
+    }
+
+    // What MessageUsageChatClient put on the reply (zero without it): Microsoft.Extensions.AI counts cached tokens inside
+    // the input count, the ledger apart.
+    private static TokenUsage Usage(List<ChatMessage> reply)
+    {
+        var details = new UsageDetails();
+        foreach (var usage in reply.SelectMany(m => m.Contents).OfType<UsageContent>())
+        {
+            details.Add(usage.Details);
+        }
+        var cached = details.CachedInputTokenCount ?? 0;
+        return new TokenUsage
+        {
+            InputTokens = Math.Max(0, (details.InputTokenCount ?? 0) - cached),
+            CacheReadInputTokens = cached,
+            OutputTokens = details.OutputTokenCount ?? 0,
+        };
     }
 
     // Tool results are stored as Anthropic's IChatClient sent them inside the run (the result's JSON as the content, is_error

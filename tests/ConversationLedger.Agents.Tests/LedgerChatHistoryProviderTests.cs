@@ -36,7 +36,10 @@ public sealed class LedgerChatHistoryProviderTests : IAsyncLifetime, IDisposable
     private (ChatClientAgent Agent, LedgerChatHistoryProvider Provider) NewProcess(string policy = "keep-all", IList<AITool>? tools = null)
     {
         var provider = new LedgerChatHistoryProvider(NewLedger(policy));
-        var chat = new AnthropicClient { ApiKey = ApiKey, BaseUrl = _url, MaxRetries = 0 }.AsIChatClient("claude-sonnet-5-5");
+        var chat = new AnthropicClient { ApiKey = ApiKey, BaseUrl = _url, MaxRetries = 0 }.AsIChatClient("claude-sonnet-5-5")
+            .AsBuilder()
+            .UseMessageUsage()
+            .Build();
         var agent = new ChatClientAgent(chat, new ChatClientAgentOptions
         {
             Name = "assistant",
@@ -161,6 +164,22 @@ public sealed class LedgerChatHistoryProviderTests : IAsyncLifetime, IDisposable
         Assert.Contains("The code word is amber.", messages[0].GetRawText(), StringComparison.Ordinal);
         Assert.Contains("I can see 3 messages", reply.Text, StringComparison.Ordinal);
         Assert.Equal(4, (await NewLedger().Open(provider.GetThreadKey(session)).LoadAsync()).MessageCount);
+    }
+
+    [Fact]
+    public async Task Each_model_call_of_a_run_is_stored_with_its_usage_and_cost()
+    {
+        var (agent, provider) = NewProcess();
+        var session = await agent.CreateSessionAsync();
+
+        var response = await agent.RunAsync("hello", session);
+
+        var entries = await NewLedger().Store.ReadEntriesAsync(provider.GetThreadKey(session), 0, int.MaxValue);
+        var record = Assert.Single(entries.OfType<UsageEntry>()).Record;
+        Assert.True(record.Usage.OutputTokens > 0);
+        Assert.Equal(response.Usage!.OutputTokenCount, record.Usage.OutputTokens);
+        Assert.Equal(response.Usage.InputTokenCount, record.Usage.TotalInputTokens);
+        Assert.True(record.CostUsd > 0);
     }
 
     [Fact]
