@@ -15,7 +15,9 @@ namespace ConversationLedger.Agents;
 /// <remarks>
 /// The provider holds no per-session data: a session's thread is kept in its <see cref="AgentSession.StateBag"/> under
 /// <see cref="LedgerChatHistoryProviderOptions.StateKey"/>, so it survives <c>SerializeSessionAsync</c> /
-/// <c>DeserializeSessionAsync</c>, and one provider serves any number of sessions concurrently. A failed run stores nothing.
+/// <c>DeserializeSessionAsync</c>, and one provider serves any number of sessions concurrently. A failed run stores nothing;
+/// a run during which another writer committed to the thread fails with <see cref="ConcurrencyConflictException"/> once the
+/// model answered, and stores nothing either.
 /// The agent hands history providers messages, not responses: to record each model call's usage and cost, build the
 /// agent's chat client with <see cref="MessageUsageChatClientBuilderExtensions.UseMessageUsage"/> (else the usage records
 /// are zero). The ledger's own model client is used only to write summaries.
@@ -59,17 +61,32 @@ public sealed class LedgerChatHistoryProvider : ChatHistoryProvider
         var key = Key(context.Session);
         var conversation = _ledger.Open(key);
         var incoming = context.RequestMessages.Where(m => m.Role != ChatRole.System && m.Contents.Count > 0).ToList();
+        List<ChatMessage> history;
         if (incoming.Count == 0)
         {
             var view = await conversation.LoadAsync(cancellationToken);
-            return ChatConversion.ToChatMessages(new ModelRequest { Model = _ledger.Options.Model, MaxTokens = 1, Messages = view.AsMessages() });
+            history = ChatConversion.ToChatMessages(new ModelRequest
+            {
+                Model = _ledger.Options.Model,
+                MaxTokens = _ledger.Options.MaxTokens,
+                System = view.SystemPrompt is { } prompt ? [ContentBlock.CreateText(prompt)] : [],
+                Messages = view.AsMessages(),
+            });
         }
-        // The request the ledger would send for the new message: the policy's window (a due summary is written first),
-        // pins, summary and system prompt, fitted to the budget. Its last message is the new one, which the agent adds itself.
-        var (user, _) = ChatConversion.ToUserMessage(incoming);
-        var pending = await conversation.BeginTurnAsync(user, null, cancellationToken);
-        var history = ChatConversion.ToChatMessages(pending.Request);
-        history.RemoveAt(history.Count - 1);
+        else
+        {
+            // The request the ledger would send for the new message: the policy's window (a due summary is written first),
+            // pins, summary and system prompt, fitted to the budget. Its last message is the new one, which the agent adds.
+            var (user, _) = ChatConversion.ToUserMessage(incoming);
+            var pending = await conversation.BeginTurnAsync(user, null, cancellationToken);
+            history = ChatConversion.ToChatMessages(pending.Request);
+            history.RemoveAt(history.Count - 1);
+        }
+        // The run's turns are committed after the call; the thread's newest entry now is how a writer that commits in
+        // between is told apart (kept in the session, as the provider keeps nothing per session).
+        var state = _state.GetOrInitializeState(context.Session);
+        state.Sequence = (await _ledger.Store.GetHeadAsync(conversation.Key, cancellationToken)).LastSequence;
+        _state.SaveState(context.Session, state);
         return history;
     }
 
@@ -82,6 +99,11 @@ public sealed class LedgerChatHistoryProvider : ChatHistoryProvider
             return;
         }
         var conversation = _ledger.Open(Key(context.Session));
+        if (_state.GetOrInitializeState(context.Session).Sequence is { } seen
+            && (await _ledger.Store.GetHeadAsync(conversation.Key, cancellationToken)).LastSequence is var now && now != seen)
+        {
+            throw new ConcurrencyConflictException(conversation.Key, seen, now);
+        }
         // A run is one or more exchanges: the caller's message, then (in a tool loop) reply with tool calls, tool results,
         // reply … Each user-side message with the assistant message(s) answering it is one atomic ledger turn.
         var user = new List<ChatMessage>();
@@ -179,5 +201,9 @@ public sealed class LedgerChatHistoryProvider : ChatHistoryProvider
     {
         [JsonPropertyName("thread")]
         public string Thread { get; set; } = "";
+
+        /// <summary>The thread's newest entry when the current run's history was read (null before the first run).</summary>
+        [JsonPropertyName("sequence")]
+        public long? Sequence { get; set; }
     }
 }

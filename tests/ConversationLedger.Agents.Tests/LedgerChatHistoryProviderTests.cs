@@ -33,12 +33,21 @@ public sealed class LedgerChatHistoryProviderTests : IAsyncLifetime, IDisposable
     }
 
     // One "process": its own SDK client, ledger, provider and agent over the shared SQLite file.
-    private (ChatClientAgent Agent, LedgerChatHistoryProvider Provider) NewProcess(string policy = "keep-all", IList<AITool>? tools = null)
+    private (ChatClientAgent Agent, LedgerChatHistoryProvider Provider) NewProcess(string policy = "keep-all", IList<AITool>? tools = null,
+        Func<Task>? duringCall = null)
     {
         var provider = new LedgerChatHistoryProvider(NewLedger(policy));
         var chat = new AnthropicClient { ApiKey = ApiKey, BaseUrl = _url, MaxRetries = 0 }.AsIChatClient("claude-sonnet-5-5")
             .AsBuilder()
             .UseMessageUsage()
+            .Use(async (messages, options, next, cancellationToken) =>
+            {
+                if (duringCall is not null)
+                {
+                    await duringCall();
+                }
+                await next(messages, options, cancellationToken);
+            })
             .Build();
         var agent = new ChatClientAgent(chat, new ChatClientAgentOptions
         {
@@ -180,6 +189,30 @@ public sealed class LedgerChatHistoryProviderTests : IAsyncLifetime, IDisposable
         Assert.Equal(response.Usage!.OutputTokenCount, record.Usage.OutputTokens);
         Assert.Equal(response.Usage.InputTokenCount, record.Usage.TotalInputTokens);
         Assert.True(record.CostUsd > 0);
+    }
+
+    [Fact]
+    public async Task A_run_during_which_another_writer_committed_fails_with_a_conflict_and_stores_nothing()
+    {
+        ThreadKey? key = null;
+        var interfere = false;
+        var (agent, provider) = NewProcess(duringCall: async () =>
+        {
+            if (interfere)
+            {
+                var other = await NewLedger().Open(key!).BeginTurnAsync(Message.User("from another process"));
+                await other.CommitAsync(new ModelResponse("msg_x", "claude-sonnet-5-5", Message.Assistant("noted"), "end_turn", new TokenUsage(), null));
+            }
+        });
+        var session = await agent.CreateSessionAsync();
+        await agent.RunAsync("hello", session);
+        key = provider.GetThreadKey(session);
+        interfere = true;
+
+        await Assert.ThrowsAsync<ConcurrencyConflictException>(() => agent.RunAsync("lost", session));
+
+        var stored = await NewLedger().Open(key).LoadAsync();
+        Assert.Equal(["hello", "from another process"], stored.Messages.Where(m => m.Message.Role == Role.User).Select(m => m.Message.Text));
     }
 
     [Fact]
