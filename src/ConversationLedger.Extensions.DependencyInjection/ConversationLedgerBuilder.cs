@@ -33,11 +33,19 @@ public sealed class ConversationLedgerBuilder
         return Store(_ => new SqliteConversationStore(pathOrConnectionString));
     }
 
-    /// <summary>Keeps threads in PostgreSQL; the store owns the connection pool it opens.</summary>
+    /// <summary>
+    /// Keeps threads in PostgreSQL; the container owns the connection pool, which logs through the container's
+    /// <see cref="Microsoft.Extensions.Logging.ILoggerFactory"/>. Npgsql's own spans and metrics are named "Npgsql"
+    /// (<c>AddNpgsql()</c> from Npgsql.OpenTelemetry, or <c>AddSource("Npgsql")</c> / <c>AddMeter("Npgsql")</c>).
+    /// </summary>
     public ConversationLedgerBuilder UsePostgres(string connectionString)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        return Store(_ => new PostgresConversationStore(connectionString));
+        Services.RemoveAll<LedgerNpgsqlDataSource>();
+        Services.AddSingleton(sp => new LedgerNpgsqlDataSource(new NpgsqlDataSourceBuilder(connectionString)
+            .UseLoggerFactory(sp.GetService<Microsoft.Extensions.Logging.ILoggerFactory>())
+            .Build()));
+        return Store(sp => new PostgresConversationStore(sp.GetRequiredService<LedgerNpgsqlDataSource>().DataSource));
     }
 
     /// <summary>Keeps threads in PostgreSQL through the caller's data source (not disposed by the container).</summary>

@@ -1,7 +1,9 @@
 using ConversationLedger;
 using ConversationLedger.Extensions.DependencyInjection;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -14,7 +16,8 @@ public static class ConversationLedgerServiceCollectionExtensions
 
     /// <summary>
     /// Registers a singleton <see cref="Ledger"/> with settings set in code. Choose its store and model on the builder
-    /// (<c>UseSqlite</c>, <c>UseAnthropic</c> …). The settings are checked when the host starts
+    /// (<c>UseSqlite</c>, <c>UseAnthropic</c> …). The ledger logs through the container's <see cref="ILoggerFactory"/> and
+    /// creates its meter with its <see cref="IMeterFactory"/>, when there are ones (a host registers both). The settings are checked when the host starts
     /// (<see cref="OptionsValidationException"/> naming each setting, e.g. <c>ConversationLedger:MaxTokens must be positive, not 0</c>).
     /// </summary>
     public static ConversationLedgerBuilder AddConversationLedger(this IServiceCollection services, Action<LedgerOptions>? configure = null)
@@ -55,7 +58,14 @@ public static class ConversationLedgerServiceCollectionExtensions
                 "no model client is registered: call UseAnthropic or UseEmulator on AddConversationLedger()"),
             // A copy: the ledger makes its options read-only, and the container's instance stays what configuration bound.
             sp.GetRequiredService<IOptions<LedgerOptions>>().Value.Clone(),
-            sp.GetRequiredService<LedgerServices>()));
+            WithHostDiagnostics(sp.GetRequiredService<LedgerServices>(), sp)));
         return options;
     }
+
+    // The host's logging and metrics unless the services passed to UseServices name their own.
+    private static LedgerServices WithHostDiagnostics(LedgerServices services, IServiceProvider provider) => services with
+    {
+        LoggerFactory = services.LoggerFactory ?? provider.GetService<ILoggerFactory>(),
+        MeterFactory = services.MeterFactory ?? provider.GetService<IMeterFactory>(),
+    };
 }

@@ -71,3 +71,11 @@ internal sealed class LedgerRedisConnection(IConnectionMultiplexer multiplexer) 
 
     public ValueTask DisposeAsync() => Multiplexer.DisposeAsync();
 }
+
+/// <summary>A PostgreSQL data source the container opened, and so disposes.</summary>
+internal sealed class LedgerNpgsqlDataSource(Npgsql.NpgsqlDataSource dataSource) : IAsyncDisposable
+{
+    public Npgsql.NpgsqlDataSource DataSource { get; } = dataSource;
+
+    public ValueTask DisposeAsync() => DataSource.DisposeAsync();
+}

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace ConversationLedger;
@@ -131,6 +132,7 @@ public sealed class Conversation
             catch (ConcurrencyConflictException) when (attempt < Options.MaxConflictRetries)
             {
                 // Another process won; the next attempt reads its turn and sends on top of it.
+                _ledger.Telemetry.Retry(Key, attempt + 1);
             }
         }
     }
@@ -170,6 +172,8 @@ public sealed class Conversation
         await using var lease = waits
             ? await TurnLease.TakeAsync(Store, Key, Options.TurnLease, cancellationToken)
             : await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, cancellationToken) ?? throw ConcurrencyConflictException.ForTurnInFlight(Key);
+        var started = Stopwatch.GetTimestamp();
+        using var activity = _ledger.Telemetry.StartTurn(Key, settings.Model);
         var (view, selection) = await SelectAsync(settings.Policy, cancellationToken);
         string? summaryError = null;
         if (selection.SummaryDue is { } due)
@@ -178,7 +182,7 @@ public sealed class Conversation
             yield return new TurnSummarizing(due.FromSequence, due.ThroughSequence);
             (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, settings, cancellationToken);
         }
-        var prepared = Finish(view, selection, userMessage, summaryError, settings);
+        var prepared = Finish(view, selection, userMessage, summaryError, settings) with { Started = started };
         if (prepared.Prepared.Fill >= Options.WarnAtFill)
         {
             yield return new TurnContextWarning(prepared.Prepared);
@@ -203,7 +207,7 @@ public sealed class Conversation
         {
             throw new ModelCallException("the stream ended without a complete message");
         }
-        yield return new TurnCommitted(await CommitAsync(prepared, response, cancellationToken));
+        yield return new TurnCommitted(await CommitAsync(prepared, response, activity, cancellationToken));
     }
 
     /// <summary>
@@ -230,8 +234,14 @@ public sealed class Conversation
             : await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, cancellationToken, renew: false) ?? throw ConcurrencyConflictException.ForTurnInFlight(Key);
         try
         {
-            var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken);
-            return new PendingTurn(prepared.Prepared, (response, ct) => CommitAsync(prepared, response, ct), lease);
+            var started = (Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow);
+            var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken) with { Started = started.Item1 };
+            return new PendingTurn(prepared.Prepared, async (response, ct) =>
+            {
+                // The model call was made by the caller: the span covers it, from the turn's start to its commit.
+                using var activity = _ledger.Telemetry.StartTurn(Key, prepared.Prepared.Request.Model, started.Item2);
+                return await CommitAsync(prepared, response, activity, ct);
+            }, lease);
         }
         catch
         {
@@ -331,13 +341,23 @@ public sealed class Conversation
 
     private async Task<TurnResult> SendOnceAsync(Message userMessage, TurnSettings settings, CancellationToken cancellationToken)
     {
-        var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken);
-        var response = await _ledger.Model.SendAsync(prepared.Prepared.Request, cancellationToken);
-        return await CommitAsync(prepared, response, cancellationToken);
+        var started = Stopwatch.GetTimestamp();
+        using var activity = _ledger.Telemetry.StartTurn(Key, settings.Model);
+        try
+        {
+            var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken) with { Started = started };
+            var response = await _ledger.Model.SendAsync(prepared.Prepared.Request, cancellationToken);
+            return await CommitAsync(prepared, response, activity, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _ledger.Telemetry.TurnFailed(activity, Key, settings.Model, ex, Stopwatch.GetElapsedTime(started));
+            throw;
+        }
     }
 
     private async Task<ConversationView> ReadPolicyWindowAsync(WindowSpec window, CancellationToken cancellationToken) =>
-        ConversationView.Project(await Store.ReadWindowAsync(Key, window, cancellationToken));
+        ConversationView.Project(await _ledger.Telemetry.StoreAsync("read_window", () => Store.ReadWindowAsync(Key, window, cancellationToken)));
 
     private async Task<PreparedTurn> PrepareAsync(Message userMessage, bool summarize, TurnSettings settings, CancellationToken cancellationToken)
     {
@@ -388,6 +408,7 @@ public sealed class Conversation
         catch (LedgerException ex) when (ex is ModelCallException or ConcurrencyConflictException)
         {
             var skipped = _ledger.SummaryBackoff.Failed(Key);
+            _ledger.Telemetry.SummaryFailed(Key, ex);
             var (newView, newSelection) = await SelectAsync(settings.Policy, cancellationToken); // pieces stored before the failure count
             return (newView, newSelection, $"{ex.Message} (the next {skipped} turn{(skipped == 1 ? "" : "s")} will not try again)");
         }
@@ -445,7 +466,8 @@ public sealed class Conversation
                 entry,
                 new UsageEntry(new UsageRecord(response.Model, usage, _ledger.Models.Cost(response.Model, usage), response.RequestId, response.StopReason)) { TurnId = turnId },
             ];
-            head = (await Store.AppendAsync(Key, head, entries, cancellationToken)).Head.LastSequence;
+            head = (await AppendAsync(head, entries, cancellationToken)).Head.LastSequence;
+            _ledger.Telemetry.SummaryWritten(Key, response.Model, entry.FromSequence, entry.ThroughSequence, usage);
             summary = entry;
             piece.Clear();
             pieceTokens = 0;
@@ -483,7 +505,7 @@ public sealed class Conversation
     /// <summary>The most tokens of dropped messages one summary request carries; a longer backlog is summarized in pieces.</summary>
     internal const long SummaryPieceTokens = 100_000;
 
-    private async Task<TurnResult> CommitAsync(PreparedTurn prepared, ModelResponse response, CancellationToken cancellationToken)
+    private async Task<TurnResult> CommitAsync(PreparedTurn prepared, ModelResponse response, Activity? activity, CancellationToken cancellationToken)
     {
         var reply = response.Message;
         var problems = ConversationValidator.Validate(Turns([.. prepared.Prepared.Request.Messages, reply]), ValidationOptions.StrictHistory);
@@ -511,8 +533,8 @@ public sealed class Conversation
             entries.Add(new PinEntry(head.LastSequence + 1, true) { TurnId = turnId });
             entries.Add(new PinEntry(head.LastSequence + 2, true) { TurnId = turnId });
         }
-        var stored = await Store.AppendAsync(Key, head.LastSequence, entries, cancellationToken);
-        return new TurnResult
+        var stored = await AppendAsync(head.LastSequence, entries, cancellationToken);
+        var result = new TurnResult
         {
             Key = Key,
             TurnId = turnId,
@@ -524,6 +546,22 @@ public sealed class Conversation
             ContextWarning = request.Fill >= Options.WarnAtFill,
             SummaryError = prepared.SummaryError,
         };
+        _ledger.Telemetry.TurnCommitted(activity, result, prepared.View, Stopwatch.GetElapsedTime(prepared.Started));
+        return result;
+    }
+
+    // Every append of a turn or summary: timed, and a lost race counted and logged before it reaches the caller.
+    private async Task<AppendResult> AppendAsync(long expected, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _ledger.Telemetry.StoreAsync("append", () => Store.AppendAsync(Key, expected, entries, cancellationToken));
+        }
+        catch (ConcurrencyConflictException conflict)
+        {
+            _ledger.Telemetry.Conflict(conflict);
+            throw;
+        }
     }
 
     // The first exchange is pinned (if so configured), and so is a turn that answers a pinned tool call, however it was
@@ -587,5 +625,9 @@ public sealed class Conversation
         }
     }
 
-    private sealed record PreparedTurn(ConversationView View, Message User, int UserTokens, PreparedRequest Prepared, string? SummaryError);
+    private sealed record PreparedTurn(ConversationView View, Message User, int UserTokens, PreparedRequest Prepared, string? SummaryError)
+    {
+        /// <summary>When the turn started (a <see cref="Stopwatch"/> timestamp), for its duration.</summary>
+        public long Started { get; init; } = Stopwatch.GetTimestamp();
+    }
 }

@@ -32,7 +32,10 @@ public sealed class Ledger
         Calibration = services.Calibration ?? new TokenCalibration(Models);
         Defaults = TurnSettings.From(Options, Options.ResolvePolicy());
         Requests = new RequestBuilder(Options, Models, Calibration);
+        Telemetry = new LedgerTelemetry(services.LoggerFactory, services.MeterFactory, Options.EnableSensitiveTelemetryData);
     }
+
+    internal LedgerTelemetry Telemetry { get; }
 
     /// <summary>The store.</summary>
     public IConversationStore Store { get; }

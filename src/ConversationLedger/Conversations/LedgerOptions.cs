@@ -43,6 +43,7 @@ public sealed class LedgerOptions
     private string? _effort;
     private bool _pinFirstExchange = true;
     private bool _promptCaching = true;
+    private bool _enableSensitiveTelemetryData;
     private string _cacheTtl = "5m";
     private int _safetyMarginTokens = 1024;
     private double _warnAtFill = 0.8;
@@ -141,6 +142,12 @@ public sealed class LedgerOptions
 
     /// <summary>Whether requests carry prompt-cache breakpoints. <value>The default value is true.</value></summary>
     public bool PromptCaching { get => _promptCaching; set => Set(ref _promptCaching, value); }
+
+    /// <summary>
+    /// Whether turn spans carry the messages sent and received (<c>gen_ai.input.messages</c>, <c>gen_ai.output.messages</c>,
+    /// <c>gen_ai.system_instructions</c>). Logs never do. <value>The default value is false.</value>
+    /// </summary>
+    public bool EnableSensitiveTelemetryData { get => _enableSensitiveTelemetryData; set => Set(ref _enableSensitiveTelemetryData, value); }
 
     /// <summary>The cache TTL of the breakpoints, "5m" or "1h". <value>The default value is "5m".</value></summary>
     public string CacheTtl { get => _cacheTtl; set => Set(ref _cacheTtl, value); }

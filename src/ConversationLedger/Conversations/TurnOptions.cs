@@ -50,6 +50,18 @@ public sealed record LedgerServices
     /// the same models. <value>The default value is null: each ledger learns its own, starting from <see cref="Models"/>.</value>
     /// </summary>
     public TokenCalibration? Calibration { get; init; }
+
+    /// <summary>
+    /// Where the ledger logs: one line per stored turn, and lines for summaries, conflicts, retries and failed calls (never
+    /// message text or keys; event ids in <see cref="LedgerDiagnostics"/>). <value>The default value is null: no logging.</value>
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>
+    /// Creates the ledger's <see cref="System.Diagnostics.Metrics.Meter"/> (named <see cref="LedgerDiagnostics.Name"/>).
+    /// <value>The default value is null: a meter shared by the process's ledgers.</value>
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
 }
 
 /// <summary>A turn's effective settings: the ledger's options with the turn's overrides applied, checked.</summary>

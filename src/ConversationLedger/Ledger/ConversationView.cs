@@ -43,6 +43,9 @@ public sealed record ConversationView
     /// <summary>How many messages the thread had at its newest reset (0 when never reset).</summary>
     public long MessagesBeforeReset { get; init; }
 
+    /// <summary>The running token sum at the newest reset (0 when never reset).</summary>
+    public long TokensBeforeReset { get; init; }
+
     /// <summary>How many messages the conversation has since the newest reset (read or not).</summary>
     public long MessageCount => Head.RunningMessages - MessagesBeforeReset;
 
@@ -57,6 +60,7 @@ public sealed record ConversationView
         SystemPromptEntry? system = null;
         SummaryEntry? summary = null;
         long messagesBeforeReset = 0;
+        long tokensBeforeReset = 0;
         long editedAt = 0;
         var pinned = new HashSet<long>();
         var edits = new Dictionary<long, EditEntry>();
@@ -70,6 +74,7 @@ public sealed record ConversationView
                     break;
                 case ResetEntry r when r.Sequence == boundary:
                     messagesBeforeReset = r.RunningMessages;
+                    tokensBeforeReset = r.RunningTokens;
                     break;
                 case var _ when entry.Sequence <= boundary:
                     break;
@@ -98,6 +103,7 @@ public sealed record ConversationView
             SystemPromptSet = system,
             Summary = summary,
             MessagesBeforeReset = messagesBeforeReset,
+            TokensBeforeReset = tokensBeforeReset,
             EditedAt = editedAt,
             Messages = messages
                 .OrderBy(m => m.Sequence)
