@@ -78,7 +78,8 @@ public sealed class LedgerChatHistoryProvider : ChatHistoryProvider
             // The request the ledger would send for the new message: the policy's window (a due summary is written first),
             // pins, summary and system prompt, fitted to the budget. Its last message is the new one, which the agent adds.
             var (user, _) = ChatConversion.ToUserMessage(incoming);
-            var pending = await conversation.BeginTurnAsync(user, null, cancellationToken);
+            // Only the request is wanted here; the turn lease goes back at once (the run's turns are committed after the call).
+            await using var pending = await conversation.BeginTurnAsync(user, null, cancellationToken);
             history = ChatConversion.ToChatMessages(pending.Request);
             history.RemoveAt(history.Count - 1);
         }

@@ -76,12 +76,13 @@ public sealed class DiagnosticsTests
         using var host = await StartAsync(logs);
         using var metrics = new MetricCapture(host.Services.GetRequiredService<IMeterFactory>());
         var chat = host.Services.GetRequiredService<Ledger>().Open(_key);
-        var first = await chat.BeginTurnAsync(Message.User("one"));
-        var second = await chat.BeginTurnAsync(Message.User("two"));
+        var turn = await chat.BeginTurnAsync(Message.User("one"));
+        // A writer that takes no turn lease (an edit, a reset) commits while the turn is in flight.
+        var store = host.Services.GetRequiredService<Ledger>().Store;
+        await store.AppendAsync(_key, (await store.GetHeadAsync(_key)).LastSequence, [new ResetEntry("another writer")]);
         var reply = new ModelResponse("msg_1", "claude-sonnet-5-5", Message.Assistant("ok"), "end_turn", new TokenUsage { InputTokens = 3, OutputTokens = 1 }, null);
-        await first.CommitAsync(reply);
 
-        await Assert.ThrowsAsync<ConcurrencyConflictException>(() => second.CommitAsync(reply));
+        await Assert.ThrowsAsync<ConcurrencyConflictException>(() => turn.CommitAsync(reply));
 
         var conflict = Assert.Single(logs.Entries, e => e.EventId.Id == LedgerDiagnostics.ConflictEventId);
         Assert.Equal(LogLevel.Warning, conflict.Level);
