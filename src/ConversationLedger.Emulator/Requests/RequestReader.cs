@@ -624,7 +624,7 @@ public static class RequestReader
 
     private static bool IsBase64(string data)
     {
-        var buffer = data.Length <= 1 << 16 ? stackalloc byte[data.Length] : new byte[data.Length];
+        var buffer = data.Length <= 1024 ? stackalloc byte[data.Length] : new byte[data.Length];
         return data.Length > 0 && Convert.TryFromBase64String(data, buffer, out _);
     }
 
