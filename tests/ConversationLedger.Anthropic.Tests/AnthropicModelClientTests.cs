@@ -189,6 +189,24 @@ public sealed class AnthropicModelClientTests(EmulatorFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task A_streamed_thinking_block_with_its_display_omitted_still_says_thinking_started()
+    {
+        // Sonnet 5.5 thinks by default with its display omitted: no thinking text arrives, only a signature.
+        var events = new List<ModelStreamEvent>();
+        await foreach (var e in fixture.Client().StreamAsync(Request()))
+        {
+            events.Add(e);
+        }
+
+        var firstThinking = events.FindIndex(e => e is ThinkingDelta);
+        Assert.Equal("", ((ThinkingDelta)events[firstThinking]).Text);
+        Assert.True(firstThinking < events.FindIndex(e => e is TextDelta));
+        var reply = events.OfType<StreamCompleted>().Single().Response.Message;
+        Assert.Equal("", reply.Content[0].Thinking!.Text);
+        Assert.False(string.IsNullOrEmpty(reply.Content[0].Thinking!.Signature));
+    }
+
+    [Fact]
     public async Task A_request_the_sdk_cannot_take_fails_as_a_model_call_when_streamed_as_when_sent()
     {
         // Tools nested beyond what the SDK re-parses: the failure must be a ModelCallException, never a bare JsonException.

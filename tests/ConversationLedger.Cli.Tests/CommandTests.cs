@@ -335,6 +335,18 @@ public sealed class PolicyOptionTests
     }
 
     [Fact]
+    public async Task Thinking_whose_text_is_omitted_is_still_shown_as_thinking()
+    {
+        var cli = new CliHarness();
+        cli.Model.Thinking = ""; // display omitted: the block arrives empty, with its signature
+
+        var result = await cli.RunAsync("hello\n", "chat");
+
+        var thinking = result.Output.IndexOf("(thinking)", StringComparison.Ordinal);
+        Assert.True(thinking >= 0 && thinking < result.Output.IndexOf("I can see 1 messages", StringComparison.Ordinal), result.Output);
+    }
+
+    [Fact]
     public async Task The_version_is_one_line()
     {
         var result = await new CliHarness().RunAsync("", "--version");
