@@ -447,7 +447,9 @@ public sealed class Conversation
         long pieceTokens = 0, pieceThrough = 0;
         var wrote = false;
 
+        // The instructions and the running summary go with every piece; counted once per piece, not once per message.
         long Overhead() => O200kTokenCounter.CountText(HistorySummarizer.Instructions) + (summary is null ? 0 : O200kTokenCounter.CountText(summary.Text)) + 64;
+        var overhead = Overhead();
 
         async Task FoldAsync()
         {
@@ -469,6 +471,7 @@ public sealed class Conversation
             head = (await AppendAsync(head, entries, cancellationToken)).Head.LastSequence;
             _ledger.Telemetry.SummaryWritten(Key, response.Model, entry.FromSequence, entry.ThroughSequence, usage);
             summary = entry;
+            overhead = Overhead();
             piece.Clear();
             pieceTokens = 0;
             wrote = true;
@@ -483,8 +486,8 @@ public sealed class Conversation
             }
             foreach (var entry in page.OfType<MessageEntry>().Where(e => e.Sequence <= through))
             {
-                var message = HistorySummarizer.Clip(entry.Message, budget - Overhead(), out var tokens);
-                if (piece.Count > 0 && Overhead() + pieceTokens + tokens > budget)
+                var message = HistorySummarizer.Clip(entry.Message, budget - overhead, out var tokens);
+                if (piece.Count > 0 && overhead + pieceTokens + tokens > budget)
                 {
                     await FoldAsync();
                 }
