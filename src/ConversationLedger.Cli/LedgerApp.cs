@@ -44,6 +44,14 @@ public static class LedgerApp
             config.AddCommand<ImportCommand>("import").WithExample("import", "default.json", "--as", "restored");
             config.AddCommand<DeleteCommand>("delete");
             config.AddCommand<EmulatorCommand>("emulator").WithExample("emulator", "--port", "4010");
+            config.AddCommand<ServeCommand>("serve").WithExample("serve", "--urls", "http://127.0.0.1:5080");
+            config.AddBranch<KeysSettings>("keys", keys =>
+            {
+                keys.SetDescription("API keys of the conversation service");
+                keys.AddCommand<KeyCreateCommand>("create").WithExample("keys", "create", "acme", "--name", "backend");
+                keys.AddCommand<KeyListCommand>("list");
+                keys.AddCommand<KeyRevokeCommand>("revoke");
+            });
         });
         return app;
     }

@@ -424,7 +424,7 @@ public sealed class Conversation
         {
             throw new LedgerValidationException([refusal]);
         }
-        return new PreparedTurn(view, userMessage, userTokens, prepared, summaryError);
+        return new PreparedTurn(view, userMessage, userTokens, prepared, summaryError) { TurnId = settings.TurnId };
     }
 
     // Writes the summary of entries from..through in pieces that each fit the summary model (at most SummaryPieceTokens
@@ -522,7 +522,7 @@ public sealed class Conversation
         var request = prepared.Prepared;
         _ledger.Calibration.Observe(request.Request.Model, request.Parts.Total, response.Usage.TotalInputTokens);
         var head = prepared.View.Head;
-        var turnId = Guid.CreateVersion7().ToString("N");
+        var turnId = prepared.TurnId ?? Guid.CreateVersion7().ToString("N");
         var record = new UsageRecord(response.Model, response.Usage, _ledger.Models.Cost(response.Model, response.Usage), response.RequestId, response.StopReason);
         var entries = new List<LedgerEntry>
         {
@@ -632,5 +632,8 @@ public sealed class Conversation
     {
         /// <summary>When the turn started (a <see cref="Stopwatch"/> timestamp), for its duration.</summary>
         public long Started { get; init; } = Stopwatch.GetTimestamp();
+
+        /// <summary>The id the caller chose for the turn's entries (null: a new one).</summary>
+        public string? TurnId { get; init; }
     }
 }

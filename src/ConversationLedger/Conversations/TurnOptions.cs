@@ -30,6 +30,13 @@ public sealed record TurnOptions
 
     /// <summary>The API's <c>tool_choice</c> object for this turn, verbatim. <value>The default value is null: <see cref="LedgerOptions.ToolChoice"/>.</value></summary>
     public JsonElement? ToolChoice { get; init; }
+
+    /// <summary>
+    /// The id the turn's entries carry (<see cref="LedgerEntry.TurnId"/>), so a caller that lost track of a turn (a crashed
+    /// service instance, a retried request) can find whether it was committed. At most 64 letters, digits, '-' or '_'.
+    /// <value>The default value is null: a new GUID (version 7).</value>
+    /// </summary>
+    public string? TurnId { get; init; }
 }
 
 /// <summary>
@@ -72,7 +79,8 @@ internal sealed record TurnSettings(
     ThinkingOptions? Thinking,
     string? Effort,
     JsonElement? Tools,
-    JsonElement? ToolChoice)
+    JsonElement? ToolChoice,
+    string? TurnId = null)
 {
     /// <summary>The tool definitions' JSON text as sent (kept once, so counting its tokens reads no JSON per turn).</summary>
     public string? ToolsJson { get; } = Tools?.GetRawText();
@@ -103,6 +111,10 @@ internal sealed record TurnSettings(
         {
             throw new ArgumentException(effort, "options");
         }
+        if (turn.TurnId is { } id && (id.Length is 0 or > 64 || !id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')))
+        {
+            throw new ArgumentException("TurnOptions.TurnId must be 1 to 64 letters, digits, '-' or '_'", "options");
+        }
         return new TurnSettings(
             turn.Model ?? Model,
             turn.MaxTokens ?? MaxTokens,
@@ -110,7 +122,8 @@ internal sealed record TurnSettings(
             turn.Thinking ?? Thinking,
             turn.Effort ?? Effort,
             turn.Tools is { } tools ? RequestJson.Checked(tools, JsonValueKind.Array, RequestJson.ToolsRule, "options") : Tools,
-            turn.ToolChoice is { } choice ? RequestJson.Checked(choice, JsonValueKind.Object, RequestJson.ToolChoiceRule, "options") : ToolChoice);
+            turn.ToolChoice is { } choice ? RequestJson.Checked(choice, JsonValueKind.Object, RequestJson.ToolChoiceRule, "options") : ToolChoice,
+            turn.TurnId);
     }
 
     /// <summary>Whether requests to <paramref name="model"/> think: thinking asked for, or not turned off on a model that thinks by default.</summary>

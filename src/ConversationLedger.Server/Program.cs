@@ -1,0 +1,4 @@
+using ConversationLedger.Server;
+
+await using var app = LedgerServer.Build(args);
+await app.RunAsync();
