@@ -55,6 +55,9 @@ internal static class Servers
         return source!;
     }
 
+    /// <summary>Whether the PostgreSQL test server answers (without skipping or failing).</summary>
+    public static async Task<bool> PostgresReachableAsync() => (await PostgresProbe.Value).Source is not null;
+
     /// <summary>The shared Redis connection; skips (or fails in CI) when the server is unreachable.</summary>
     public static async Task<ConnectionMultiplexer> RedisAsync()
     {
