@@ -107,7 +107,7 @@ public sealed class ServiceFixture : IAsyncDisposable
     }
 
     /// <summary>A client of <paramref name="instance"/> (0: the first) with <paramref name="key"/> (null: no credentials).</summary>
-    public Api Client(string? key, int instance = 0) => new(Instances[instance].Url, key);
+    public ServiceClient Client(string? key, int instance = 0) => new(Instances[instance].Url, key);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
@@ -145,7 +145,7 @@ public sealed record Reply(int Status, JsonElement Json, HttpResponseMessage Res
 }
 
 /// <summary>An HTTP client of the service with one tenant's key.</summary>
-public sealed class Api(Uri baseUrl, string? key) : IDisposable
+public sealed class ServiceClient(Uri baseUrl, string? key) : IDisposable
 {
     /// <summary>The underlying client (for streams).</summary>
     public HttpClient Http { get; } = Create(baseUrl, key);
@@ -212,7 +212,8 @@ public sealed class Api(Uri baseUrl, string? key) : IDisposable
 
     private static HttpClient Create(Uri baseUrl, string? key)
     {
-        var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(60) };
+        // No draining: a response disposed before its end closes the connection, as a client that goes away does.
+        var http = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(60) };
         if (key is not null)
         {
             http.DefaultRequestHeaders.Add("x-api-key", key);
