@@ -86,15 +86,23 @@ public static partial class LedgerServer
             _ => ledger.UseSqlite(CreateFolder(store.Target)),
         };
         var api = settings.ModelApi ?? (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ANTHROPIC_API_KEY")) ? "emulator" : "anthropic");
+        // Section "Anthropic": MaxRetries and Timeout of the SDK (the key stays in ANTHROPIC_API_KEY, never in a file).
+        var client = builder.Configuration.GetSection("Anthropic");
         if (api == "anthropic")
         {
-            ledger.UseAnthropic();
+            ledger.UseAnthropic(o => Bind(client, o));
             return (store, "Claude (ANTHROPIC_API_KEY)");
         }
         if (api.StartsWith("emulator:", StringComparison.Ordinal))
         {
-            ledger.UseEmulator(api["emulator:".Length..]);
-            return (store, "the emulator at " + api["emulator:".Length..]);
+            var url = api["emulator:".Length..];
+            ledger.UseAnthropic(o =>
+            {
+                Bind(client, o);
+                o.BaseUrl = url;
+                o.ApiKey ??= "emulator";
+            });
+            return (store, "the emulator at " + url);
         }
         if (api != "emulator")
         {
@@ -102,6 +110,12 @@ public static partial class LedgerServer
         }
         ledger.UseEmulator();
         return (store, "the local emulator (no ANTHROPIC_API_KEY: replies are not from Claude)");
+    }
+
+    private static void Bind(IConfiguration section, ConversationLedger.Anthropic.AnthropicModelClientOptions options)
+    {
+        options.MaxRetries = section.GetValue("MaxRetries", options.MaxRetries);
+        options.Timeout = section.GetValue("Timeout", options.Timeout);
     }
 
     private static ServiceState OpenState(ServerOptions settings, StoreSetting store)

@@ -43,6 +43,13 @@ public sealed class ServerOptions
     /// <summary>How long a turn may wait for a busy thread when the request asks to wait. <value>The default value is 60 seconds.</value></summary>
     public TimeSpan MaxWait { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// The longest a turn may take, model call included; a turn still running then is cancelled (nothing stored) and answered
+    /// with 504. It also ends a model stream that stalls, which the SDK's own timeout (until the response starts) does not.
+    /// <value>The default value is 10 minutes.</value>
+    /// </summary>
+    public TimeSpan TurnTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How long a finished turn's stream can still be re-attached to. <value>The default value is 5 minutes.</value></summary>
     public TimeSpan ReattachWindow { get; set; } = TimeSpan.FromMinutes(5);
 
@@ -70,6 +77,10 @@ public sealed class ServerOptions
         if (RequestsPerSecond < 1 || RequestBurst < 1)
         {
             yield return "Server:RequestsPerSecond and Server:RequestBurst must be at least 1";
+        }
+        if (TurnTimeout <= TimeSpan.Zero)
+        {
+            yield return "Server:TurnTimeout must be positive";
         }
         if (MaxRequestBytes < 1024)
         {

@@ -45,7 +45,7 @@ public static class ThreadEndpoints
     private static async Task<IResult> CreateAsync(HttpContext http, Ledger ledger, ServiceState state)
     {
         var body = await ApiJson.ReadAsync<CreateThreadRequest>(http.Request);
-        var key = new ThreadKey(Tenant(http), body.Scope ?? "default", body.Id ?? NewId());
+        var key = NewKey(Tenant(http), body.Scope ?? "default", body.Id ?? NewId());
         var thread = CheckSettings(ledger, new ThreadInfo
         {
             Key = key, Model = body.Model, Policy = body.Policy, Metadata = CheckMetadata(body.Metadata), RetentionDays = CheckRetention(body.RetentionDays),
@@ -217,7 +217,7 @@ public static class ThreadEndpoints
     {
         var (key, thread) = await KnownThreadAsync(http, state);
         var body = await ApiJson.ReadAsync<ForkRequest>(http.Request);
-        var target = new ThreadKey(key.Tenant, body.Scope ?? key.Scope, body.Id ?? NewId());
+        var target = NewKey(key.Tenant, body.Scope ?? key.Scope, body.Id ?? NewId());
         if (!await state.CreateThreadAsync(thread with { Key = target }, http.RequestAborted))
         {
             return Problems.Result(Problems.Conflict($"thread {target.ThreadId} already exists in scope {target.Scope}"));
@@ -284,7 +284,7 @@ public static class ThreadEndpoints
 
     private static async Task<IResult> ImportAsync(HttpContext http, Ledger ledger, ServiceState state, string? scope, string? id)
     {
-        var key = new ThreadKey(Tenant(http), scope ?? "default", id ?? NewId());
+        var key = NewKey(Tenant(http), scope ?? "default", id ?? NewId());
         var document = new MemoryStream();
         await http.Request.Body.CopyToAsync(document, http.RequestAborted);
         // Parsed and checked before anything is recorded: a bad file changes nothing.
@@ -357,7 +357,14 @@ public static class ThreadEndpoints
         }
         if (thread.Policy is { } policy)
         {
-            HistoryPolicies.Parse(policy);
+            try
+            {
+                HistoryPolicies.Parse(policy);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new ArgumentException(ex.Message.Split(" (Parameter", 2)[0], "policy", ex);
+            }
         }
         return thread;
     }
@@ -389,6 +396,14 @@ public static class ThreadEndpoints
         >= 1 and <= PageRequest.MaxLimit => limit.Value,
         _ => throw new ArgumentException($"limit must be between 1 and {PageRequest.MaxLimit}", "limit"),
     };
+
+    // A key from a body or query, its errors naming the API's fields.
+    private static ThreadKey NewKey(string tenant, string scope, string id)
+    {
+        ThreadKey.CheckPart(scope, "scope");
+        ThreadKey.CheckPart(id, "id");
+        return new ThreadKey(tenant, scope, id);
+    }
 
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 

@@ -117,6 +117,7 @@ public sealed partial class TurnRunner(Ledger ledger, ServiceState state, IOptio
     private async Task RunAsync(RunningTurn turn, TurnStart start)
     {
         using var renewal = turn.Recorded ? StartRenewal(turn) : null;
+        using var deadline = time.CreateTimer(_ => turn.Cancel(TimedOut), null, Settings.TurnTimeout, Timeout.InfiniteTimeSpan);
         TurnOutcome outcome;
         try
         {
@@ -245,9 +246,16 @@ public sealed partial class TurnRunner(Ledger ledger, ServiceState state, IOptio
         }
     }
 
-    private ProblemDetails Cancelled(RunningTurn turn) => _stopping.IsCancellationRequested && turn.CancelReason is null
-        ? Problems.Create(503, "shutting-down", "The service is shutting down", "the turn was cancelled before it finished; nothing was stored — send it again")
-        : Problems.Create(409, "cancelled", "The turn was cancelled", $"{turn.CancelReason ?? "cancelled"}; nothing was stored");
+    private const string TimedOut = "timed out";
+
+    private ProblemDetails Cancelled(RunningTurn turn) => turn.CancelReason switch
+    {
+        null when _stopping.IsCancellationRequested =>
+            Problems.Create(503, "shutting-down", "The service is shutting down", "the turn was cancelled before it finished; nothing was stored — send it again"),
+        TimedOut => Problems.Create(504, "upstream-timeout", "The model API did not finish in time; nothing was stored",
+            $"the turn took longer than Server:TurnTimeout ({Settings.TurnTimeout}) and was cancelled"),
+        var reason => Problems.Create(409, "cancelled", "The turn was cancelled", $"{reason ?? "cancelled"}; nothing was stored"),
+    };
 
     private ProblemDetails Unexpected(Exception ex)
     {
