@@ -52,6 +52,8 @@ public static class LedgerAuthentication
                         context.HandleResponse();
                         return Problems.Write(context.HttpContext, Problems.Unauthorized("the bearer token is not valid"));
                     },
+                    OnForbidden = context => Problems.Write(context.HttpContext,
+                        Problems.Unauthorized($"the bearer token names no tenant (claim \"{options.TenantClaim}\")")),
                 };
                 if (options.Jwt.SigningKey is { Length: > 0 } key)
                 {
