@@ -15,12 +15,15 @@ public sealed record TurnStart(ThreadKey Key, Message Message, TurnOptions Optio
 /// every instance (idempotency keys, re-attach, cancel), and on shutdown lets them finish for a grace period before
 /// cancelling the rest (nothing of a cancelled turn is stored).
 /// </summary>
-public sealed partial class TurnRunner(Ledger ledger, ServiceState state, IOptions<ServerOptions> options, ILogger<TurnRunner> logger, TimeProvider time)
+public sealed partial class TurnRunner(
+    Ledger ledger, ServiceState state, IOptions<ServerOptions> options, ILogger<TurnRunner> logger, TimeProvider time, IHostApplicationLifetime lifetime)
     : IHostedService
 {
     private static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(2);
     private readonly ConcurrentDictionary<(string Tenant, string Id), RunningTurn> _turns = new();
     private readonly CancellationTokenSource _stopping = new();
+    private Task _drained = Task.CompletedTask;
+    private volatile bool _refusing;
     private ServerOptions Settings => options.Value;
 
     /// <summary>The turn with this id running (or recently finished) in this instance, if any.</summary>
@@ -34,7 +37,7 @@ public sealed partial class TurnRunner(Ledger ledger, ServiceState state, IOptio
     public async Task<(RunningTurn? Turn, TurnOutcome? Replayed)> StartAsync(TurnStart start, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(start);
-        if (_stopping.IsCancellationRequested)
+        if (_refusing)
         {
             throw new ServiceStoppingException();
         }
@@ -265,16 +268,25 @@ public sealed partial class TurnRunner(Ledger ledger, ServiceState state, IOptio
 
     private static string Json<T>(T value) => JsonSerializer.Serialize(value, ApiJson.Options);
 
-    /// <inheritdoc />
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    /// <summary>Refuses new turns, lets running ones finish within the grace period, then cancels the rest.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>Starts watching for shutdown: it begins when the host starts stopping, before the server waits for requests.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
     {
+        lifetime.ApplicationStopping.Register(() => _drained = DrainAsync());
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Waits until the turns in flight have finished or been cancelled.</summary>
+    public Task StopAsync(CancellationToken cancellationToken) => _drained.WaitAsync(cancellationToken);
+
+    // Refuses new turns, lets running ones finish within the grace period, then cancels the rest (their clients get a 503
+    // problem, nothing of them is stored), so the server's own wait for open requests ends.
+    private async Task DrainAsync()
+    {
+        _refusing = true;
         var running = _turns.Values.Where(t => !t.Outcome.IsCompleted).Select(t => t.Outcome).ToArray();
         LogStopping(logger, running.Length);
         var finished = Task.WhenAll(running);
-        await Task.WhenAny(finished, Task.Delay(Settings.ShutdownGrace, time, cancellationToken));
+        await Task.WhenAny(finished, Task.Delay(Settings.ShutdownGrace, time));
         await _stopping.CancelAsync();
         await finished.WaitAsync(TimeSpan.FromSeconds(5), time, CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
     }
