@@ -85,7 +85,7 @@ public sealed class StreamingTests(TwoSqliteInstances host) : IClassFixture<TwoS
         using var other = service.Client(service.AcmeKey, instance: 1);
         var path = await api.CreateThreadAsync("stream", "stop");
         var before = (await api.GetAsync(path))["last_sequence"];
-        service.Emulator.Faults.Enqueue("tps:15");
+        service.Emulator.Faults.Enqueue("tps:5"); // slow enough that a cancel through the other instance (renewed every 2 s) arrives first
         await using var stream = await OpenStreamAsync(api, path, "stop me");
         var events = new List<SseItem<string>>();
         string? turnId = null;
