@@ -82,7 +82,7 @@ wait_for " sent · context" 4
 echo "4. Ctrl+C twice at the prompt quits"
 sleep 0.5
 tmux send-keys -t "$pane" C-c
-wait_for "(Ctrl+C again to quit, or type exit)"
+wait_for "(Ctrl+C again to quit, or type /exit)"
 tmux send-keys -t "$pane" C-c
 wait_for "CHAT-EXIT=0"
 

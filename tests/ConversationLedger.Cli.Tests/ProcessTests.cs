@@ -12,7 +12,7 @@ public sealed class ProcessTests : IDisposable
     [Fact]
     public async Task A_resumed_chat_sends_the_earlier_turns_with_the_fourth()
     {
-        var first = await _ledger.RunAsync("My name is Hesham.\nI build automation systems.\nI like tea.\nquit\n", "chat", "--thread", "t1");
+        var first = await _ledger.RunAsync("My name is Hesham.\nI build automation systems.\nI like tea.\n/quit\n", "chat", "--thread", "t1");
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.Contains("no ANTHROPIC_API_KEY: replies come from the local emulator", first.Output);
         Assert.Contains("I can see 5 messages", first.Output);
