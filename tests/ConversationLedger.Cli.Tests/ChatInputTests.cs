@@ -165,6 +165,34 @@ public sealed class ChatInputTests : IDisposable
         Assert.Contains("pinned: none", result.Output[before..]);
     }
 
+    [Fact]
+    public async Task Slash_undo_withdraws_the_newest_turn_and_it_stays_in_the_ledger()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("one\ntwo\n/undo\nthree\n", "chat");
+
+        Assert.Contains("undone:", result.Output);
+        Assert.Equal(["one", FakeModel.ReplyTo(cli.Model.Requests[0]), "three"], cli.Model.Requests[^1].Messages.Select(m => m.Text));
+        Assert.Equal(["one", "two", "three"], await StoredTextsAsync(cli));
+    }
+
+    [Fact]
+    public async Task Slash_retry_regenerates_the_newest_reply_and_show_all_lists_the_withdrawn_turn()
+    {
+        var cli = new CliHarness();
+
+        await cli.RunAsync("one\ntwo\n/retry\n", "chat");
+        var shown = await cli.RunAsync("", "show", "default");
+        var all = await cli.RunAsync("", "show", "default", "--all");
+
+        Assert.Equal(3, cli.Model.Requests.Count);
+        Assert.Equal(cli.Model.Requests[1].Messages, cli.Model.Requests[2].Messages);
+        Assert.Contains("4 messages alternate", shown.Output);
+        Assert.Contains("withdraw #6", all.Output);
+        Assert.Contains("withdraw #7", all.Output);
+    }
+
     private string Script(string name, string body)
     {
         var path = Path.Combine(_folder, name);

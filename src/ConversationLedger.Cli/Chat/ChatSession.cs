@@ -208,7 +208,10 @@ public sealed class ChatSession
         }
     }
 
-    private async Task SendAsync(string text, CancellationToken cancellationToken)
+    private Task SendAsync(string text, CancellationToken cancellationToken) =>
+        StreamTurnAsync(token => _conversation.StreamAsync(Message.User(text), _turn, token), "nothing of this turn was stored", cancellationToken);
+
+    private async Task StreamTurnAsync(Func<CancellationToken, IAsyncEnumerable<TurnUpdate>> stream, string cancelled, CancellationToken cancellationToken)
     {
         using var turn = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var _ = _services.Interrupts.Push(turn.Cancel);
@@ -217,7 +220,7 @@ public sealed class ChatSession
         var thinking = false;
         try
         {
-            await foreach (var update in _conversation.StreamAsync(Message.User(text), _turn, turn.Token))
+            await foreach (var update in stream(turn.Token))
             {
                 switch (update)
                 {
@@ -260,7 +263,7 @@ public sealed class ChatSession
         catch (OperationCanceledException) when (turn.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             Console.WriteLine();
-            Console.MarkupLine("[yellow]cancelled: nothing of this turn was stored[/]");
+            Console.MarkupLine($"[yellow]cancelled: {cancelled}[/]");
         }
         catch (Exception ex) when (ErrorLine.IsExpected(ex))
         {
@@ -284,6 +287,14 @@ public sealed class ChatSession
                 break;
             case "/help":
                 WriteHelp();
+                break;
+            case "/undo":
+                var withdrawn = await _conversation.UndoAsync(cancellationToken);
+                Console.MarkupLine($"[green]undone:[/] the newest turn ({withdrawn.Count} messages, from \"{Markup.Escape(Shorten(withdrawn[0].Message.Text, 40))}\") is withdrawn"
+                    + " [dim](a ledger event: the messages stay in the ledger, ledger show --all lists them; the next request is sent without them)[/]");
+                break;
+            case "/retry":
+                await StreamTurnAsync(token => _conversation.StreamRetryAsync(_turn, token), "nothing of this retry was stored; the earlier reply stands", cancellationToken);
                 break;
             case "/reset":
                 await _conversation.ResetAsync("chat /reset", cancellationToken);
@@ -420,6 +431,12 @@ public sealed class ChatSession
         await SendAsync(message, cancellationToken);
     }
 
+    private static string Shorten(string text, int max)
+    {
+        var line = text.ReplaceLineEndings(" ");
+        return line.Length <= max ? line : string.Concat(line.AsSpan(0, max), "…");
+    }
+
     /// <summary>A fresh thread id for a fork of <paramref name="threadId"/>.</summary>
     public static string ForkName(string threadId)
     {
@@ -438,6 +455,8 @@ public sealed class ChatSession
         table.AddRow("/inspect [[TEXT]]", "the next request: its JSON, tokens per part, cost estimate");
         table.AddRow("/pin N, /unpin N", "always send message #N (when history policies trim)");
         table.AddRow("/system [[TEXT]]", "change the system prompt, or clear it with no text (recorded in the ledger)");
+        table.AddRow("/retry", "regenerate the newest reply (the earlier one stays in the ledger)");
+        table.AddRow("/undo", "take back the newest turn (it stays in the ledger, withdrawn)");
         table.AddRow("/reset", "start afresh; the archive stays readable");
         table.AddRow("/fork [[ID]]", "copy this thread and continue in the copy");
         table.AddRow("/threads", "the threads in this scope");

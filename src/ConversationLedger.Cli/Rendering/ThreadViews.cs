@@ -343,6 +343,7 @@ public static class ThreadViews
         SummaryEntry s => $"summary of #{s.FromSequence}–#{s.ThroughSequence}: {s.Text}",
         ResetEntry r => $"reset{(r.Reason is null ? "" : ": " + r.Reason)}",
         ForkEntry f => $"forked from {f.Parent} after #{f.AtSequence}",
+        EditEntry { Retracted: true } e => $"withdraw #{e.Target} (undo or retry)",
         EditEntry e => $"edit #{e.Target}: {e.Replacement.Text}",
         UsageEntry u => $"{u.Record.Model}: in {u.Record.Usage.InputTokens} out {u.Record.Usage.OutputTokens} {Money(u.Record.CostUsd)}"
             + (u.Record.RequestId is null ? "" : $" ({u.Record.RequestId})"),

@@ -103,6 +103,7 @@ public static class EntryCodec
                 EntryKind.Edit => new EditEntry(p.GetProperty("target").GetInt64(), Message.Parse(p.GetProperty("message")))
                 {
                     ReplacementTokens = p.TryGetProperty("tokens", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetInt32() : null,
+                    Retracted = p.TryGetProperty("retracted", out var retracted) && retracted.ValueKind == JsonValueKind.True,
                 },
                 EntryKind.Usage => new UsageEntry(new UsageRecord(Str(p, "model"), TokenUsage.Parse(p.GetProperty("usage")),
                     decimal.Parse(Str(p, "cost_usd"), CultureInfo.InvariantCulture), OptStr(p, "request_id"), OptStr(p, "stop_reason"))),
@@ -224,6 +225,10 @@ public static class EntryCodec
                 if (e.ReplacementTokens is { } tokens)
                 {
                     w.WriteNumber("tokens", tokens);
+                }
+                if (e.Retracted)
+                {
+                    w.WriteBoolean("retracted", true);
                 }
                 break;
             case UsageEntry u:
