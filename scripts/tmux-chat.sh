@@ -110,6 +110,8 @@ shown=$(ledger show tmux) || fail "ledger show failed: $shown"
 echo "$shown" | grep -qF "valid:" || fail "ledger show did not say valid: $shown"
 echo "$shown" | grep -qF "10 messages now" || fail "expected 10 messages: $shown"
 if echo "$shown" | grep -qF "400 words"; then fail "the cancelled turn was stored: $shown"; fi
+usage=$(ledger usage tmux) || fail "ledger usage failed: $usage"
+echo "$usage" | grep -qF "cancelled" || fail "the cancelled call (billed) is not in the usage log: $usage"
 
 echo "7. the line editor: editing keys (Ctrl+U, Left, End, Ctrl+W) leave no control characters"
 start_chat keys

@@ -264,20 +264,48 @@ public sealed class Conversation
             yield return new TurnContextWarning(prepared.Prepared);
         }
         ModelResponse? response = null;
-        await foreach (var update in _ledger.Model.StreamAsync(prepared.Prepared.Request, cancellationToken))
+        StreamStarted? billed = null;
+        var stream = _ledger.Model.StreamAsync(prepared.Prepared.Request, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        try
         {
-            switch (update)
+            while (true)
             {
-                case TextDelta text:
-                    yield return new TurnTextDelta(text.Text);
-                    break;
-                case ThinkingDelta thinking:
-                    yield return new TurnThinkingDelta(thinking.Text);
-                    break;
-                case StreamCompleted done:
-                    response = done.Response;
-                    break;
+                ModelStreamEvent update;
+                try
+                {
+                    if (!await stream.MoveNextAsync())
+                    {
+                        break;
+                    }
+                    update = stream.Current;
+                }
+                catch (Exception ex) when (billed is not null && response is null)
+                {
+                    // The call started (and is billed): a stream cut short still goes into the usage log.
+                    await RecordUncommittedAsync(billed.Model, billed.Usage, billed.RequestId, null,
+                        ex is OperationCanceledException ? "cancelled" : "interrupted");
+                    throw;
+                }
+                switch (update)
+                {
+                    case StreamStarted callStarted:
+                        billed = callStarted;
+                        break;
+                    case TextDelta text:
+                        yield return new TurnTextDelta(text.Text);
+                        break;
+                    case ThinkingDelta thinking:
+                        yield return new TurnThinkingDelta(thinking.Text);
+                        break;
+                    case StreamCompleted done:
+                        response = done.Response;
+                        break;
+                }
             }
+        }
+        finally
+        {
+            await stream.DisposeAsync();
         }
         if (response is null)
         {
@@ -540,6 +568,7 @@ public sealed class Conversation
             var text = response.Message.Text.Trim();
             if (text.Length == 0)
             {
+                await RecordUncommittedAsync(response, "summary failed");
                 throw new ModelCallException("the summary came back empty", requestId: response.RequestId);
             }
             var turnId = Guid.CreateVersion7().ToString("N");
@@ -550,7 +579,15 @@ public sealed class Conversation
                 entry,
                 new UsageEntry(new UsageRecord(response.Model, usage, _ledger.Models.Cost(response.Model, usage), response.RequestId, response.StopReason)) { TurnId = turnId },
             ];
-            head = (await AppendAsync(head, entries, cancellationToken)).Head.LastSequence;
+            try
+            {
+                head = (await AppendAsync(head, entries, cancellationToken)).Head.LastSequence;
+            }
+            catch (ConcurrencyConflictException)
+            {
+                await RecordUncommittedAsync(response, "summary failed");
+                throw;
+            }
             _ledger.Telemetry.SummaryWritten(Key, response.Model, entry.FromSequence, entry.ThroughSequence, usage);
             summary = entry;
             overhead = Overhead();
@@ -618,6 +655,7 @@ public sealed class Conversation
         var problems = ConversationValidator.Validate(Turns([.. prepared.Prepared.Request.Messages, reply]), ValidationOptions.StrictHistory);
         if (problems.Count > 0)
         {
+            await RecordUncommittedAsync(response, "refused");
             throw new ModelCallException(
                 $"the reply (stop_reason {response.StopReason ?? "none"}) cannot be stored: {string.Join("; ", problems)}",
                 requestId: response.RequestId);
@@ -642,7 +680,17 @@ public sealed class Conversation
         }
         // A retry withdraws the turn it replaces in the same append: both happen, or neither.
         entries.AddRange(Retractions(prepared.Withdrawn, turnId));
-        var stored = await AppendAsync(head.LastSequence, entries, cancellationToken);
+        AppendResult stored;
+        try
+        {
+            stored = await AppendAsync(head.LastSequence, entries, cancellationToken);
+        }
+        catch (ConcurrencyConflictException)
+        {
+            // The call was made and billed; the turn lost. Its usage is recorded on top of the winner's history.
+            await RecordUncommittedAsync(response, "conflict");
+            throw;
+        }
         var result = new TurnResult
         {
             Key = Key,
@@ -657,6 +705,38 @@ public sealed class Conversation
         };
         _ledger.Telemetry.TurnCommitted(activity, result, prepared.View, Stopwatch.GetElapsedTime(prepared.Started));
         return result;
+    }
+
+    private Task RecordUncommittedAsync(ModelResponse response, string why) =>
+        RecordUncommittedAsync(response.Model, response.Usage, response.RequestId, response.StopReason, why);
+
+    // A billed call that is part of no committed turn or summary still goes into the usage log, as a usage entry of its own
+    // on top of whatever the thread holds now (marked with why). Best effort, on a token of its own (the turn's may be
+    // cancelled): a store that fails here must not hide the error that brought us here.
+    private async Task RecordUncommittedAsync(string model, TokenUsage usage, string? requestId, string? stopReason, string why)
+    {
+        var record = new UsageRecord(model, usage, _ledger.Models.Cost(model, usage), requestId, stopReason) { Uncommitted = why };
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            try
+            {
+                var head = await Store.GetHeadAsync(Key, timeout.Token);
+                await Store.AppendAsync(Key, head.LastSequence, [new UsageEntry(record) { TurnId = Guid.CreateVersion7().ToString("N") }], timeout.Token);
+                return;
+            }
+            catch (ConcurrencyConflictException)
+            {
+                // Another writer again: read the new head and try once more.
+            }
+#pragma warning disable CA1031 // whatever the store throws, the caller's own error is the one to report
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                _ledger.Telemetry.UsageNotRecorded(Key, ex);
+                return;
+            }
+        }
     }
 
     // Every append of a turn or summary: timed, and a lost race counted and logged before it reaches the caller.

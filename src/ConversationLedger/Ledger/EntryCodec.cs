@@ -106,7 +106,10 @@ public static class EntryCodec
                     Retracted = p.TryGetProperty("retracted", out var retracted) && retracted.ValueKind == JsonValueKind.True,
                 },
                 EntryKind.Usage => new UsageEntry(new UsageRecord(Str(p, "model"), TokenUsage.Parse(p.GetProperty("usage")),
-                    decimal.Parse(Str(p, "cost_usd"), CultureInfo.InvariantCulture), OptStr(p, "request_id"), OptStr(p, "stop_reason"))),
+                    decimal.Parse(Str(p, "cost_usd"), CultureInfo.InvariantCulture), OptStr(p, "request_id"), OptStr(p, "stop_reason"))
+                {
+                    Uncommitted = OptStr(p, "uncommitted"),
+                }),
                 _ => throw new LedgerFormatException($"unknown entry kind \"{kind}\""),
             };
         }
@@ -241,6 +244,10 @@ public static class EntryCodec
                 if (u.Record.StopReason is not null)
                 {
                     w.WriteString("stop_reason", u.Record.StopReason);
+                }
+                if (u.Record.Uncommitted is not null)
+                {
+                    w.WriteString("uncommitted", u.Record.Uncommitted);
                 }
                 w.WritePropertyName("usage");
                 u.Record.Usage.WriteTo(w);

@@ -36,6 +36,7 @@ public sealed class EntryCodecTests
             new TokenUsage { InputTokens = 10, OutputTokens = 5, CacheReadInputTokens = 100, CacheCreation1hInputTokens = 3, CacheCreationInputTokens = 3, ThinkingTokens = 2, ServiceTier = "standard" },
             0.0001234m, "req_01", "end_turn")),
         ["usage_without_ids"] = new UsageEntry(new UsageRecord("m", new TokenUsage(), 0m)),
+        ["usage_uncommitted"] = new UsageEntry(new UsageRecord("m", new TokenUsage { InputTokens = 3 }, 0.1m, "req_2") { Uncommitted = "cancelled" }),
     };
 
     private static LedgerEntry Stored(string name) => Entries()[name] with
