@@ -47,6 +47,9 @@ public sealed class ChatSession
     /// </summary>
     public Func<ThreadKey, ThreadFiles>? Files { get; init; }
 
+    /// <summary>Where the ledger is, for error lines that name it. <value>The default value is null.</value></summary>
+    public StoreLocation? Store { get; init; }
+
     private ThreadFiles CurrentFiles => Files?.Invoke(Thread) ?? new ThreadFiles((string?)null);
 
     private IAnsiConsole Console => _services.Console;
@@ -107,7 +110,7 @@ public sealed class ChatSession
             catch (Exception ex) when (ErrorLine.IsExpected(ex))
             {
                 // A failed turn stored nothing; the thread is as it was and the chat goes on.
-                ErrorLine.Write(_services.Errors, ex);
+                ErrorLine.Write(_services.Errors, ex, Store);
             }
         }
     }
@@ -178,33 +181,50 @@ public sealed class ChatSession
 
     /// <summary>
     /// Reads a line; Ctrl+C once prints a hint, twice ends the chat (null). The read stays pending across the
-    /// first Ctrl+C so no typed line is lost.
+    /// first Ctrl+C so no typed line is lost. Presses are counted, not signalled: two in quick succession are two, however
+    /// late this loop gets to them (a signal set twice before it was seen would count once, and the chat would hang).
     /// </summary>
     private async Task<string?> ReadLineAsync(CancellationToken cancellationToken)
     {
         var input = _services.Input;
         _pendingLine ??= Task.Run(() => input.ReadLine(), CancellationToken.None);
-        var presses = 0;
-        var interrupted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var _ = _services.Interrupts.Push(() => interrupted.TrySetResult());
-        using var __ = cancellationToken.Register(() => interrupted.TrySetResult());
+        var presses = System.Threading.Channels.Channel.CreateUnbounded<bool>();
+        using var _ = _services.Interrupts.Push(() => presses.Writer.TryWrite(true));
+        using var __ = cancellationToken.Register(() => presses.Writer.TryWrite(true));
+        var count = 0;
         while (true)
         {
-            var done = await Task.WhenAny(_pendingLine, interrupted.Task);
+            var pressed = presses.Reader.WaitToReadAsync(CancellationToken.None).AsTask();
+            var done = await Task.WhenAny(_pendingLine, pressed);
             if (done == _pendingLine)
             {
                 var line = await _pendingLine;
                 _pendingLine = null;
                 return line;
             }
-            if (cancellationToken.IsCancellationRequested || ++presses >= 2)
+            var before = count;
+            while (presses.Reader.TryRead(out var press) && press)
+            {
+                count++;
+            }
+            if (cancellationToken.IsCancellationRequested)
             {
                 return null;
             }
-            Console.WriteLine();
-            Console.MarkupLine("[dim](Ctrl+C again to quit, or type /exit)[/]");
-            Console.Markup("[bold green]you>[/] ");
-            interrupted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (before == 0)
+            {
+                // Said at the first press, also when the second came before it was seen.
+                Console.WriteLine();
+                Console.MarkupLine("[dim](Ctrl+C again to quit, or type /exit)[/]");
+                if (count < 2)
+                {
+                    Console.Markup("[bold green]you>[/] ");
+                }
+            }
+            if (count >= 2)
+            {
+                return null;
+            }
         }
     }
 

@@ -65,7 +65,7 @@ public sealed class ChatCommand(CliServices services) : LedgerCommand<ChatSettin
             // What the model would refuse on every turn is refused now, in the API's words.
             throw new LedgerValidationException([refusal]);
         }
-        await new ChatSession(Services, session, settings.Thread, turn) { Files = FilesOf }.RunAsync(system, cancellationToken);
+        await new ChatSession(Services, session, settings.Thread, turn) { Files = FilesOf, Store = store }.RunAsync(system, cancellationToken);
         return 0;
     }
 
