@@ -218,7 +218,11 @@ public sealed class AnthropicModelClient : IModelClient
                     {
                         _usage = startUsage;
                     }
-                    return null;
+                    // From here the call is billed: the ledger records this usage if the stream is then cut short.
+                    using (var reported = JsonDocument.Parse(_usage.ToJsonString()))
+                    {
+                        return new StreamStarted(_message["model"]?.GetValue<string>() ?? "", TokenUsage.Parse(reported.RootElement), RequestId);
+                    }
                 case "content_block_start":
                     var index = data.GetProperty("index").GetInt64();
                     var started = _blocks[index] = JsonNode.Parse(data.GetProperty("content_block").GetRawText())!.AsObject();

@@ -71,6 +71,8 @@ public sealed class AnthropicModelClientTests(EmulatorFixture fixture) : IClassF
         }
 
         var streamed = Assert.IsType<StreamCompleted>(events[^1]).Response;
+        // message_start reports the prompt's usage first: what is billed if the stream is then cut short.
+        Assert.Equal(plain.Usage.InputTokens, Assert.IsType<StreamStarted>(events[0]).Usage.InputTokens);
         Assert.Equal("Calling the tool.", string.Concat(events.OfType<TextDelta>().Select(d => d.Text)));
         Assert.Equal("Weighing options.", string.Concat(events.OfType<ThinkingDelta>().Select(d => d.Text)));
         Assert.NotEmpty(events.OfType<ToolInputDelta>());

@@ -48,7 +48,7 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
     }
 
     [Fact]
-    public async Task A_stream_cut_by_the_server_stores_nothing()
+    public async Task A_stream_cut_by_the_server_stores_nothing_of_the_turn_and_logs_its_billed_usage()
     {
         var ledger = NewLedger();
         var chat = ledger.Open(new ThreadKey("t", "s", "cut"));
@@ -63,7 +63,12 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
             }
         });
 
-        Assert.Equal(before, await ledger.Store.ReadEntriesAsync(chat.Key, 0, 1000));
+        // Nothing of the turn; the call had started (message_start reported its usage), so it is in the usage log.
+        var after = await ledger.Store.ReadEntriesAsync(chat.Key, 0, 1000);
+        Assert.Equal(before, after.Take(before.Count));
+        var billed = Assert.IsType<UsageEntry>(Assert.Single(after.Skip(before.Count)));
+        Assert.Equal("interrupted", billed.Record.Uncommitted);
+        Assert.True(billed.Record.Usage.InputTokens > 0);
     }
 
     [Fact]

@@ -11,7 +11,7 @@ public sealed class ChatCommandTests
     {
         var cli = new CliHarness();
 
-        var result = await cli.RunAsync("hello\nhow are you?\nexit\n", "chat");
+        var result = await cli.RunAsync("hello\nhow are you?\n/exit\n", "chat");
 
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("I can see 1 messages.", result.Output);
@@ -61,7 +61,7 @@ public sealed class ChatCommandTests
     public async Task Chat_resumes_an_existing_thread_and_sends_its_history()
     {
         var cli = new CliHarness();
-        await cli.RunAsync("one\ntwo\nthree\nquit\n", "chat", "--thread", "t1");
+        await cli.RunAsync("one\ntwo\nthree\n/quit\n", "chat", "--thread", "t1");
 
         var result = await cli.RunAsync("four\n", "chat", "--thread", "t1");
 
@@ -96,7 +96,7 @@ public sealed class ChatCommandTests
                 interrupts.Raise();
                 cli.Model.HoldStream = false;
                 input.Add("second");
-                input.Add("exit");
+                input.Add("/exit");
             }, TaskScheduler.Default);
         }, "chat");
 
@@ -113,18 +113,18 @@ public sealed class ChatCommandTests
     {
         var cli = new CliHarness();
         using var input = new BlockingInput();
+        // Two presses back to back, with no pause for the chat to print its hint in between: both count.
         var run = cli.RunAsync(input, interrupts => _ = Task.Run(async () =>
         {
             await input.Waiting.Task;
             interrupts.Raise();
-            await Task.Delay(50);
             interrupts.Raise();
         }), "chat");
 
         var result = await run.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(0, result.ExitCode);
-        Assert.Contains("(Ctrl+C again to quit, or type exit)", result.Output);
+        Assert.Contains("(Ctrl+C again to quit, or type /exit)", result.Output);
     }
 
     [Fact]
@@ -150,7 +150,7 @@ public sealed class ChatCommandTests
         await File.WriteAllTextAsync(file, "You are terse.\n");
         try
         {
-            var ok = await cli.RunAsync("hi\n/system\n", "chat", "--system", "@" + file);
+            var ok = await cli.RunAsync("hi\n/history\n", "chat", "--system", "@" + file);
             var missing = await cli.RunAsync("hi\n", "chat", "--system", "@" + file + ".missing");
 
             Assert.Equal("You are terse.", cli.Model.Requests[0].System[0].Text);

@@ -12,7 +12,7 @@ public sealed class ProcessTests : IDisposable
     [Fact]
     public async Task A_resumed_chat_sends_the_earlier_turns_with_the_fourth()
     {
-        var first = await _ledger.RunAsync("My name is Hesham.\nI build automation systems.\nI like tea.\nquit\n", "chat", "--thread", "t1");
+        var first = await _ledger.RunAsync("My name is Hesham.\nI build automation systems.\nI like tea.\n/quit\n", "chat", "--thread", "t1");
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.Contains("no ANTHROPIC_API_KEY: replies come from the local emulator", first.Output);
         Assert.Contains("I can see 5 messages", first.Output);
@@ -84,7 +84,20 @@ public sealed class ProcessTests : IDisposable
         var result = await _ledger.RunAsync("", "threads", "--store", "postgres:Host=127.0.0.1;Port=1;Username=nobody;Timeout=2");
 
         Assert.Equal(1, result.ExitCode);
-        Assert.StartsWith("error: the store failed: ", result.Errors.Trim());
+        Assert.StartsWith("error: the store postgres:(connection string) failed: ", result.Errors.Trim());
+        Assert.Single(result.Errors.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public async Task A_sqlite_error_names_the_file()
+    {
+        var broken = Path.Combine(_ledger.Root, "broken.db");
+        await File.WriteAllTextAsync(broken, "this is not a database, but it is long enough to have a header of sorts........");
+
+        var result = await _ledger.RunAsync("", "threads", "--store", "sqlite:" + broken);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith($"error: the store sqlite:{broken} failed: ", result.Errors.Trim());
         Assert.Single(result.Errors.Trim().Split('\n'));
     }
 

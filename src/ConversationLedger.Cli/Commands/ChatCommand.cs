@@ -46,20 +46,65 @@ public sealed class ChatCommand(CliServices services) : LedgerCommand<ChatSettin
         var system = settings.System is ['@', .. var path] ? (await File.ReadAllTextAsync(path, cancellationToken)).Trim() : settings.System;
         await using var session = await OpenAsync(settings, withModel: true, cancellationToken);
         var ledger = session.Ledger;
+        var store = CliDefaults.Store(settings.Store, Services.Environment);
+        ThreadFiles FilesOf(ThreadKey key) => ThreadFiles.For(store, Services.Environment, key);
+        var files = FilesOf(session.Key(settings.Thread));
+        var (policy, model) = Remembered(settings, files, ledger);
         var thinking = settings.ThinkingOptions();
         var turn = new TurnOptions
         {
+            Policy = policy,
+            Model = model,
             Thinking = thinking,
             Effort = settings.Effort,
             // A budget is part of max_tokens: leave the usual room for the answer on top of it.
             MaxTokens = (settings.MaxTokens ?? ledger.Options.MaxTokens) + (thinking is { Mode: ThinkingMode.Budget, BudgetTokens: var budget } ? budget : 0),
         };
-        if (ModelRules.CheckSettings(ledger.Models.Get(ledger.Options.Model), turn.Thinking, turn.Effort, turn.MaxTokens ?? ledger.Options.MaxTokens) is { } refusal)
+        if (ModelRules.CheckSettings(ledger.Models.Get(turn.Model ?? ledger.Options.Model), turn.Thinking, turn.Effort, turn.MaxTokens ?? ledger.Options.MaxTokens) is { } refusal)
         {
             // What the model would refuse on every turn is refused now, in the API's words.
             throw new LedgerValidationException([refusal]);
         }
-        await new ChatSession(Services, session, settings.Thread, turn).RunAsync(system, cancellationToken);
+        await new ChatSession(Services, session, settings.Thread, turn) { Files = FilesOf, Store = store }.RunAsync(system, cancellationToken);
         return 0;
+    }
+
+    // The policy and model chosen for the thread last time (/policy, /model, or the options) apply when neither the
+    // options nor the environment name one; what the options name is remembered for next time.
+    private (IHistoryPolicy? Policy, string? Model) Remembered(ChatSettings settings, ThreadFiles files, Ledger ledger)
+    {
+        var remembered = files.ReadSettings();
+        var chosenPolicy = !string.IsNullOrWhiteSpace(settings.Policy) ? settings.Policy : null;
+        var chosenModel = !string.IsNullOrWhiteSpace(settings.Model) ? settings.Model : null;
+        if (chosenPolicy is not null || chosenModel is not null)
+        {
+            files.WriteSettings(remembered with { Policy = chosenPolicy ?? remembered.Policy, Model = chosenModel ?? remembered.Model });
+        }
+        IHistoryPolicy? policy = null;
+        string? model = null;
+        var notes = new List<string>();
+        if (chosenPolicy is null && Services.Environment("LEDGER_POLICY") is not { Length: > 0 } && remembered.Policy is { } policyName)
+        {
+            try
+            {
+                policy = HistoryPolicies.Parse(policyName);
+                notes.Add("policy " + policyName);
+            }
+            catch (ArgumentException)
+            {
+                // A remembered name this version cannot read: the default applies.
+            }
+        }
+        if (chosenModel is null && Services.Environment("LEDGER_MODEL") is not { Length: > 0 } && remembered.Model is { } modelId
+            && modelId != ledger.Options.Model && ledger.Models.TryGet(modelId, out _))
+        {
+            model = modelId;
+            notes.Add("model " + modelId);
+        }
+        if (notes.Count > 0)
+        {
+            Console.MarkupLine($"[dim]as chosen last time in this thread: {Markup.Escape(string.Join(", ", notes))} (--policy and --model choose others)[/]");
+        }
+        return (policy, model);
     }
 }

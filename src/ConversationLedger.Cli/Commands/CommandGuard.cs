@@ -14,7 +14,11 @@ public static class CommandGuard
     public const int CancelledExitCode = 130;
 
     /// <summary>Runs <paramref name="body"/>.</summary>
-    public static async Task<int> RunAsync(CliServices services, Func<Task<int>> body, CancellationToken cancellationToken)
+    /// <param name="services">The consoles.</param>
+    /// <param name="body">The command.</param>
+    /// <param name="cancellationToken">The command's cancellation.</param>
+    /// <param name="store">The store the command opened, if any, for error lines that name it.</param>
+    public static async Task<int> RunAsync(CliServices services, Func<Task<int>> body, CancellationToken cancellationToken, Func<StoreLocation?>? store = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(body);
@@ -29,7 +33,7 @@ public static class CommandGuard
         }
         catch (Exception ex) when (ErrorLine.IsExpected(ex))
         {
-            ErrorLine.Write(services.Errors, ex);
+            ErrorLine.Write(services.Errors, ex, store?.Invoke());
             return 1;
         }
     }

@@ -12,6 +12,9 @@ namespace ConversationLedger.Cli.Commands;
 public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncCommand<TSettings>
     where TSettings : LedgerSettings
 {
+    // The store the command opened: error lines from its driver name it.
+    private StoreLocation? _store;
+
     /// <summary>The outside world.</summary>
     protected CliServices Services { get; } = services ?? throw new ArgumentNullException(nameof(services));
 
@@ -54,7 +57,7 @@ public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncComm
 
     /// <inheritdoc />
     public sealed override Task<int> ExecuteAsync(CommandContext context, TSettings settings, CancellationToken cancellationToken) =>
-        CommandGuard.RunAsync(Services, () => RunAsync(settings, cancellationToken), cancellationToken);
+        CommandGuard.RunAsync(Services, () => RunAsync(settings, cancellationToken), cancellationToken, () => _store);
 
     /// <summary>Runs the command; expected errors may propagate.</summary>
     protected abstract Task<int> RunAsync(TSettings settings, CancellationToken cancellationToken);
@@ -62,6 +65,7 @@ public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncComm
     /// <summary>Opens the store (and the model, if asked), announcing an emulator in one line.</summary>
     protected async Task<LedgerSession> OpenAsync(TSettings settings, bool withModel, CancellationToken cancellationToken)
     {
+        _store = CliDefaults.Store(settings.Store, Services.Environment);
         var session = await LedgerSession.OpenAsync(Services, settings, withModel, cancellationToken);
         if (session.ModelNotice is { } notice)
         {

@@ -14,8 +14,14 @@ public sealed class CliServices
     /// <summary>Where error lines go. <value>The default value is <see cref="Console"/>.</value></summary>
     public IAnsiConsole? ErrorConsole { get; init; }
 
-    /// <summary>Where the chat reads lines from.</summary>
+    /// <summary>Where the chat reads lines from when there is no <see cref="Terminal"/>.</summary>
     public required TextReader Input { get; init; }
+
+    /// <summary>
+    /// The interactive terminal the chat's line editor works on, or null when input or output is not a terminal (piped:
+    /// the chat then reads <see cref="Input"/> line by line). <value>The default value is null.</value>
+    /// </summary>
+    public Chat.Input.ITerminal? Terminal { get; init; }
 
     /// <summary>Ctrl+C.</summary>
     public required Interrupts Interrupts { get; init; }
@@ -41,11 +47,13 @@ public sealed class CliServices
             // An error is one line: a pipe has no width to wrap at.
             errors.Profile.Width = short.MaxValue;
         }
+        var console = AnsiConsole.Console;
         return new CliServices
         {
-            Console = AnsiConsole.Console,
+            Console = console,
             ErrorConsole = errors,
             Input = System.Console.In,
+            Terminal = Chat.Input.UnixTerminal.TryOpen(console.Profile.Out.Writer, System.Environment.GetEnvironmentVariable),
             Interrupts = Interrupts.FromConsole(),
         };
     }

@@ -10,11 +10,12 @@ public static class ErrorLine
         exception is LedgerException or IOException or UnauthorizedAccessException or FormatException or ArgumentException
             || IsStoreFailure(exception);
 
-    private static bool IsStoreFailure(Exception exception) =>
+    /// <summary>Whether the error came from the store's driver (SQLite, PostgreSQL, Redis).</summary>
+    public static bool IsStoreFailure(Exception exception) =>
         exception is System.Data.Common.DbException or StackExchange.Redis.RedisException;
 
-    /// <summary>Writes the error line.</summary>
-    public static void Write(IAnsiConsole console, Exception exception)
+    /// <summary>Writes the error line; a store's error names the store (<paramref name="store"/>: a SQLite file by its path).</summary>
+    public static void Write(IAnsiConsole console, Exception exception, Hosting.StoreLocation? store = null)
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(exception);
@@ -23,7 +24,10 @@ public static class ErrorLine
         if (IsStoreFailure(exception))
         {
             // Drivers connect lazily, so an unreachable server shows up at the first read, not when the store opens.
-            message = "the store failed: " + message;
+            message = (store is null ? "the store failed: " : $"the store {store} failed: ") + message
+                + (store is { Kind: Hosting.StoreKind.Sqlite } && message.Contains("readonly database", StringComparison.OrdinalIgnoreCase)
+                    ? " (SQLite needs to write to the file and its folder even to read it, for its journal)"
+                    : "");
         }
         console.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
     }

@@ -140,12 +140,21 @@ public static class ThreadViews
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(models);
-        // Every model call, labelled: the turns numbered, the calls that wrote a summary (same commit as the summary) named.
+        // Every model call, labelled: the turns numbered, the calls that wrote a summary (same commit as the summary) named,
+        // billed calls that are part of no committed turn by why (cancelled, conflict …). What a fork copied from its parent
+        // (the entries before the newest fork entry) is inherited: shown, but not counted in this thread's total.
+        var all = new List<LedgerEntry>();
+        await foreach (var entry in ReadAllAsync(store, key, cancellationToken))
+        {
+            all.Add(entry);
+        }
+        var forkedAt = all.OfType<ForkEntry>().LastOrDefault();
         var turns = new List<UsageEntry>();
         var labels = new List<string>();
+        var inherited = new List<bool>();
         var summaryCommits = new HashSet<string>(StringComparer.Ordinal);
         var turnNumber = 0;
-        await foreach (var entry in ReadAllAsync(store, key, cancellationToken))
+        foreach (var entry in all)
         {
             if (entry is SummaryEntry { TurnId: { } summaryCommit })
             {
@@ -154,9 +163,12 @@ public static class ThreadViews
             else if (entry is UsageEntry usage)
             {
                 turns.Add(usage);
-                labels.Add(usage.TurnId is { } commit && summaryCommits.Contains(commit)
-                    ? "summary"
-                    : (++turnNumber).ToString(Invariant));
+                var copied = forkedAt is not null && usage.Sequence < forkedAt.Sequence;
+                inherited.Add(copied);
+                var label = usage.Record.Uncommitted is { } why ? why
+                    : usage.TurnId is { } commit && summaryCommits.Contains(commit) ? "summary"
+                    : (++turnNumber).ToString(Invariant);
+                labels.Add(copied ? label + " (inherited)" : label);
             }
         }
         if (turns.Count == 0)
@@ -193,15 +205,35 @@ public static class ThreadViews
                 Money(record.CostUsd),
                 window > 0 ? Percent((double)record.Usage.TotalInputTokens / window, 1) : "?").ToArray());
         }
-        var total = turns.Select(t => t.Record).ToArray();
+        var own = turns.Where((_, i) => !inherited[i]).Select(t => t.Record).ToArray();
+        var copiedRecords = turns.Where((_, i) => inherited[i]).Select(t => t.Record).ToArray();
+        if (copiedRecords.Length > 0)
+        {
+            table.AddRow(Row(
+                "[dim]inherited[/]", "",
+                copiedRecords.Sum(r => r.Usage.InputTokens).ToString("N0", Invariant),
+                copiedRecords.Sum(r => r.Usage.CacheReadInputTokens).ToString("N0", Invariant),
+                copiedRecords.Sum(r => r.Usage.CacheCreationInputTokens).ToString("N0", Invariant),
+                copiedRecords.Sum(r => r.Usage.OutputTokens).ToString("N0", Invariant),
+                $"[dim]{Money(copiedRecords.Sum(r => r.CostUsd))}[/]", "").ToArray());
+        }
+        var total = own;
         table.AddRow(Row(
-            "[bold]all[/]", "",
+            copiedRecords.Length > 0 ? "[bold]this thread[/]" : "[bold]all[/]", "",
             total.Sum(r => r.Usage.InputTokens).ToString("N0", Invariant),
             total.Sum(r => r.Usage.CacheReadInputTokens).ToString("N0", Invariant),
             total.Sum(r => r.Usage.CacheCreationInputTokens).ToString("N0", Invariant),
             total.Sum(r => r.Usage.OutputTokens).ToString("N0", Invariant),
             $"[bold]{Money(total.Sum(r => r.CostUsd))}[/]", "").ToArray());
         console.Write(table);
+        if (copiedRecords.Length > 0)
+        {
+            console.MarkupLine($"[dim]inherited: copied from {Markup.Escape(forkedAt!.Parent.ToString())} by the fork after its entry {forkedAt.AtSequence}; paid for there, so not in this thread's total[/]");
+        }
+        if (turns.Any(t => t.Record.Uncommitted is not null))
+        {
+            console.MarkupLine("[dim]cancelled, interrupted, conflict, refused, summary failed: calls that were billed but are part of no stored turn (counted in the total)[/]");
+        }
 
         // The guide: "Graph it over time" — prompt tokens grow with every turn that resends the history.
         const int MaxBars = 40;
@@ -227,7 +259,7 @@ public static class ThreadViews
         console.Write(costs);
     }
 
-    private static string ChartLabel(string label) => label == "summary" ? label : $"turn {label}";
+    private static string ChartLabel(string label) => char.IsAsciiDigit(label[0]) ? $"turn {label}" : label;
 
     /// <summary>
     /// The next request a turn would send (prepared by the conversation itself, policy and all): the tokens of each
@@ -343,6 +375,7 @@ public static class ThreadViews
         SummaryEntry s => $"summary of #{s.FromSequence}–#{s.ThroughSequence}: {s.Text}",
         ResetEntry r => $"reset{(r.Reason is null ? "" : ": " + r.Reason)}",
         ForkEntry f => $"forked from {f.Parent} after #{f.AtSequence}",
+        EditEntry { Retracted: true } e => $"withdraw #{e.Target} (undo or retry)",
         EditEntry e => $"edit #{e.Target}: {e.Replacement.Text}",
         UsageEntry u => $"{u.Record.Model}: in {u.Record.Usage.InputTokens} out {u.Record.Usage.OutputTokens} {Money(u.Record.CostUsd)}"
             + (u.Record.RequestId is null ? "" : $" ({u.Record.RequestId})"),

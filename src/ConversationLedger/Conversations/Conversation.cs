@@ -162,7 +162,75 @@ public sealed class Conversation
         return StreamCoreAsync(userMessage, Defaults.With(options), cancellationToken);
     }
 
-    private async IAsyncEnumerable<TurnUpdate> StreamCoreAsync(Message userMessage, TurnSettings settings, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>
+    /// Regenerates the newest reply: the newest turn's question is sent again on the history before it (as the policy
+    /// selects it now) and streamed as <see cref="StreamAsync(Message, TurnOptions?, CancellationToken)"/> streams a turn.
+    /// When the new reply is committed, the newest turn is withdrawn in the same append (a retraction per message, see
+    /// <see cref="EditEntry.Retracted"/>) and the question and new reply follow it: nothing is overwritten, the earlier
+    /// reply stays in the ledger, and a retry that fails or is cancelled leaves the thread as it was.
+    /// </summary>
+    /// <exception cref="LedgerException">There is no turn since the newest reset, or the newest turn is already summarized (thrown by the first <c>MoveNextAsync</c>).</exception>
+    /// <exception cref="ArgumentException">An override in <paramref name="options"/> is invalid; nothing was sent.</exception>
+    public IAsyncEnumerable<TurnUpdate> StreamRetryAsync(TurnOptions? options = null, CancellationToken cancellationToken = default) =>
+        StreamCoreAsync(null, Defaults.With(options), cancellationToken);
+
+    /// <summary>
+    /// Withdraws the newest turn (its question, its reply and, in a tool loop, every call and result of it): a retraction
+    /// per message, appended as one ledger event. The messages stay in the ledger (<c>ledger show --all</c>); the next
+    /// request is sent without them. Takes no turn lease, as pins and edits do not; the append's expected sequence guards it.
+    /// </summary>
+    /// <returns>The messages withdrawn, oldest first.</returns>
+    /// <exception cref="LedgerException">There is no turn since the newest reset, or the newest turn is already summarized.</exception>
+    /// <exception cref="ConcurrencyConflictException">Another writer appended meanwhile; nothing was stored.</exception>
+    public async Task<IReadOnlyList<LedgerMessage>> UndoAsync(CancellationToken cancellationToken = default)
+    {
+        var view = await ReadPolicyWindowAsync(new WindowSpec { LastMessages = LastTurnRead }, cancellationToken);
+        var (head, turn) = await LastTurnAsync(view, cancellationToken);
+        await AppendAsync(head.LastSequence, [.. Retractions(turn, null)], cancellationToken);
+        return turn;
+    }
+
+    // How many of the newest messages are read to find the newest turn; a longer tool loop reads the whole conversation.
+    private const int LastTurnRead = 64;
+
+    // The newest turn: from the newest turn start among the rows read (consecutive up to the end) to the end.
+    private async Task<(ThreadHead Head, IReadOnlyList<LedgerMessage> Turn)> LastTurnAsync(ConversationView view, CancellationToken cancellationToken)
+    {
+        int Start(ConversationView v)
+        {
+            var messages = v.Messages;
+            var start = HistoryUnits.PreviousTurnStart(messages, messages.Count - 1, 0);
+            for (var i = Math.Max(start, 0) + 1; start >= 0 && i < messages.Count; i++)
+            {
+                if (!v.Consecutive(messages[i - 1].Ordinal, messages[i].Ordinal))
+                {
+                    return -1; // a pinned turn read from further back, not the newest turn
+                }
+            }
+            return start;
+        }
+        var first = Start(view);
+        if (first < 0 && view.Messages.Count > 0)
+        {
+            view = await LoadAsync(cancellationToken);
+            first = Start(view);
+        }
+        if (first < 0)
+        {
+            throw new LedgerException($"thread {Key} has no turn since its last reset to take back");
+        }
+        var turn = view.Messages.Skip(first).ToArray();
+        if (view.Summary is { } summary && summary.ThroughSequence >= turn[0].Sequence)
+        {
+            throw new LedgerException($"the newest turn of thread {Key} is part of its summary and can no longer be taken back");
+        }
+        return (view.Head, turn);
+    }
+
+    private static IEnumerable<LedgerEntry> Retractions(IEnumerable<LedgerMessage> turn, string? turnId) =>
+        turn.Select(m => new EditEntry(m.Sequence, m.Message) { Retracted = true, ReplacementTokens = 0, TurnId = turnId });
+
+    private async IAsyncEnumerable<TurnUpdate> StreamCoreAsync(Message? newMessage, TurnSettings settings, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         // With WaitAndRetry a stream queues behind this process's other turns on the thread, as SendAsync does.
         // It is not sent again after a conflict with another process: its deltas have already been shown. The gate is
@@ -174,34 +242,70 @@ public sealed class Conversation
             : await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, cancellationToken) ?? throw ConcurrencyConflictException.ForTurnInFlight(Key);
         var started = Stopwatch.GetTimestamp();
         using var activity = _ledger.Telemetry.StartTurn(Key, settings.Model);
-        var (view, selection) = await SelectAsync(settings.Policy, cancellationToken);
+        var (view, selection) = await SelectAsync(settings.Policy, [], cancellationToken);
+        IReadOnlyList<LedgerMessage> withdrawn = [];
+        if (newMessage is null)
+        {
+            // A retry: the newest turn's question, on the history without that turn.
+            (_, withdrawn) = await LastTurnAsync(view, cancellationToken);
+            (view, selection) = await SelectAsync(settings.Policy, withdrawn, cancellationToken);
+        }
+        var userMessage = newMessage ?? withdrawn[0].Message;
         string? summaryError = null;
         if (selection.SummaryDue is { } due)
         {
             // Summarizing is a model call of its own: say so before the wait.
             yield return new TurnSummarizing(due.FromSequence, due.ThroughSequence);
-            (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, settings, cancellationToken);
+            (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, settings, withdrawn, cancellationToken);
         }
-        var prepared = Finish(view, selection, userMessage, summaryError, settings) with { Started = started };
+        var prepared = Finish(view, selection, userMessage, summaryError, settings) with { Started = started, Withdrawn = withdrawn };
         if (prepared.Prepared.Fill >= Options.WarnAtFill)
         {
             yield return new TurnContextWarning(prepared.Prepared);
         }
         ModelResponse? response = null;
-        await foreach (var update in _ledger.Model.StreamAsync(prepared.Prepared.Request, cancellationToken))
+        StreamStarted? billed = null;
+        var stream = _ledger.Model.StreamAsync(prepared.Prepared.Request, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        try
         {
-            switch (update)
+            while (true)
             {
-                case TextDelta text:
-                    yield return new TurnTextDelta(text.Text);
-                    break;
-                case ThinkingDelta thinking:
-                    yield return new TurnThinkingDelta(thinking.Text);
-                    break;
-                case StreamCompleted done:
-                    response = done.Response;
-                    break;
+                ModelStreamEvent update;
+                try
+                {
+                    if (!await stream.MoveNextAsync())
+                    {
+                        break;
+                    }
+                    update = stream.Current;
+                }
+                catch (Exception ex) when (billed is not null && response is null)
+                {
+                    // The call started (and is billed): a stream cut short still goes into the usage log.
+                    await RecordUncommittedAsync(billed.Model, billed.Usage, billed.RequestId, null,
+                        ex is OperationCanceledException ? "cancelled" : "interrupted");
+                    throw;
+                }
+                switch (update)
+                {
+                    case StreamStarted callStarted:
+                        billed = callStarted;
+                        break;
+                    case TextDelta text:
+                        yield return new TurnTextDelta(text.Text);
+                        break;
+                    case ThinkingDelta thinking:
+                        yield return new TurnThinkingDelta(thinking.Text);
+                        break;
+                    case StreamCompleted done:
+                        response = done.Response;
+                        break;
+                }
             }
+        }
+        finally
+        {
+            await stream.DisposeAsync();
         }
         if (response is null)
         {
@@ -361,34 +465,40 @@ public sealed class Conversation
 
     private async Task<PreparedTurn> PrepareAsync(Message userMessage, bool summarize, TurnSettings settings, CancellationToken cancellationToken)
     {
-        var (view, selection) = await SelectAsync(settings.Policy, cancellationToken);
+        var (view, selection) = await SelectAsync(settings.Policy, [], cancellationToken);
         string? summaryError = null;
         if (summarize && selection.SummaryDue is { } due)
         {
-            (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, settings, cancellationToken);
+            (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, settings, [], cancellationToken);
         }
         return Finish(view, selection, userMessage, summaryError, settings);
     }
 
-    private async Task<(ConversationView View, HistorySelection Selection)> SelectAsync(IHistoryPolicy policy, CancellationToken cancellationToken)
+    // Reads what the policy plans and lets it select; messages a retry is about to withdraw are left out as if withdrawn.
+    private async Task<(ConversationView View, HistorySelection Selection)> SelectAsync(IHistoryPolicy policy, IReadOnlyList<LedgerMessage> withdrawn,
+        CancellationToken cancellationToken)
     {
-        var view = await ReadPolicyWindowAsync(policy.Plan(), cancellationToken);
+        var view = Withdraw(await ReadPolicyWindowAsync(policy.Plan(), cancellationToken), withdrawn);
         var selection = policy.Select(view);
         // At most twice (a long tool loop: find its question, then read from where its window stayed); after that the
         // policy gets what it has, which is a valid selection too.
         for (var reads = 0; reads < 2 && selection.ReadMore is { } more; reads++)
         {
-            view = await ReadPolicyWindowAsync(more, cancellationToken);
+            view = Withdraw(await ReadPolicyWindowAsync(more, cancellationToken), withdrawn);
             selection = policy.Select(view);
         }
         return (view, selection);
+
+        static ConversationView Withdraw(ConversationView view, IReadOnlyList<LedgerMessage> withdrawn) =>
+            withdrawn.Count == 0 ? view : view.Without(withdrawn);
     }
 
     // Has the model summarize what left the window, stores it, and selects again. A failed summary stores nothing more
     // (pieces written before the failure stay) and the turn goes ahead with what there is; the thread's next attempts
     // back off (1, 2, 4 … 32 turns of this process), so a summary that keeps failing is not paid for on every turn.
     private async Task<(ConversationView View, HistorySelection Selection, string? Error)> FoldSummaryAsync(
-        ConversationView view, HistorySelection selection, (long FromSequence, long ThroughSequence) due, TurnSettings settings, CancellationToken cancellationToken)
+        ConversationView view, HistorySelection selection, (long FromSequence, long ThroughSequence) due, TurnSettings settings,
+        IReadOnlyList<LedgerMessage> withdrawn, CancellationToken cancellationToken)
     {
         if (!_ledger.SummaryBackoff.ShouldTry(Key))
         {
@@ -400,7 +510,7 @@ public sealed class Conversation
             _ledger.SummaryBackoff.Succeeded(Key);
             if (wrote)
             {
-                var (newView, newSelection) = await SelectAsync(settings.Policy, cancellationToken);
+                var (newView, newSelection) = await SelectAsync(settings.Policy, withdrawn, cancellationToken);
                 return (newView, newSelection, null);
             }
             return (view, selection, null);
@@ -409,7 +519,7 @@ public sealed class Conversation
         {
             var skipped = _ledger.SummaryBackoff.Failed(Key);
             _ledger.Telemetry.SummaryFailed(Key, ex);
-            var (newView, newSelection) = await SelectAsync(settings.Policy, cancellationToken); // pieces stored before the failure count
+            var (newView, newSelection) = await SelectAsync(settings.Policy, withdrawn, cancellationToken); // pieces stored before the failure count
             return (newView, newSelection, $"{ex.Message} (the next {skipped} turn{(skipped == 1 ? "" : "s")} will not try again)");
         }
     }
@@ -458,6 +568,7 @@ public sealed class Conversation
             var text = response.Message.Text.Trim();
             if (text.Length == 0)
             {
+                await RecordUncommittedAsync(response, "summary failed");
                 throw new ModelCallException("the summary came back empty", requestId: response.RequestId);
             }
             var turnId = Guid.CreateVersion7().ToString("N");
@@ -468,13 +579,38 @@ public sealed class Conversation
                 entry,
                 new UsageEntry(new UsageRecord(response.Model, usage, _ledger.Models.Cost(response.Model, usage), response.RequestId, response.StopReason)) { TurnId = turnId },
             ];
-            head = (await AppendAsync(head, entries, cancellationToken)).Head.LastSequence;
+            try
+            {
+                head = (await AppendAsync(head, entries, cancellationToken)).Head.LastSequence;
+            }
+            catch (ConcurrencyConflictException)
+            {
+                await RecordUncommittedAsync(response, "summary failed");
+                throw;
+            }
             _ledger.Telemetry.SummaryWritten(Key, response.Model, entry.FromSequence, entry.ThroughSequence, usage);
             summary = entry;
             overhead = Overhead();
             piece.Clear();
             pieceTokens = 0;
             wrote = true;
+        }
+
+        // Edits and retractions of the range are stored after it (up to the head): a withdrawn turn is never summarized,
+        // an edited message is summarized as edited.
+        var edits = new Dictionary<long, EditEntry>();
+        for (var after = from - 1; ;)
+        {
+            var page = await Store.ReadEntriesAsync(Key, after, 1000, cancellationToken);
+            foreach (var edit in page.OfType<EditEntry>().Where(e => e.Target >= from && e.Target <= through))
+            {
+                edits[edit.Target] = edit;
+            }
+            if (page.Count < 1000)
+            {
+                break;
+            }
+            after = page[^1].Sequence;
         }
 
         for (var after = from - 1; after < through;)
@@ -486,7 +622,12 @@ public sealed class Conversation
             }
             foreach (var entry in page.OfType<MessageEntry>().Where(e => e.Sequence <= through))
             {
-                var message = HistorySummarizer.Clip(entry.Message, budget - overhead, out var tokens);
+                var edited = edits.TryGetValue(entry.Sequence, out var edit) ? edit : null;
+                if (edited is { Retracted: true })
+                {
+                    continue;
+                }
+                var message = HistorySummarizer.Clip(edited?.Replacement ?? entry.Message, budget - overhead, out var tokens);
                 if (piece.Count > 0 && overhead + pieceTokens + tokens > budget)
                 {
                     await FoldAsync();
@@ -514,6 +655,7 @@ public sealed class Conversation
         var problems = ConversationValidator.Validate(Turns([.. prepared.Prepared.Request.Messages, reply]), ValidationOptions.StrictHistory);
         if (problems.Count > 0)
         {
+            await RecordUncommittedAsync(response, "refused");
             throw new ModelCallException(
                 $"the reply (stop_reason {response.StopReason ?? "none"}) cannot be stored: {string.Join("; ", problems)}",
                 requestId: response.RequestId);
@@ -536,7 +678,19 @@ public sealed class Conversation
             entries.Add(new PinEntry(head.LastSequence + 1, true) { TurnId = turnId });
             entries.Add(new PinEntry(head.LastSequence + 2, true) { TurnId = turnId });
         }
-        var stored = await AppendAsync(head.LastSequence, entries, cancellationToken);
+        // A retry withdraws the turn it replaces in the same append: both happen, or neither.
+        entries.AddRange(Retractions(prepared.Withdrawn, turnId));
+        AppendResult stored;
+        try
+        {
+            stored = await AppendAsync(head.LastSequence, entries, cancellationToken);
+        }
+        catch (ConcurrencyConflictException)
+        {
+            // The call was made and billed; the turn lost. Its usage is recorded on top of the winner's history.
+            await RecordUncommittedAsync(response, "conflict");
+            throw;
+        }
         var result = new TurnResult
         {
             Key = Key,
@@ -551,6 +705,38 @@ public sealed class Conversation
         };
         _ledger.Telemetry.TurnCommitted(activity, result, prepared.View, Stopwatch.GetElapsedTime(prepared.Started));
         return result;
+    }
+
+    private Task RecordUncommittedAsync(ModelResponse response, string why) =>
+        RecordUncommittedAsync(response.Model, response.Usage, response.RequestId, response.StopReason, why);
+
+    // A billed call that is part of no committed turn or summary still goes into the usage log, as a usage entry of its own
+    // on top of whatever the thread holds now (marked with why). Best effort, on a token of its own (the turn's may be
+    // cancelled): a store that fails here must not hide the error that brought us here.
+    private async Task RecordUncommittedAsync(string model, TokenUsage usage, string? requestId, string? stopReason, string why)
+    {
+        var record = new UsageRecord(model, usage, _ledger.Models.Cost(model, usage), requestId, stopReason) { Uncommitted = why };
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            try
+            {
+                var head = await Store.GetHeadAsync(Key, timeout.Token);
+                await Store.AppendAsync(Key, head.LastSequence, [new UsageEntry(record) { TurnId = Guid.CreateVersion7().ToString("N") }], timeout.Token);
+                return;
+            }
+            catch (ConcurrencyConflictException)
+            {
+                // Another writer again: read the new head and try once more.
+            }
+#pragma warning disable CA1031 // whatever the store throws, the caller's own error is the one to report
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                _ledger.Telemetry.UsageNotRecorded(Key, ex);
+                return;
+            }
+        }
     }
 
     // Every append of a turn or summary: timed, and a lost race counted and logged before it reaches the caller.
@@ -571,8 +757,9 @@ public sealed class Conversation
     // pinned (a pinned turn must stay whole: a pinned loop missing its end is never sent).
     private bool ShouldPin(ConversationView view)
     {
-        if (view.MessageCount == 0)
+        if (view.MessageCount - view.RetractedOrdinals.Count == 0)
         {
+            // The first exchange (or the first after every earlier one was withdrawn).
             return Options.PinFirstExchange;
         }
         return view.Messages.Count > 0 && view.Messages[^1] is { Pinned: true } last
@@ -630,6 +817,9 @@ public sealed class Conversation
 
     private sealed record PreparedTurn(ConversationView View, Message User, int UserTokens, PreparedRequest Prepared, string? SummaryError)
     {
+        /// <summary>The messages of the turn a retry replaces, withdrawn when it commits.</summary>
+        public IReadOnlyList<LedgerMessage> Withdrawn { get; init; } = [];
+
         /// <summary>When the turn started (a <see cref="Stopwatch"/> timestamp), for its duration.</summary>
         public long Started { get; init; } = Stopwatch.GetTimestamp();
 

@@ -54,4 +54,7 @@ public static class LedgerDiagnostics
 
     /// <summary>Log event id: a model call failed; nothing was stored.</summary>
     public const int TurnFailedEventId = 1005;
+
+    /// <summary>Log event id: the usage of a billed call that is part of no committed turn could not be stored.</summary>
+    public const int UsageNotRecordedEventId = 1006;
 }

@@ -139,6 +139,9 @@ internal sealed partial class LedgerTelemetry
     public void SummaryFailed(ThreadKey key, Exception exception) =>
         LogSummaryFailed(_logger, key.ToString(), exception.GetType().Name);
 
+    public void UsageNotRecorded(ThreadKey key, Exception exception) =>
+        LogUsageNotRecorded(_logger, key.ToString(), exception.GetType().Name);
+
     public void Conflict(ConcurrencyConflictException conflict)
     {
         _conflicts.Add(1);
@@ -205,6 +208,9 @@ internal sealed partial class LedgerTelemetry
     [LoggerMessage(LedgerDiagnostics.SummaryWrittenEventId, LogLevel.Information,
         "Summary stored on {Thread}: entries {FromSequence}–{ThroughSequence} by {Model}, {InputTokens} input / {OutputTokens} output tokens")]
     private static partial void LogSummaryWritten(ILogger logger, string thread, string model, long fromSequence, long throughSequence, long inputTokens, long outputTokens);
+
+    [LoggerMessage(LedgerDiagnostics.UsageNotRecordedEventId, LogLevel.Warning, "The usage of a billed call on {Thread} that is part of no committed turn could not be recorded ({ErrorType})")]
+    private static partial void LogUsageNotRecorded(ILogger logger, string thread, string errorType);
 
     [LoggerMessage(LedgerDiagnostics.SummaryFailedEventId, LogLevel.Warning, "Summary on {Thread} failed ({ErrorType}); the turn goes ahead with the previous summary")]
     private static partial void LogSummaryFailed(ILogger logger, string thread, string errorType);

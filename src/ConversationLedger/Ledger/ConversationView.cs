@@ -6,7 +6,10 @@ namespace ConversationLedger;
 /// <param name="Tokens">Estimated tokens of the original entry.</param>
 /// <param name="Pinned">Whether the message is pinned.</param>
 /// <param name="Edited">Whether an edit superseded the original.</param>
-/// <param name="Ordinal">The message's position among the thread's messages (1 = first), consecutive messages differ by one.</param>
+/// <param name="Ordinal">
+/// The message's position among the thread's messages (1 = first); consecutive messages differ by one, except across
+/// withdrawn messages (<see cref="ConversationView.RetractedOrdinals"/>), which keep their positions.
+/// </param>
 public sealed record LedgerMessage(long Sequence, Message Message, int Tokens, bool Pinned, bool Edited, long Ordinal);
 
 /// <summary>
@@ -46,8 +49,39 @@ public sealed record ConversationView
     /// <summary>The running token sum at the newest reset (0 when never reset).</summary>
     public long TokensBeforeReset { get; init; }
 
-    /// <summary>How many messages the conversation has since the newest reset (read or not).</summary>
+    /// <summary>How many messages the conversation has since the newest reset (read or not), withdrawn ones included.</summary>
     public long MessageCount => Head.RunningMessages - MessagesBeforeReset;
+
+    /// <summary>
+    /// The ordinals of the messages read that a retraction withdrew (an undone or retried turn): they are not in
+    /// <see cref="Messages"/>, and the messages on either side of them are consecutive all the same.
+    /// </summary>
+    public IReadOnlySet<long> RetractedOrdinals { get; init; } = new HashSet<long>();
+
+    /// <summary>Whether the messages at <paramref name="earlier"/> and <paramref name="later"/> follow each other, withdrawn messages between them aside.</summary>
+    public bool Consecutive(long earlier, long later)
+    {
+        for (var ordinal = earlier + 1; ordinal < later; ordinal++)
+        {
+            if (!RetractedOrdinals.Contains(ordinal))
+            {
+                return false;
+            }
+        }
+        return later > earlier;
+    }
+
+    /// <summary>This view with <paramref name="withdrawn"/> left out, as it will read once their retractions are stored.</summary>
+    public ConversationView Without(IReadOnlyCollection<LedgerMessage> withdrawn)
+    {
+        ArgumentNullException.ThrowIfNull(withdrawn);
+        var sequences = withdrawn.Select(m => m.Sequence).ToHashSet();
+        return this with
+        {
+            Messages = Messages.Where(m => !sequences.Contains(m.Sequence)).ToArray(),
+            RetractedOrdinals = RetractedOrdinals.Concat(withdrawn.Select(m => m.Ordinal)).ToHashSet(),
+        };
+    }
 
     /// <summary>The messages alone.</summary>
     public IReadOnlyList<Message> AsMessages() => Messages.Select(m => m.Message).ToArray();
@@ -89,7 +123,8 @@ public sealed record ConversationView
                     break;
                 case EditEntry e:
                     edits[e.Target] = e;
-                    editedAt = Math.Max(editedAt, e.Sequence);
+                    // A withdrawn turn changes nothing before it: what was signed over earlier messages stays valid.
+                    editedAt = e.Retracted ? editedAt : Math.Max(editedAt, e.Sequence);
                     break;
                 case SummaryEntry s:
                     summary = s;
@@ -105,7 +140,9 @@ public sealed record ConversationView
             MessagesBeforeReset = messagesBeforeReset,
             TokensBeforeReset = tokensBeforeReset,
             EditedAt = editedAt,
+            RetractedOrdinals = messages.Where(m => edits.TryGetValue(m.Sequence, out var edit) && edit.Retracted).Select(m => m.RunningMessages).ToHashSet(),
             Messages = messages
+                .Where(m => !(edits.TryGetValue(m.Sequence, out var edit) && edit.Retracted))
                 .OrderBy(m => m.Sequence)
                 .Select(m => edits.TryGetValue(m.Sequence, out var edit)
                     ? new LedgerMessage(m.Sequence, edit.Replacement, edit.ReplacementTokens ?? m.Tokens, pinned.Contains(m.Sequence), Edited: true, m.RunningMessages)

@@ -103,9 +103,13 @@ public static class EntryCodec
                 EntryKind.Edit => new EditEntry(p.GetProperty("target").GetInt64(), Message.Parse(p.GetProperty("message")))
                 {
                     ReplacementTokens = p.TryGetProperty("tokens", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetInt32() : null,
+                    Retracted = p.TryGetProperty("retracted", out var retracted) && retracted.ValueKind == JsonValueKind.True,
                 },
                 EntryKind.Usage => new UsageEntry(new UsageRecord(Str(p, "model"), TokenUsage.Parse(p.GetProperty("usage")),
-                    decimal.Parse(Str(p, "cost_usd"), CultureInfo.InvariantCulture), OptStr(p, "request_id"), OptStr(p, "stop_reason"))),
+                    decimal.Parse(Str(p, "cost_usd"), CultureInfo.InvariantCulture), OptStr(p, "request_id"), OptStr(p, "stop_reason"))
+                {
+                    Uncommitted = OptStr(p, "uncommitted"),
+                }),
                 _ => throw new LedgerFormatException($"unknown entry kind \"{kind}\""),
             };
         }
@@ -225,6 +229,10 @@ public static class EntryCodec
                 {
                     w.WriteNumber("tokens", tokens);
                 }
+                if (e.Retracted)
+                {
+                    w.WriteBoolean("retracted", true);
+                }
                 break;
             case UsageEntry u:
                 w.WriteString("model", u.Record.Model);
@@ -236,6 +244,10 @@ public static class EntryCodec
                 if (u.Record.StopReason is not null)
                 {
                     w.WriteString("stop_reason", u.Record.StopReason);
+                }
+                if (u.Record.Uncommitted is not null)
+                {
+                    w.WriteString("uncommitted", u.Record.Uncommitted);
                 }
                 w.WritePropertyName("usage");
                 u.Record.Usage.WriteTo(w);

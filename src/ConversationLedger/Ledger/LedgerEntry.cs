@@ -112,6 +112,13 @@ public sealed record EditEntry(long Target, Message Replacement) : LedgerEntry
     /// <summary>Estimated tokens of the replacement (null in entries written before it was recorded: the original's count is used).</summary>
     public int? ReplacementTokens { get; init; }
 
+    /// <summary>
+    /// Whether the edit withdraws the message from the conversation (an undone or retried turn: every message of the
+    /// turn gets one, so alternation holds) rather than replacing it. <see cref="Replacement"/> then repeats the
+    /// original, so a reader that predates retractions still sees a valid conversation. The message stays in the ledger.
+    /// </summary>
+    public bool Retracted { get; init; }
+
     /// <inheritdoc />
     public override EntryKind Kind => EntryKind.Edit;
 }

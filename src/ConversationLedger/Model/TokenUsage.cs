@@ -132,4 +132,13 @@ public sealed record TokenUsage
 /// <param name="CostUsd">The cost in US dollars from the configured price table (0 when the model has no price).</param>
 /// <param name="RequestId">The API's request id, when known.</param>
 /// <param name="StopReason">Why the model stopped.</param>
-public sealed record UsageRecord(string Model, TokenUsage Usage, decimal CostUsd, string? RequestId = null, string? StopReason = null);
+public sealed record UsageRecord(string Model, TokenUsage Usage, decimal CostUsd, string? RequestId = null, string? StopReason = null)
+{
+    /// <summary>
+    /// Why this call, though billed, is part of no committed turn or summary, or null when it is: <c>cancelled</c> (a
+    /// stream stopped after the API reported its usage; only what it had reported is recorded), <c>interrupted</c> (a stream
+    /// that broke after it started), <c>conflict</c> (another writer committed first), <c>refused</c> (the reply could not be
+    /// stored), <c>summary failed</c> (a summary that came back empty or lost a conflict).
+    /// </summary>
+    public string? Uncommitted { get; init; }
+}

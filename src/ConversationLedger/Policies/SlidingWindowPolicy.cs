@@ -80,7 +80,7 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
     {
         ArgumentNullException.ThrowIfNull(view);
         var messages = view.Messages;
-        var tail = ContiguousTailStart(messages);
+        var tail = ContiguousTailStart(view);
         var start = tail;
         WindowSpec? readMore = null;
         var (messagesTotal, tokensTotal, asked) = TotalsWhenTheTurnBegan(view, tail);
@@ -210,10 +210,12 @@ public sealed class SlidingWindowPolicy : IHistoryPolicy
     }
 
     // The read window is the contiguous run of messages at the end; pinned messages read from further back come before it.
-    private static int ContiguousTailStart(IReadOnlyList<LedgerMessage> messages)
+    // Withdrawn messages (an undone turn) leave a gap in the ordinals that is no gap in what was read.
+    private static int ContiguousTailStart(ConversationView view)
     {
+        var messages = view.Messages;
         var i = messages.Count - 1;
-        while (i > 0 && messages[i - 1].Ordinal == messages[i].Ordinal - 1)
+        while (i > 0 && view.Consecutive(messages[i - 1].Ordinal, messages[i].Ordinal))
         {
             i--;
         }

@@ -155,3 +155,12 @@ public sealed record ToolInputDelta(int Index, string PartialJson) : ModelStream
 
 /// <summary>The stream finished; the assembled reply.</summary>
 public sealed record StreamCompleted(ModelResponse Response) : ModelStreamEvent;
+
+/// <summary>
+/// The stream started and the API reported the call's usage so far (its prompt tokens): from here on the call is billed,
+/// whatever becomes of the stream. Optional: a client that does not send it only loses the record of a stream cut short.
+/// </summary>
+/// <param name="Model">The model serving the call.</param>
+/// <param name="Usage">The usage reported at the start.</param>
+/// <param name="RequestId">The API's request id, when known.</param>
+public sealed record StreamStarted(string Model, TokenUsage Usage, string? RequestId) : ModelStreamEvent;

@@ -13,7 +13,17 @@ public sealed class CliHarness
 
     public FakeModel Model { get; } = new();
 
-    public Dictionary<string, string> Environment { get; } = [];
+    /// <summary>
+    /// The environment; XDG_DATA_HOME is a folder of the harness's own, so nothing a chat keeps beside the default
+    /// store (input history, remembered settings) lands in the real home directory.
+    /// </summary>
+    public Dictionary<string, string> Environment { get; } = new()
+    {
+        ["XDG_DATA_HOME"] = Path.Combine(Path.GetTempPath(), "ledger-cli-harness-" + Guid.NewGuid().ToString("N")[..12]),
+    };
+
+    /// <summary>A terminal for the chat's line editor (null: the chat reads the input line by line, as when piped).</summary>
+    public Chat.Input.ITerminal? Terminal { get; set; }
 
     public List<StoreLocation> OpenedStores { get; } = [];
 
@@ -29,6 +39,7 @@ public sealed class CliHarness
         {
             Console = console,
             Input = input,
+            Terminal = Terminal,
             Interrupts = interrupts,
             Environment = name => Environment.GetValueOrDefault(name),
             Stores = new Opener(this),

@@ -54,6 +54,9 @@ public sealed class FakeModel : IModelClient
         return Response(request);
     }
 
+    /// <summary>Whether streams begin by reporting their usage, as the API's message_start does.</summary>
+    public bool ReportsStart { get; set; }
+
     /// <summary>Thinking text streamed (and stored, signed) before each reply, when set.</summary>
     public string? Thinking { get; set; }
 
@@ -62,6 +65,10 @@ public sealed class FakeModel : IModelClient
     {
         Record(request);
         var response = Response(request);
+        if (ReportsStart)
+        {
+            yield return new StreamStarted(request.Model, new TokenUsage { InputTokens = InputTokens, OutputTokens = 1 }, "req_fake_start");
+        }
         if (Thinking is { } thinking)
         {
             yield return new ThinkingDelta(0, thinking);

@@ -182,7 +182,8 @@ public sealed class ConversationSendTests
         var ex = await Assert.ThrowsAsync<ModelCallException>(() => t.Conversation.SendAsync("Hi"));
 
         Assert.Contains("message 1: has no content", ex.Message, StringComparison.Ordinal);
-        Assert.Empty(await t.EntriesAsync());
+        // Nothing of the turn; the billed call is in the usage log, marked as refused.
+        Assert.Equal("refused", Assert.IsType<UsageEntry>(Assert.Single(await t.EntriesAsync())).Record.Uncommitted);
     }
 
     [Fact]
@@ -194,7 +195,8 @@ public sealed class ConversationSendTests
         var ex = await Assert.ThrowsAsync<ModelCallException>(() => t.Conversation.SendAsync("Hi"));
 
         Assert.Contains("two user messages in a row", ex.Message, StringComparison.Ordinal);
-        Assert.Empty(await t.EntriesAsync());
+        // Nothing of the turn; the billed call is in the usage log, marked as refused.
+        Assert.Equal("refused", Assert.IsType<UsageEntry>(Assert.Single(await t.EntriesAsync())).Record.Uncommitted);
     }
 
     [Fact]
@@ -205,7 +207,8 @@ public sealed class ConversationSendTests
 
         await Assert.ThrowsAsync<ModelCallException>(() => t.Conversation.SendAsync("Hi"));
 
-        Assert.Empty(await t.EntriesAsync());
+        // Nothing of the turn; the billed call is in the usage log, marked as refused.
+        Assert.Equal("refused", Assert.IsType<UsageEntry>(Assert.Single(await t.EntriesAsync())).Record.Uncommitted);
     }
 
     [Fact]

@@ -31,10 +31,12 @@ public sealed class EntryCodecTests
         ["reset_without_reason"] = new ResetEntry(null),
         ["fork"] = new ForkEntry(new ThreadKey("acme", "ticket-42", "t1"), 9),
         ["edit"] = new EditEntry(5, Message.Parse("""{"role":"user","content":[""" + RawJson.UnknownBlock + """ , {"type":"text","text":"fixed"}]}""")),
+        ["retraction"] = new EditEntry(5, Message.User("withdrawn")) { Retracted = true, ReplacementTokens = 0 },
         ["usage"] = new UsageEntry(new UsageRecord("claude-sonnet-5-5",
             new TokenUsage { InputTokens = 10, OutputTokens = 5, CacheReadInputTokens = 100, CacheCreation1hInputTokens = 3, CacheCreationInputTokens = 3, ThinkingTokens = 2, ServiceTier = "standard" },
             0.0001234m, "req_01", "end_turn")),
         ["usage_without_ids"] = new UsageEntry(new UsageRecord("m", new TokenUsage(), 0m)),
+        ["usage_uncommitted"] = new UsageEntry(new UsageRecord("m", new TokenUsage { InputTokens = 3 }, 0.1m, "req_2") { Uncommitted = "cancelled" }),
     };
 
     private static LedgerEntry Stored(string name) => Entries()[name] with
