@@ -157,8 +157,12 @@ public sealed class ErrorTests(ImpatientService host) : IClassFixture<ImpatientS
         {
             Assert.True(reply.Response.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
         }
-        Assert.Empty((await api.GetAsync(path + "/entries")).Json.GetProperty("data").EnumerateArray());
+        await api.AssertNoTurnStoredAsync(path);
         Assert.Equal(200, (await api.TurnAsync(path, "and now?")).Status);
+        // What the thread cost counts every billed call, the failed one's too.
+        var totals = (await api.GetAsync(path + "/usage")).Json.GetProperty("totals").GetProperty("cost_usd").GetDecimal();
+        var listed = (await api.GetAsync(path)).Json.GetProperty("cost_usd").GetDecimal();
+        Assert.Equal(totals, listed);
     }
 }
 

@@ -92,7 +92,7 @@ public sealed class OperationsTests(SqliteService host) : IClassFixture<SqliteSe
         Assert.Equal("urn:conversation-ledger:problem:shutting-down", JsonDocument.Parse(events[^1].Data).RootElement.GetProperty("type").GetString());
         await terminated;
         using var survivor = service.Client(service.AcmeKey);
-        Assert.Empty((await survivor.GetAsync(path + "/entries")).Json.GetProperty("data").EnumerateArray());
+        await survivor.AssertNoTurnStoredAsync(path);
     }
 
     [Fact]

@@ -141,12 +141,22 @@ public sealed record Page<T>(IReadOnlyList<T> Data, string? NextCursor);
 /// <summary>A message of the current conversation.</summary>
 public sealed record MessageResponse(long Sequence, long Ordinal, string Role, RawJson Content, int Tokens, bool Pinned, bool Edited);
 
-/// <summary>The usage of one model call.</summary>
+/// <summary>
+/// The usage of one model call. <see cref="Kind"/> is <c>turn</c>, <c>summary</c> or <c>uncommitted</c> (billed, but part of no
+/// stored turn: <see cref="Uncommitted"/> says why); an <see cref="Inherited"/> call was copied from the thread a fork came from.
+/// </summary>
 public sealed record CallUsage(
     long Sequence, string? TurnId, DateTimeOffset RecordedAt, string Kind, string Model, long InputTokens, long CacheReadInputTokens,
-    long CacheCreationInputTokens, long OutputTokens, decimal CostUsd, string? RequestId, string? StopReason);
+    long CacheCreationInputTokens, long OutputTokens, decimal CostUsd, string? RequestId, string? StopReason)
+{
+    /// <summary>Why a billed call is part of no stored turn (cancelled, interrupted, conflict, refused, summary failed).</summary>
+    public string? Uncommitted { get; init; }
 
-/// <summary>Sums over calls.</summary>
+    /// <summary>Copied from the parent thread by a fork: shown, not counted in this thread's totals.</summary>
+    public bool Inherited { get; init; }
+}
+
+/// <summary>Sums over a thread's own calls (inherited ones left out).</summary>
 public sealed record UsageTotals(long Calls, long InputTokens, long CacheReadInputTokens, long CacheCreationInputTokens, long OutputTokens, decimal CostUsd);
 
 /// <summary>A thread's calls and totals.</summary>

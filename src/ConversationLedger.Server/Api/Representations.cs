@@ -27,13 +27,17 @@ public static class Representations
         return new MessageResponse(entry.Sequence, entry.RunningMessages, RoleName(entry.Message.Role), Content(entry.Message), entry.Tokens, false, false);
     }
 
-    /// <summary>One model call's usage.</summary>
-    public static CallUsage Usage(UsageEntry entry, string kind)
+    /// <summary>One model call's usage; <paramref name="kind"/> is used unless the call was part of no stored turn.</summary>
+    public static CallUsage Usage(UsageEntry entry, string kind, bool inherited = false)
     {
         ArgumentNullException.ThrowIfNull(entry);
         var (model, usage, cost, requestId, stopReason) = entry.Record;
-        return new CallUsage(entry.Sequence, entry.TurnId, entry.RecordedAt, kind, model, usage.InputTokens, usage.CacheReadInputTokens,
-            usage.CacheCreationInputTokens, usage.OutputTokens, cost, requestId, stopReason);
+        return new CallUsage(entry.Sequence, entry.TurnId, entry.RecordedAt, entry.Record.Uncommitted is null ? kind : "uncommitted", model,
+            usage.InputTokens, usage.CacheReadInputTokens, usage.CacheCreationInputTokens, usage.OutputTokens, cost, requestId, stopReason)
+        {
+            Uncommitted = entry.Record.Uncommitted,
+            Inherited = inherited,
+        };
     }
 
     /// <summary>Sums of calls.</summary>
@@ -42,7 +46,7 @@ public static class Representations
         ArgumentNullException.ThrowIfNull(calls);
         long n = 0, input = 0, read = 0, write = 0, output = 0;
         decimal cost = 0;
-        foreach (var c in calls)
+        foreach (var c in calls.Where(c => !c.Inherited))
         {
             n++;
             input += c.InputTokens;

@@ -168,29 +168,25 @@ public static class ThreadEndpoints
     private static async Task<IResult> UsageAsync(HttpContext http, Ledger ledger, ServiceState state)
     {
         var key = await KnownAsync(http, state);
-        var calls = new List<CallUsage>();
+        var usages = new List<UsageEntry>();
         var summaryTurns = new HashSet<string>(StringComparer.Ordinal);
-        long after = 0;
-        while (true)
+        long forkedAt = 0;
+        await foreach (var entry in AllEntriesAsync(ledger.Store, key, http.RequestAborted))
         {
-            var page = await ledger.Store.ReadEntriesAsync(key, after, PageRequest.MaxLimit, http.RequestAborted);
-            foreach (var entry in page)
+            switch (entry)
             {
-                if (entry is SummaryEntry { TurnId: { } summaryTurn })
-                {
+                case SummaryEntry { TurnId: { } summaryTurn }:
                     summaryTurns.Add(summaryTurn);
-                }
-                else if (entry is UsageEntry usage)
-                {
-                    calls.Add(Representations.Usage(usage, usage.TurnId is { } t && summaryTurns.Contains(t) ? "summary" : "turn"));
-                }
+                    break;
+                case ForkEntry fork:
+                    forkedAt = fork.Sequence; // what came before the newest fork entry was copied from the parent
+                    break;
+                case UsageEntry usage:
+                    usages.Add(usage);
+                    break;
             }
-            if (page.Count < PageRequest.MaxLimit)
-            {
-                break;
-            }
-            after = page[^1].Sequence;
         }
+        var calls = usages.Select(u => Representations.Usage(u, u.TurnId is { } t && summaryTurns.Contains(t) ? "summary" : "turn", inherited: u.Sequence < forkedAt)).ToArray();
         return Results.Ok(new UsageResponse(calls, Representations.Totals(calls), null));
     }
 
@@ -316,6 +312,25 @@ public static class ThreadEndpoints
         var threads = await ledger.Store.DeleteTenantAsync(tenant, http.RequestAborted);
         await state.DeleteTenantAsync(tenant, http.RequestAborted);
         return Results.Ok(new { erased_threads = threads });
+    }
+
+    private static async IAsyncEnumerable<LedgerEntry> AllEntriesAsync(IConversationStore store, ThreadKey key,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        long after = 0;
+        while (true)
+        {
+            var page = await store.ReadEntriesAsync(key, after, PageRequest.MaxLimit, cancellationToken);
+            foreach (var entry in page)
+            {
+                yield return entry;
+            }
+            if (page.Count < PageRequest.MaxLimit)
+            {
+                yield break;
+            }
+            after = page[^1].Sequence;
+        }
     }
 
     internal static string Tenant(HttpContext http) =>

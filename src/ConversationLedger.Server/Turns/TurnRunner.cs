@@ -139,6 +139,7 @@ public sealed partial class TurnRunner(
                 : Problems.From(ex) ?? Unexpected(ex);
             outcome = new TurnOutcome(null, problem);
             turn.Add("error", JsonSerializer.Serialize(problem, ApiJson.Options));
+            await TryAsync(() => TouchUncommittedAsync(turn));
             if (turn.Recorded)
             {
                 await TryAsync(() => state.FinishTurnAsync(turn.Key.Tenant, turn.Id, TurnStatus.Failed, JsonSerializer.Serialize(problem, ApiJson.Options), CancellationToken.None));
@@ -211,6 +212,18 @@ public sealed partial class TurnRunner(
 
     // The thread's size and cost as of this turn, for listings (the ledger's head stays the truth).
     private Task TouchAsync(TurnResult turn) => TryAsync(() => state.TouchAsync(turn.Head, turn.Usage.Record.CostUsd, CancellationToken.None));
+
+    // A call that was billed though its turn failed is in the ledger as an uncommitted usage entry carrying the turn's id:
+    // the thread's cost counts it too.
+    private async Task TouchUncommittedAsync(RunningTurn turn)
+    {
+        var head = await ledger.Store.GetHeadAsync(turn.Key, CancellationToken.None);
+        var last = head.Exists ? await ledger.Store.ReadEntriesAsync(turn.Key, head.LastSequence - 1, 1, CancellationToken.None) : [];
+        if (last is [UsageEntry { Record.Uncommitted: not null } usage] && usage.TurnId == turn.Id)
+        {
+            await state.TouchAsync(head, usage.Record.CostUsd, CancellationToken.None);
+        }
+    }
 
     private IDisposable StartRenewal(RunningTurn turn)
     {

@@ -283,7 +283,7 @@ public sealed class Conversation
                 {
                     // The call started (and is billed): a stream cut short still goes into the usage log.
                     await RecordUncommittedAsync(billed.Model, billed.Usage, billed.RequestId, null,
-                        ex is OperationCanceledException ? "cancelled" : "interrupted");
+                        ex is OperationCanceledException ? "cancelled" : "interrupted", prepared.TurnId);
                     throw;
                 }
                 switch (update)
@@ -655,7 +655,7 @@ public sealed class Conversation
         var problems = ConversationValidator.Validate(Turns([.. prepared.Prepared.Request.Messages, reply]), ValidationOptions.StrictHistory);
         if (problems.Count > 0)
         {
-            await RecordUncommittedAsync(response, "refused");
+            await RecordUncommittedAsync(response, "refused", prepared.TurnId);
             throw new ModelCallException(
                 $"the reply (stop_reason {response.StopReason ?? "none"}) cannot be stored: {string.Join("; ", problems)}",
                 requestId: response.RequestId);
@@ -688,7 +688,7 @@ public sealed class Conversation
         catch (ConcurrencyConflictException)
         {
             // The call was made and billed; the turn lost. Its usage is recorded on top of the winner's history.
-            await RecordUncommittedAsync(response, "conflict");
+            await RecordUncommittedAsync(response, "conflict", prepared.TurnId);
             throw;
         }
         var result = new TurnResult
@@ -707,13 +707,14 @@ public sealed class Conversation
         return result;
     }
 
-    private Task RecordUncommittedAsync(ModelResponse response, string why) =>
-        RecordUncommittedAsync(response.Model, response.Usage, response.RequestId, response.StopReason, why);
+    private Task RecordUncommittedAsync(ModelResponse response, string why, string? turnId = null) =>
+        RecordUncommittedAsync(response.Model, response.Usage, response.RequestId, response.StopReason, why, turnId);
 
     // A billed call that is part of no committed turn or summary still goes into the usage log, as a usage entry of its own
     // on top of whatever the thread holds now (marked with why). Best effort, on a token of its own (the turn's may be
-    // cancelled): a store that fails here must not hide the error that brought us here.
-    private async Task RecordUncommittedAsync(string model, TokenUsage usage, string? requestId, string? stopReason, string why)
+    // cancelled): a store that fails here must not hide the error that brought us here. It carries the turn's id when the
+    // caller chose one, so the caller can find what its failed turn cost.
+    private async Task RecordUncommittedAsync(string model, TokenUsage usage, string? requestId, string? stopReason, string why, string? turnId = null)
     {
         var record = new UsageRecord(model, usage, _ledger.Models.Cost(model, usage), requestId, stopReason) { Uncommitted = why };
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -722,7 +723,7 @@ public sealed class Conversation
             try
             {
                 var head = await Store.GetHeadAsync(Key, timeout.Token);
-                await Store.AppendAsync(Key, head.LastSequence, [new UsageEntry(record) { TurnId = Guid.CreateVersion7().ToString("N") }], timeout.Token);
+                await Store.AppendAsync(Key, head.LastSequence, [new UsageEntry(record) { TurnId = turnId ?? Guid.CreateVersion7().ToString("N") }], timeout.Token);
                 return;
             }
             catch (ConcurrencyConflictException)

@@ -207,6 +207,23 @@ public sealed class ServiceClient(Uri baseUrl, string? key) : IDisposable
         return PostAsync(threadPath + "/turns", body, headers);
     }
 
+    /// <summary>
+    /// Asserts that nothing of a turn was stored after entry <paramref name="since"/>: no messages; a call that was billed anyway
+    /// is there only as a usage entry marked uncommitted (the usage log holds every billed call).
+    /// </summary>
+    public async Task AssertNoTurnStoredAsync(string threadPath, long since = 0)
+    {
+        var entries = (await GetAsync($"{threadPath}/entries?after={since}&limit=1000")).Json.GetProperty("data").EnumerateArray().ToArray();
+        Assert.All(entries, e =>
+        {
+            Assert.Equal("usage", e.GetProperty("kind").GetString());
+            Assert.True(e.GetProperty("payload").TryGetProperty("uncommitted", out _), e.ToString());
+        });
+        var usage = await GetAsync(threadPath + "/usage");
+        Assert.Equal(entries.Length, usage.Json.GetProperty("calls").EnumerateArray().Count(c => c.GetProperty("kind").GetString() == "uncommitted"
+            && c.GetProperty("sequence").GetInt64() > since));
+    }
+
     /// <inheritdoc />
     public void Dispose() => Http.Dispose();
 
