@@ -24,6 +24,11 @@ public static partial class LedgerServer
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
+        // Quiet by default: one line per request is for debugging (Logging:LogLevel:Microsoft.AspNetCore=Information).
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?> { ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning" },
+        });
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         // The API authenticates with keys and tokens, not cookies: the key ring the authentication stack creates is unused.
         builder.Logging.AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error);

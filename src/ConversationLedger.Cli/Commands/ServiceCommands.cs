@@ -2,6 +2,7 @@ using System.ComponentModel;
 using ConversationLedger.Cli.Hosting;
 using ConversationLedger.Server;
 using ConversationLedger.Server.State;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -50,6 +51,10 @@ public sealed class ServeCommand(CliServices services) : AsyncCommand<ServeSetti
             await using var app = LedgerServer.Build([.. args]);
             await app.StartAsync(cancellationToken);
             services.Console.WriteLine($"listening on {string.Join(", ", app.Urls)} (API reference at /docs)");
+            if ((await app.Services.GetRequiredService<ServiceState>().ListKeysAsync(null, cancellationToken)).Count == 0)
+            {
+                services.Console.MarkupLine("[dim]no API keys yet: create one with[/] ledger keys create TENANT");
+            }
             await app.WaitForShutdownAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
             await app.StopAsync(CancellationToken.None);
             return 0;

@@ -40,6 +40,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
         start.ArgumentList.Add(ServerDll());
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add("http://127.0.0.1:0");
+        start.ArgumentList.Add("--Logging:LogLevel:Microsoft.AspNetCore=Information"); // every request logged: the logs are checked for secrets
         foreach (var (name, value) in settings)
         {
             start.ArgumentList.Add($"--{name}={value}");
