@@ -75,6 +75,7 @@ public static partial class LedgerServer
         app.MapGet("/ready", ReadyAsync).ExcludeFromDescription();
         app.MapThreadEndpoints();
         app.MapTurnEndpoints();
+        app.MapTenantEndpoints();
         app.MapFallback((HttpContext http) => Problems.Result(Problems.NotFound($"no route {http.Request.Method} {http.Request.Path}"))).ExcludeFromDescription();
         return app;
     }
@@ -84,6 +85,8 @@ public static partial class LedgerServer
     {
         var store = StoreSetting.Parse(settings.Store ?? "sqlite:" + DefaultDatabase(), "Server:Store");
         var ledger = builder.Services.AddConversationLedger(builder.Configuration.GetSection("ConversationLedger"));
+        var models = ModelTable(settings.ModelTable);
+        ledger.UseServices(new LedgerServices { Models = models });
         _ = store.Kind switch
         {
             "postgres" => ledger.UsePostgres(store.Target),
@@ -113,8 +116,21 @@ public static partial class LedgerServer
         {
             throw new OptionsValidationException("Server:ModelApi", typeof(ServerOptions), [$"Server:ModelApi must be anthropic, emulator or emulator:URL, not {api}"]);
         }
-        ledger.UseEmulator();
+        ledger.UseEmulator(new ConversationLedger.Emulator.EmulatorOptions { Models = models });
         return (store, "the local emulator (no ANTHROPIC_API_KEY: replies are not from Claude)");
+    }
+
+    // The built-in table, with the rows of the configured file added (or replacing built-in rows of the same id).
+    private static ModelCatalog ModelTable(string? path)
+    {
+        if (path is null)
+        {
+            return ModelCatalog.Default;
+        }
+        using var file = File.OpenRead(path);
+        var extra = ModelCatalog.Load(file).Models;
+        var ids = extra.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
+        return new ModelCatalog(ModelCatalog.Default.Models.Where(m => !ids.Contains(m.Id)).Concat(extra));
     }
 
     private static void Bind(IConfiguration section, ConversationLedger.Anthropic.AnthropicModelClientOptions options)

@@ -25,6 +25,12 @@ public sealed class ServerOptions
     /// </summary>
     public string? ModelApi { get; set; }
 
+    /// <summary>
+    /// A models.json file whose rows add to (or replace, by id) the built-in model table, for the ledger and the in-process
+    /// emulator alike: prices, windows and capabilities of models newer than this build, or a small-window model for tests.
+    /// </summary>
+    public string? ModelTable { get; set; }
+
     /// <summary>The JWT claim that names the tenant. <value>The default value is <c>tenant</c>.</value></summary>
     public string TenantClaim { get; set; } = "tenant";
 

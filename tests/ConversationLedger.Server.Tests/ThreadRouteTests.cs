@@ -209,6 +209,49 @@ public abstract class ThreadRouteTests(ServiceHost host)
         Assert.Equal(200, (await acme.GetAsync(acmePath)).Status);
     }
 
+    [SkippableFact]
+    public async Task The_tenants_usage_per_day_adds_up_to_what_its_threads_cost()
+    {
+        var service = await host.ServiceAsync();
+        using var api = service.Client(service.AcmeKey);
+        var path = await api.CreateThreadAsync("daily", "usage-day");
+        await api.TurnAsync(path, "count me");
+        await api.TurnAsync(path, "and me");
+        var usage = await api.GetAsync("/v1/usage");
+        Assert.Equal(200, usage.Status);
+        var today = DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        var day = usage.Json.GetProperty("days").EnumerateArray().Single(d => d.GetProperty("day").GetString() == today);
+        Assert.True(day.GetProperty("calls").GetInt64() >= 2);
+        var threads = (await api.GetAsync("/v1/threads?limit=1000&archived=true")).Json.GetProperty("data").EnumerateArray();
+        Assert.Equal(threads.Sum(t => t.GetProperty("cost_usd").GetDecimal()), usage.Json.GetProperty("totals").GetProperty("cost_usd").GetDecimal());
+        Assert.Equal(400, (await api.GetAsync("/v1/usage?from=2026-13-01")).Status);
+        // Each tenant sees its own: globex's days add up to globex's threads (nothing of acme's), erased or not.
+        using var globex = service.Client(service.GlobexKey);
+        await globex.TurnAsync(await globex.CreateThreadAsync("daily", "g-" + Guid.NewGuid().ToString("N")[..6]), "globex call");
+        var theirs = (await globex.GetAsync("/v1/threads?limit=1000&archived=true")).Json.GetProperty("data").EnumerateArray();
+        Assert.Equal(theirs.Sum(t => t.GetProperty("cost_usd").GetDecimal()),
+            (await globex.GetAsync("/v1/usage")).Json.GetProperty("totals").GetProperty("cost_usd").GetDecimal());
+    }
+
+    [SkippableFact]
+    public async Task Inspect_says_what_the_policy_left_out_and_how_full_the_window_is()
+    {
+        var service = await host.ServiceAsync();
+        using var api = service.Client(service.AcmeKey);
+        var path = await api.CreateThreadAsync("gauge", "window", new { policy = "window:4" });
+        for (var i = 0; i < 4; i++)
+        {
+            await api.TurnAsync(path, $"message {i}");
+        }
+        await api.PostAsync(path + "/pins", new { sequence = 2 });
+        var inspect = await api.PostAsync(path + "/inspect", new { content = "next" });
+        Assert.Equal(0.8, inspect.Json.GetProperty("warn_at_fill").GetDouble());
+        Assert.True(inspect.Json.GetProperty("pinned_messages").GetInt32() >= 1);
+        Assert.True(inspect.Json.GetProperty("window_messages").GetInt32() <= 4);
+        Assert.NotEmpty(inspect.Json.GetProperty("omitted").EnumerateArray());
+        Assert.True(inspect.Json.GetProperty("fill").GetDouble() > 0);
+    }
+
     internal static string[] Ids(Reply reply) =>
         reply.Json.GetProperty("data").EnumerateArray().Select(t => t.GetProperty("id").GetString()!).ToArray();
 }

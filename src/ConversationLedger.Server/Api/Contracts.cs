@@ -170,10 +170,29 @@ public sealed record TurnResponse(
     string Id, string Status, string Scope, string ThreadId, long Sequence, MessageResponse User, MessageResponse Reply, string Text,
     string? StopReason, CallUsage Usage, ContextResponse Context, string? SummaryError);
 
-/// <summary>The next request as it would be sent.</summary>
+/// <summary>The next request as it would be sent, and what the history policy did to the conversation.</summary>
 public sealed record InspectResponse(
     RawJson Request, IReadOnlyDictionary<string, long> Parts, long EstimatedInputTokens, long ContextWindow, long Budget, double Fill,
-    IReadOnlyList<string> Breakpoints, IReadOnlyList<OmissionResponse> Omitted, long? SummaryId, decimal EstimatedCostUsd);
+    IReadOnlyList<string> Breakpoints, IReadOnlyList<OmissionResponse> Omitted, long? SummaryId, decimal EstimatedCostUsd)
+{
+    /// <summary>The messages (by entry sequence) the running summary stands for, when one is sent.</summary>
+    public SequenceRange? Summarized { get; init; }
+
+    /// <summary>Pinned messages sent ahead of the window.</summary>
+    public int PinnedMessages { get; init; }
+
+    /// <summary>Messages of the window sent (the new message not counted).</summary>
+    public int WindowMessages { get; init; }
+
+    /// <summary>The fill at which the ledger warns (0.8 unless configured).</summary>
+    public double WarnAtFill { get; init; }
+}
+
+/// <summary>A range of entry sequences.</summary>
+public sealed record SequenceRange(long FromSequence, long ThroughSequence);
+
+/// <summary>A tenant's usage per UTC day, and its totals.</summary>
+public sealed record TenantUsageResponse(DateOnly From, DateOnly To, IReadOnlyList<State.DailyUsage> Days, UsageTotals Totals);
 
 /// <summary>Messages the policy left out of a request.</summary>
 public sealed record OmissionResponse(long FromSequence, long ThroughSequence, long Messages, string Reason);

@@ -70,7 +70,7 @@ public static class Representations
     }
 
     /// <summary>The request the next turn would send.</summary>
-    public static InspectResponse Inspect(PreparedRequest prepared)
+    public static InspectResponse Inspect(PreparedRequest prepared, double warnAtFill)
     {
         ArgumentNullException.ThrowIfNull(prepared);
         var p = prepared.Parts;
@@ -82,7 +82,13 @@ public static class Representations
         return new InspectResponse(new RawJson(prepared.ToJson()), parts, prepared.EstimatedInputTokens, prepared.ContextWindow, prepared.Budget,
             Math.Round(prepared.Fill, 4), prepared.Breakpoints,
             prepared.Selection.Omitted.Select(o => new OmissionResponse(o.FromSequence, o.ThroughSequence, o.Messages, o.Reason)).ToArray(),
-            prepared.Selection.Summary?.Sequence, prepared.UncachedInputCostUsd);
+            prepared.Selection.Summary?.Sequence, prepared.UncachedInputCostUsd)
+        {
+            Summarized = prepared.Selection.Summary is { } summary ? new SequenceRange(summary.FromSequence, summary.ThroughSequence) : null,
+            PinnedMessages = prepared.Selection.Pinned.Count,
+            WindowMessages = prepared.Selection.Window.Count,
+            WarnAtFill = warnAtFill,
+        };
     }
 
     /// <summary>The user message a request carries: a string, or an array of content blocks.</summary>

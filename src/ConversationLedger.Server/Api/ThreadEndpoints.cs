@@ -36,7 +36,6 @@ public static class ThreadEndpoints
         v1.MapDelete(ThreadPath + "/pins/{sequence:long}", UnpinAsync).Produces(204);
         v1.MapPut(ThreadPath + "/system", SystemAsync).Accepts<SystemPromptRequest>("application/json").Produces(204);
         v1.MapGet(ThreadPath + "/export", ExportAsync).Produces(200, contentType: "application/json");
-        v1.MapDelete("/tenant", EraseTenantAsync).WithTags("tenant").Produces(200);
     }
 
     /// <summary>Marks the import route: it takes bodies up to the import limit instead of the usual one.</summary>
@@ -198,7 +197,7 @@ public static class ThreadEndpoints
             ? Message.User("(the next message)")
             : Representations.UserMessage(body.Content);
         var prepared = await ledger.Open(key).PreviewAsync(message, TurnRequests.Options(thread, body), http.RequestAborted);
-        return Results.Ok(Representations.Inspect(prepared));
+        return Results.Ok(Representations.Inspect(prepared, ledger.Options.WarnAtFill));
     }
 
     private static async Task<IResult> ResetAsync(HttpContext http, Ledger ledger, ServiceState state)
@@ -300,18 +299,6 @@ public static class ThreadEndpoints
         }
         await TouchAsync(ledger, state, key, http.RequestAborted);
         return Results.Created(ThreadRoute.PathOf(key), await DescribeAsync(ledger, state, key, http.RequestAborted));
-    }
-
-    private static async Task<IResult> EraseTenantAsync(HttpContext http, Ledger ledger, ServiceState state, string? confirm)
-    {
-        var tenant = Tenant(http);
-        if (confirm != tenant)
-        {
-            throw new ArgumentException("erasing a tenant cannot be undone: repeat the tenant's name in ?confirm=", "confirm");
-        }
-        var threads = await ledger.Store.DeleteTenantAsync(tenant, http.RequestAborted);
-        await state.DeleteTenantAsync(tenant, http.RequestAborted);
-        return Results.Ok(new { erased_threads = threads });
     }
 
     private static async IAsyncEnumerable<LedgerEntry> AllEntriesAsync(IConversationStore store, ThreadKey key,

@@ -41,6 +41,9 @@ public sealed record ThreadInfo
     public DateTimeOffset? ArchivedAt { get; init; }
 }
 
+/// <summary>A tenant's billed model calls on one UTC day.</summary>
+public sealed record DailyUsage(DateOnly Day, long Calls, long InputTokens, long CacheReadInputTokens, long CacheCreationInputTokens, long OutputTokens, decimal CostUsd);
+
 /// <summary>Which threads a listing returns.</summary>
 public sealed record ThreadQuery
 {
@@ -131,6 +134,33 @@ public sealed partial class ServiceState
             ("@cost", (long)(addedCostUsd * 1_000_000_000m))]);
     }
 
+    /// <summary>Adds a billed model call to its tenant's day (UTC), for the tenant's usage over time.</summary>
+    public Task AddUsageAsync(string tenant, UsageRecord record, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var u = record.Usage;
+        return ExecuteAsync(
+            "INSERT INTO ledger_usage_days (tenant, day, calls, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_nanos) " +
+            "VALUES (@tenant, @day, 1, @input, @read, @write, @output, @cost) ON CONFLICT (tenant, day) DO UPDATE SET " +
+            "calls = ledger_usage_days.calls + 1, input_tokens = ledger_usage_days.input_tokens + excluded.input_tokens, " +
+            "cache_read_tokens = ledger_usage_days.cache_read_tokens + excluded.cache_read_tokens, " +
+            "cache_write_tokens = ledger_usage_days.cache_write_tokens + excluded.cache_write_tokens, " +
+            "output_tokens = ledger_usage_days.output_tokens + excluded.output_tokens, cost_nanos = ledger_usage_days.cost_nanos + excluded.cost_nanos",
+            cancellationToken, ("@tenant", tenant), ("@day", _time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)),
+            ("@input", u.InputTokens), ("@read", u.CacheReadInputTokens), ("@write", u.CacheCreationInputTokens), ("@output", u.OutputTokens),
+            ("@cost", (long)(record.CostUsd * 1_000_000_000m)));
+    }
+
+    /// <summary>A tenant's usage per UTC day from <paramref name="from"/> through <paramref name="to"/> (days with calls only).</summary>
+    public Task<List<DailyUsage>> ListUsageDaysAsync(string tenant, DateOnly from, DateOnly to, CancellationToken cancellationToken = default) =>
+        QueryAsync(
+            "SELECT day, calls, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_nanos FROM ledger_usage_days " +
+            "WHERE tenant = @tenant AND day >= @from AND day <= @to ORDER BY day",
+            r => new DailyUsage(DateOnly.ParseExact(r.GetString(0), "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), r.GetInt64(1), r.GetInt64(2),
+                r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6) / 1_000_000_000m),
+            cancellationToken, ("@tenant", tenant), ("@from", from.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)),
+            ("@to", to.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)));
+
     /// <summary>A tenant's threads, newest activity first, one page at a time (the cursor comes from the previous page).</summary>
     /// <exception cref="FormatException">The cursor is not one this method returned.</exception>
     public async Task<(List<ThreadInfo> Threads, string? NextCursor)> ListThreadsAsync(string tenant, ThreadQuery query, string? cursor, int limit,
@@ -220,12 +250,13 @@ public sealed partial class ServiceState
         return await ExecuteAsync("DELETE FROM ledger_threads WHERE tenant = @tenant AND scope = @scope AND thread_id = @id", cancellationToken, KeyParameters(key)) == 1;
     }
 
-    /// <summary>Forgets everything of a tenant but its keys; returns the number of threads forgotten.</summary>
+    /// <summary>Forgets everything of a tenant (its usage history included) but its keys; returns the number of threads forgotten.</summary>
     public async Task<int> DeleteTenantAsync(string tenant, CancellationToken cancellationToken = default)
     {
         ThreadKey.CheckPart(tenant, nameof(tenant));
         await ExecuteAsync("DELETE FROM ledger_thread_tags WHERE tenant = @tenant", cancellationToken, ("@tenant", tenant));
         await ExecuteAsync("DELETE FROM ledger_turns WHERE tenant = @tenant", cancellationToken, ("@tenant", tenant));
+        await ExecuteAsync("DELETE FROM ledger_usage_days WHERE tenant = @tenant", cancellationToken, ("@tenant", tenant));
         return await ExecuteAsync("DELETE FROM ledger_threads WHERE tenant = @tenant", cancellationToken, ("@tenant", tenant));
     }
 

@@ -160,13 +160,13 @@ public sealed partial class TurnRunner(
         {
             try
             {
-                (long From, long Through)? summarized = null;
+                (long From, long Through)? summarized = null, lastSummary = null;
                 await foreach (var update in conversation.StreamAsync(start.Message, options, turn.Token))
                 {
                     switch (update)
                     {
                         case TurnSummarizing s:
-                            summarized = (s.FromSequence, s.ThroughSequence);
+                            summarized = lastSummary = (s.FromSequence, s.ThroughSequence);
                             turn.Add("summary_started", Json(new { type = "summary_started", from_sequence = s.FromSequence, through_sequence = s.ThroughSequence }));
                             break;
                         case TurnContextWarning w:
@@ -186,8 +186,9 @@ public sealed partial class TurnRunner(
                             turn.Add("content_block_delta", Json(new { type = "content_block_delta", delta = new { type = "thinking_delta", thinking = h.Text } }), addedThinking: h.Text.Length);
                             break;
                         case TurnCommitted c:
+                            var summary = summarized ?? lastSummary;
                             EndSummary(turn, ref summarized);
-                            await TouchAsync(c.Turn);
+                            await TryAsync(() => RecordCallsAsync(c.Turn, summary));
                             return c.Turn;
                     }
                 }
@@ -210,8 +211,23 @@ public sealed partial class TurnRunner(
         }
     }
 
-    // The thread's size and cost as of this turn, for listings (the ledger's head stays the truth).
-    private Task TouchAsync(TurnResult turn) => TryAsync(() => state.TouchAsync(turn.Head, turn.Usage.Record.CostUsd, CancellationToken.None));
+    // The thread's size and cost as of this turn, for listings, and the tenant's usage per day: the turn's call and the calls
+    // of a summary written for it (committed just before it, between the summarized messages and the turn's question).
+    private async Task RecordCallsAsync(TurnResult turn, (long From, long Through)? summarized)
+    {
+        var calls = new List<UsageRecord> { turn.Usage.Record };
+        if (summarized is { } due && turn.User.Sequence - 1 > due.Through)
+        {
+            var between = await ledger.Store.ReadEntriesAsync(turn.Key, due.Through, (int)Math.Min(PageRequest.MaxLimit, turn.User.Sequence - 1 - due.Through), CancellationToken.None);
+            var pieces = between.OfType<SummaryEntry>().Where(p => p.ThroughSequence >= due.From).Select(p => p.TurnId).ToHashSet();
+            calls.AddRange(between.OfType<UsageEntry>().Where(u => pieces.Contains(u.TurnId)).Select(u => u.Record));
+        }
+        await state.TouchAsync(turn.Head, calls.Sum(c => c.CostUsd), CancellationToken.None);
+        foreach (var call in calls)
+        {
+            await state.AddUsageAsync(turn.Key.Tenant, call, CancellationToken.None);
+        }
+    }
 
     // A call that was billed though its turn failed is in the ledger as an uncommitted usage entry carrying the turn's id:
     // the thread's cost counts it too.
@@ -222,6 +238,7 @@ public sealed partial class TurnRunner(
         if (last is [UsageEntry { Record.Uncommitted: not null } usage] && usage.TurnId == turn.Id)
         {
             await state.TouchAsync(head, usage.Record.CostUsd, CancellationToken.None);
+            await state.AddUsageAsync(turn.Key.Tenant, usage.Record, CancellationToken.None);
         }
     }
 
