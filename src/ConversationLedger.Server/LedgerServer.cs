@@ -65,6 +65,10 @@ public static partial class LedgerServer
         var app = builder.Build();
         LogStarting(app.Logger, store.Describe(), modelApi);
         app.Use(ProblemsForExceptionsAsync);
+        var page = new Microsoft.Extensions.FileProviders.ManifestEmbeddedFileProvider(typeof(LedgerServer).Assembly, "wwwroot");
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
+        app.UseRouting(); // after the page's files, so "/" is the page and not the API's not-found
         app.Use(LimitBodySize(settings.MaxRequestBytes));
         app.UseAuthentication();
         app.UseRateLimiter();
