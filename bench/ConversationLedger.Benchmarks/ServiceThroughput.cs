@@ -1,0 +1,725 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using ConversationLedger.Emulator;
+using ConversationLedger.Postgres;
+using ConversationLedger.Server.State;
+using Npgsql;
+
+namespace ConversationLedger.Benchmarks;
+
+/// <summary>
+/// Throughput of the conversation service as deployed: real service processes (the built <c>ConversationLedger.Server.dll</c>)
+/// answering JSON turns (<c>POST /v1/threads/{scope}/{id}/turns</c>) from N closed-loop HTTP clients, each on its own thread
+/// and its own conversation thread, with replies from an in-process emulator that answers at once. On PostgreSQL the same run
+/// also measures the database's ceiling for the same clients — a raw <c>BEGIN; INSERT one row; COMMIT</c> loop over N
+/// connections — and, for the analysis, counts the round trips of a service turn through a counting relay and times a replica of
+/// a turn's store and state calls in-process.
+/// </summary>
+internal static class ServiceThroughput
+{
+    /// <summary>The model and policy the services run with: no thinking, one model call per turn, no summary calls.</summary>
+    public const string Model = "claude-haiku-4-5";
+
+    public const string Policy = "window:20/10";
+
+    private const string Tenant = "bench";
+
+    private const int QuestionTokens = 150;
+
+    /// <param name="WarmUp">Before each service configuration's window: long enough for a fresh process to finish tiering up its JIT'd code.</param>
+    public sealed record Settings(int Clients, TimeSpan Duration, TimeSpan WarmUp, string? Postgres, IReadOnlySet<string> Stores, bool Analysis)
+    {
+        /// <summary>The warm-up of the in-process loops (raw inserts, replica, model API), whose code this process runs already.</summary>
+        public TimeSpan ShortWarmUp => WarmUp < TimeSpan.FromSeconds(5) ? WarmUp : TimeSpan.FromSeconds(5);
+    }
+
+    /// <summary>CPU used per measured operation (ms, by whom) and how busy the whole machine was in the window.</summary>
+    public sealed record CpuUse(double ServiceMs, double BenchMs, double PostgresMs, double MachineBusyPercent, double OtherCores);
+
+    /// <summary>Per-operation database work over the whole run (warm-up included), from PostgreSQL's statistics.</summary>
+    public sealed record DbUse(double Transactions, double WalSyncs, double WalKb, IReadOnlyList<TableUse> Tables);
+
+    public sealed record TableUse(string Table, double IndexScans, double SeqScans, double Inserted, double Updated, double Deleted);
+
+    public sealed record Row(string Store, string Configuration, int Instances, LoadResult Load, CpuUse Cpu, DbUse? Db, double? ServiceRssMb)
+    {
+        public bool IsCeiling { get; init; }
+    }
+
+    /// <summary>Round trips of one service turn to each of its two databases (the ledger's store, the service's own tables).</summary>
+    public sealed record RoundTrips(int Turns, double Store, double State, double Connections, double Ceiling);
+
+    public sealed record Phase(string Name, double MeanMs, double P99Ms);
+
+    public sealed record Result(IReadOnlyList<Row> Rows, int TurnPayloadBytes, RoundTrips? Trips, IReadOnlyList<Phase> Phases, string Durability);
+
+    public static async Task<Result> RunAsync(Settings settings, TextWriter log)
+    {
+        var options = new EmulatorOptions { MaxLoggedRequests = 1 };
+        await using var emulator = new EmulatorServer(options);
+        var modelUrl = await emulator.StartAsync();
+        var work = Directory.CreateTempSubdirectory("ledger-service-bench-").FullName;
+        var rows = new List<Row>();
+        var phases = new List<Phase>();
+        RoundTrips? trips = null;
+        var payloadBytes = 0;
+        var durability = "";
+        var common = new Dictionary<string, string>
+        {
+            ["Server:ModelApi"] = "emulator:" + modelUrl,
+            // The per-tenant limit is the service's defence, not what is measured: every client here is one tenant.
+            ["Server:RequestsPerSecond"] = "1000000",
+            ["Server:RequestBurst"] = "1000000",
+            ["ConversationLedger:Model"] = Model,
+            ["ConversationLedger:Policy"] = Policy,
+        };
+        log.WriteLine($"  emulator (in this process, zero latency) at {modelUrl}; service: {ServiceProcess.ServerDll()}");
+        try
+        {
+            if (settings.Stores.Contains("sqlite"))
+            {
+                var path = Path.Combine(work, "ledger.db");
+                string secret;
+                await using (var state = ServiceState.Sqlite(path))
+                {
+                    secret = (await state.CreateKeyAsync(Tenant, "bench")).Secret;
+                }
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                rows.Add(await ServiceRowAsync("sqlite", "service, JSON turns", new(common) { ["Server:Store"] = "sqlite:" + path }, 1, secret, "sqlite",
+                    settings, work, null, log));
+            }
+            if (settings.Stores.Contains("postgres") && settings.Postgres is { } postgres)
+            {
+                await using var database = await BenchDatabase.CreateAsync(postgres);
+                durability = await database.DurabilityAsync();
+                log.WriteLine($"  PostgreSQL database {database.Name} (created for this run; {durability})");
+                string secret;
+                await using (var state = ServiceState.Postgres(database.ConnectionString))
+                {
+                    secret = (await state.CreateKeyAsync(Tenant, "bench")).Secret;
+                }
+                var store = new Dictionary<string, string>(common) { ["Server:Store"] = "postgres:" + database.ConnectionString };
+                rows.Add(await ServiceRowAsync("postgres", "service, JSON turns", store, 1, secret, "pg1", settings, work, database, log));
+                payloadBytes = await database.TurnPayloadBytesAsync();
+                rows.Add(await CeilingRowAsync(database, payloadBytes, settings, log));
+                rows.Add(await ServiceRowAsync("postgres", "service, JSON turns", store, 2, secret, "pg2", settings, work, database, log));
+                if (settings.Analysis)
+                {
+                    // ASP.NET Core's per-request Information logs, as the ASP.NET Core templates' appsettings.json turns them down.
+                    rows.Add(await ServiceRowAsync("postgres", "service, JSON turns, Microsoft.AspNetCore logs at Warning",
+                        new(store) { ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning" }, 1, secret, "pg1q", settings, work, database, log));
+                }
+                rows.Add(await CeilingRowAsync(database, payloadBytes, settings, log) with { Configuration = "raw BEGIN; INSERT; COMMIT (again, after the service runs)" });
+                if (settings.Analysis)
+                {
+                    trips = await CountRoundTripsAsync(database, common, secret, work, log);
+                    var (replica, replicaPhases) = await ReplicaRowAsync(database, secret, settings, log);
+                    rows.Add(replica);
+                    phases.AddRange(replicaPhases);
+                    if (emulator.Requests.Snapshot() is [.., var last])
+                    {
+                        rows.Add(await ModelApiRowAsync(modelUrl, last.Body, settings, log));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            NpgsqlConnection.ClearAllPools();
+            Directory.Delete(work, recursive: true);
+        }
+        return new Result(rows, payloadBytes, trips, phases, durability);
+    }
+
+    // One configuration: start the instances, run the clients (split across instances), stop the instances.
+    private static async Task<Row> ServiceRowAsync(string storeName, string configuration, Dictionary<string, string> serviceSettings, int instances,
+        string secret, string scope, Settings settings, string work, BenchDatabase? database, TextWriter log)
+    {
+        var services = new List<ServiceProcess>();
+        try
+        {
+            for (var i = 0; i < instances; i++)
+            {
+                services.Add(await ServiceProcess.StartAsync(serviceSettings, Path.Combine(work, $"service-{scope}-{i}")));
+            }
+            var before = database is null ? null : await database.CountersAsync();
+            CpuSnapshot start = default, end = default;
+            double rss = 0;
+            var load = await Task.Factory.StartNew(
+                () => ClosedLoop.Run(settings.Clients, settings.WarmUp, settings.Duration,
+                    (i, _) => new TurnClient(services[i % services.Count].Url, secret, scope, i),
+                    () => start = CpuSnapshot.Take(services),
+                    () =>
+                    {
+                        end = CpuSnapshot.Take(services);
+                        rss = services.Sum(s => s.ResidentMb().Now);
+                    }),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            if (load.Errors > 0)
+            {
+                log.WriteLine($"  errors; the log of the first instance ends with:\n{services[0].LogTail()}");
+            }
+            await DisposeAllAsync(services);
+            var row = new Row(storeName, configuration, instances, load, start.Use(end, load), database is null ? null : await database.UseSinceAsync(before!, load.Succeeded), rss);
+            log.WriteLine(Describe(row));
+            return row;
+        }
+        finally
+        {
+            await DisposeAllAsync(services);
+        }
+    }
+
+    private static async Task DisposeAllAsync(List<ServiceProcess> services)
+    {
+        foreach (var service in services)
+        {
+            await service.DisposeAsync();
+        }
+        services.Clear();
+        // Their backends exit and flush their statistics.
+        await Task.Delay(300);
+    }
+
+    // The ceiling: the same clients, each with a connection of its own, inserting one row of a turn's size per transaction.
+    private static async Task<Row> CeilingRowAsync(BenchDatabase database, int payloadBytes, Settings settings, TextWriter log)
+    {
+        await database.ExecuteAsync("""
+            CREATE TABLE IF NOT EXISTS bench_ceiling (
+                id bigserial PRIMARY KEY, thread_id text NOT NULL, sequence bigint NOT NULL, payload text NOT NULL,
+                recorded_at timestamptz NOT NULL DEFAULT now())
+            """);
+        var payload = ScenarioText.OfTokens(payloadBytes / 4, "", seed: 3);
+        payload = payload.Length >= payloadBytes ? payload[..payloadBytes] : payload.PadRight(payloadBytes, '.');
+        var unpooled = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Pooling = false }.ConnectionString;
+        var before = await database.CountersAsync();
+        CpuSnapshot start = default, end = default;
+        var load = await Task.Factory.StartNew(
+            () => ClosedLoop.Run(settings.Clients, settings.ShortWarmUp, settings.Duration, (i, _) => new InsertClient(unpooled, i, payload),
+                () => start = CpuSnapshot.Take([]), () => end = CpuSnapshot.Take([])),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        await Task.Delay(300);
+        var row = new Row("postgres", "raw BEGIN; INSERT; COMMIT", 0, load, start.Use(end, load), await database.UseSinceAsync(before, load.Succeeded), null)
+        {
+            IsCeiling = true,
+        };
+        log.WriteLine(Describe(row));
+        return row;
+    }
+
+    // One instance whose store and service tables are reached through counting relays; one client sends turns one at a time.
+    private static async Task<RoundTrips> CountRoundTripsAsync(BenchDatabase database, Dictionary<string, string> common, string secret, string work, TextWriter log)
+    {
+        var target = new NpgsqlConnectionStringBuilder(database.ConnectionString);
+        await using var storeRelay = new RoundTripProxy(target.Host!, target.Port);
+        await using var stateRelay = new RoundTripProxy(target.Host!, target.Port);
+        string Through(RoundTripProxy relay) => new NpgsqlConnectionStringBuilder(database.ConnectionString) { Port = relay.Port }.ConnectionString;
+        var settings = new Dictionary<string, string>(common)
+        {
+            ["Server:Store"] = "postgres:" + Through(storeRelay),
+            ["Server:State"] = "postgres:" + Through(stateRelay),
+        };
+        await using var service = await ServiceProcess.StartAsync(settings, Path.Combine(work, "service-trips"));
+        using var client = new TurnClient(service.Url, secret, "trips", 0);
+        for (var n = 0; n < 5; n++)
+        {
+            Check(client.Send(n)); // first use: schema checks, pools, the first exchange's pins
+        }
+        const int turns = 40;
+        double rawTrips;
+        var (store0, state0, connections0) = (storeRelay.RoundTrips, stateRelay.RoundTrips, storeRelay.Connections + stateRelay.Connections);
+        for (var n = 0; n < turns; n++)
+        {
+            Check(client.Send(5 + n));
+        }
+        // The ceiling's transaction, through a relay of its own.
+        await using var rawRelay = new RoundTripProxy(target.Host!, target.Port);
+        using (var raw = new InsertClient(new NpgsqlConnectionStringBuilder(Through(rawRelay)) { Pooling = false }.ConnectionString, 0, "x"))
+        {
+            raw.Send(0);
+            var raw0 = rawRelay.RoundTrips;
+            for (var n = 0; n < turns; n++)
+            {
+                raw.Send(n);
+            }
+            rawTrips = (rawRelay.RoundTrips - raw0) / (double)turns;
+        }
+        var trips = new RoundTrips(turns, (storeRelay.RoundTrips - store0) / (double)turns, (stateRelay.RoundTrips - state0) / (double)turns,
+            (storeRelay.Connections + stateRelay.Connections - connections0) / (double)turns, rawTrips);
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  round trips per turn ({turns} turns, one client): ledger store {trips.Store:N2}, service tables {trips.State:N2}, new connections {trips.Connections:N2}; raw insert transaction {trips.Ceiling:N2}"));
+        return trips;
+
+        static void Check(string? error)
+        {
+            if (error is not null)
+            {
+                throw new InvalidOperationException("a turn through the counting relay failed: " + error);
+            }
+        }
+    }
+
+    // The store and state calls of a service turn, made in-process in the order the service makes them, each timed.
+    private static async Task<(Row Row, IReadOnlyList<Phase> Phases)> ReplicaRowAsync(BenchDatabase database, string secret, Settings settings, TextWriter log)
+    {
+        await using var state = ServiceState.Postgres(database.ConnectionString);
+        await using var store = new PostgresConversationStore(database.ConnectionString);
+        var plan = HistoryPolicies.Parse(Policy).Plan();
+        var timings = ReplicaClient.Names.Select(_ => new List<double>()).ToArray();
+        var before = await database.CountersAsync();
+        CpuSnapshot start = default, end = default;
+        var load = await Task.Factory.StartNew(
+            () => ClosedLoop.Run(settings.Clients, settings.ShortWarmUp, settings.Duration,
+                (i, window) => new ReplicaClient(state, store, plan, secret, i, window, timings),
+                () => start = CpuSnapshot.Take([]), () => end = CpuSnapshot.Take([])),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        NpgsqlConnection.ClearAllPools();
+        await Task.Delay(300);
+        var row = new Row("postgres", "replica: a turn's store and state calls in-process (no HTTP, no model)", 0, load, start.Use(end, load),
+            await database.UseSinceAsync(before, load.Succeeded), null);
+        log.WriteLine(Describe(row));
+        var phases = ReplicaClient.Names.Select((name, i) =>
+        {
+            var sorted = timings[i].Order().ToArray();
+            return new Phase(name, sorted.Length == 0 ? 0 : sorted.Average(), sorted.Length == 0 ? 0 : sorted[Math.Max(0, (int)Math.Ceiling(0.99 * sorted.Length) - 1)]);
+        }).ToArray();
+        return (row, phases);
+    }
+
+    // The model API alone: the same clients sending the service's last model request straight to the emulator.
+    private static async Task<Row> ModelApiRowAsync(string modelUrl, string body, Settings settings, TextWriter log)
+    {
+        CpuSnapshot start = default, end = default;
+        var load = await Task.Factory.StartNew(
+            () => ClosedLoop.Run(settings.Clients, settings.ShortWarmUp, settings.Duration, (_, _) => new ModelCallClient(modelUrl, body),
+                () => start = CpuSnapshot.Take([]), () => end = CpuSnapshot.Take([])),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var row = new Row("–", "model API alone: the emulator answering the service's request (streamed)", 0, load, start.Use(end, load), null, null);
+        log.WriteLine(Describe(row));
+        return row;
+    }
+
+    private static string Describe(Row row) => string.Create(CultureInfo.InvariantCulture,
+        $"  {row.Store}, {row.Configuration}{(row.Instances > 0 ? $", {row.Instances} instance(s)" : "")}: {row.Load.PerSecond:N0}/s, p50 {row.Load.Percentile(0.5):N1} ms, p99 {row.Load.Percentile(0.99):N1} ms, {row.Load.Errors} errors{(row.Load.FirstError is { } e ? " (first: " + e + ")" : "")}");
+
+    /// <summary>The main table: rate, latency, errors, share of the ceiling, and who used the CPU.</summary>
+    public static string Table(Result result)
+    {
+        var ceilings = result.Rows.Where(r => r.IsCeiling).Select(r => r.Load.PerSecond).ToArray();
+        var ceiling = ceilings.Length > 0 ? ceilings.Average() : (double?)null;
+        var table = new StringBuilder();
+        table.AppendLine("| store | what | instances | turns/s | p50 ms | p99 ms | errors | % of ceiling | CPU ms/turn: service | CPU ms/turn: bench process (clients, emulator) | CPU ms/turn: PostgreSQL | machine busy | other load (cores) |");
+        table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in result.Rows)
+        {
+            var share = r.Store == "postgres" && ceiling is { } c && !r.IsCeiling ? (r.Load.PerSecond / c * 100).ToString("N1", CultureInfo.InvariantCulture) + " %" : "–";
+            table.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Store} | {r.Configuration} | {(r.Instances > 0 ? r.Instances.ToString(CultureInfo.InvariantCulture) : "–")} | {r.Load.PerSecond:N0} | {r.Load.Percentile(0.5):N1} | {r.Load.Percentile(0.99):N1} | {r.Load.Errors} | {share} | {(r.Instances > 0 ? r.Cpu.ServiceMs.ToString("N2", CultureInfo.InvariantCulture) : "–")} | {r.Cpu.BenchMs:N2} | {r.Cpu.PostgresMs:N2} | {r.Cpu.MachineBusyPercent:N0} % | {r.Cpu.OtherCores:N2} |"));
+        }
+        if (ceiling is { } mean)
+        {
+            table.AppendLine();
+            table.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"Ceiling: {mean:N0} single-row transactions/s (mean of {ceilings.Length} runs: {string.Join(", ", ceilings.Select(x => x.ToString("N0", CultureInfo.InvariantCulture)))}); row payload {result.TurnPayloadBytes:N0} bytes (a turn's three entries, measured); {result.Durability}."));
+            foreach (var r in result.Rows.Where(r => r.Store == "postgres" && r.Instances > 0))
+            {
+                var met = r.Load.PerSecond / mean >= 0.5 ? "met" : "missed";
+                table.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                    $"Target ≥ 50 % of the ceiling, {r.Instances} instance(s){(r.Configuration.Contains("Warning", StringComparison.Ordinal) ? " (quiet logs)" : "")}: {r.Load.PerSecond / mean * 100:N1} % — {met}."));
+            }
+        }
+        return table.ToString();
+    }
+
+    /// <summary>What PostgreSQL did per operation: transactions, WAL, and the rows and index lookups per table.</summary>
+    public static string DatabaseTable(Result result)
+    {
+        var rows = result.Rows.Where(r => r.Db is not null).ToArray();
+        if (rows.Length == 0)
+        {
+            return "";
+        }
+        var tables = rows.SelectMany(r => r.Db!.Tables.Select(t => t.Table)).Distinct().Order(StringComparer.Ordinal).ToArray();
+        var text = new StringBuilder();
+        text.AppendLine("| what | instances | transactions/op | WAL syncs/op | WAL KB/op | " + string.Join(" | ", tables.Select(t => $"{t}: index lookups / ins / upd / del")) + " |");
+        text.AppendLine("|---|---:|---:|---:|---:|" + string.Concat(tables.Select(_ => "---:|")));
+        foreach (var r in rows)
+        {
+            var cells = tables.Select(t => r.Db!.Tables.FirstOrDefault(u => u.Table == t) is { } u && (u.IndexScans + u.SeqScans + u.Inserted + u.Updated + u.Deleted) > 0.005
+                ? string.Create(CultureInfo.InvariantCulture, $"{u.IndexScans + u.SeqScans:N2} / {u.Inserted:N2} / {u.Updated:N2} / {u.Deleted:N2}")
+                : "–");
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Configuration} | {(r.Instances > 0 ? r.Instances.ToString(CultureInfo.InvariantCulture) : "–")} | {r.Db!.Transactions:N2} | {r.Db.WalSyncs:N2} | {r.Db.WalKb:N2} | {string.Join(" | ", cells)} |"));
+        }
+        return text.ToString();
+    }
+
+    /// <summary>Round trips per turn, and where the time of a turn's database calls goes under the full load.</summary>
+    public static string ProfileTable(Result result)
+    {
+        var text = new StringBuilder();
+        if (result.Trips is { } trips)
+        {
+            text.AppendLine("| round trips per service turn (counted by a relay, one client, 40 turns) | ledger store | service tables | total | new connections |");
+            text.AppendLine("|---|---:|---:|---:|---:|");
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| service, JSON turn | {trips.Store:N2} | {trips.State:N2} | {trips.Store + trips.State:N2} | {trips.Connections:N2} |"));
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| raw BEGIN; INSERT; COMMIT (the ceiling) | {trips.Ceiling:N2} | – | {trips.Ceiling:N2} | 0 |"));
+            text.AppendLine();
+        }
+        if (result.Phases.Count > 0)
+        {
+            var total = result.Phases.Sum(p => p.MeanMs);
+            text.AppendLine($"| call of the in-process replica ({result.Rows.FirstOrDefault(r => r.Configuration.StartsWith("replica", StringComparison.Ordinal))?.Load.PerSecond.ToString("N0", CultureInfo.InvariantCulture)} turns/s) | mean ms | p99 ms | share of the turn |");
+            text.AppendLine("|---|---:|---:|---:|");
+            foreach (var p in result.Phases)
+            {
+                text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {p.Name} | {p.MeanMs:N2} | {p.P99Ms:N2} | {p.MeanMs / total * 100:N0} % |"));
+            }
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| whole turn | {total:N2} | | 100 % |"));
+        }
+        return text.ToString();
+    }
+
+    private readonly record struct CpuSnapshot(long Timestamp, double Service, double Bench, double Postgres, double MachineBusy, double MachineTotal)
+    {
+        public static CpuSnapshot Take(IReadOnlyList<ServiceProcess> services)
+        {
+            using var self = Process.GetCurrentProcess();
+            var (busy, total) = ProcCounters.Machine();
+            return new CpuSnapshot(Stopwatch.GetTimestamp(), services.Sum(s => s.CpuTime().TotalSeconds), self.TotalProcessorTime.TotalSeconds,
+                ProcCounters.ProcessesNamed("postgres"), busy, total);
+        }
+
+        public CpuUse Use(CpuSnapshot end, LoadResult load)
+        {
+            var operations = Math.Max(1, load.Operations);
+            var seconds = Stopwatch.GetElapsedTime(Timestamp, end.Timestamp).TotalSeconds;
+            var (service, bench, postgres) = (end.Service - Service, end.Bench - Bench, end.Postgres - Postgres);
+            var busy = end.MachineBusy - MachineBusy;
+            var total = end.MachineTotal - MachineTotal;
+            return new CpuUse(service * 1000 / operations, bench * 1000 / operations, postgres * 1000 / operations,
+                total > 0 ? busy / total * 100 : 0, seconds > 0 ? Math.Max(0, busy - service - bench - postgres) / seconds : 0);
+        }
+    }
+
+    /// <summary>An HTTP client with one connection to one instance, sending JSON turns on its own conversation thread.</summary>
+    private sealed class TurnClient : ILoadClient
+    {
+        private readonly HttpClient _http;
+        private readonly Uri _turns;
+        private readonly byte[][] _bodies;
+
+        public TurnClient(string baseUrl, string secret, string scope, int index)
+        {
+            _http = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 1 })
+            {
+                BaseAddress = new Uri(baseUrl),
+                Timeout = TimeSpan.FromSeconds(60),
+            };
+            _http.DefaultRequestHeaders.Add("x-api-key", secret);
+            var id = $"client-{index}";
+            using (var create = Post(new Uri("/v1/threads", UriKind.Relative), JsonSerializer.SerializeToUtf8Bytes(new { scope, id })))
+            {
+                if ((int)create.StatusCode != 201)
+                {
+                    throw new InvalidOperationException($"creating thread {scope}/{id}: HTTP {(int)create.StatusCode} {Body(create)}");
+                }
+            }
+            _turns = new Uri($"/v1/threads/{scope}/{id}/turns", UriKind.Relative);
+            _bodies = Enumerable.Range(0, 4)
+                .Select(v => JsonSerializer.SerializeToUtf8Bytes(new { content = ScenarioText.OfTokens(QuestionTokens, $"Client {index}, question {v}:", seed: index * 4 + v) }))
+                .ToArray();
+        }
+
+        public string? Send(long n)
+        {
+            using var response = Post(_turns, _bodies[n % _bodies.Length]);
+            var body = Body(response);
+            return (int)response.StatusCode == 200 && body.Contains("\"committed\"", StringComparison.Ordinal)
+                ? null
+                : $"HTTP {(int)response.StatusCode}: {body[..Math.Min(300, body.Length)]}";
+        }
+
+        private HttpResponseMessage Post(Uri uri, byte[] body)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            return _http.Send(request, HttpCompletionOption.ResponseContentRead);
+        }
+
+        private static string Body(HttpResponseMessage response)
+        {
+            using var reader = new StreamReader(response.Content.ReadAsStream());
+            return reader.ReadToEnd();
+        }
+
+        public void Dispose() => _http.Dispose();
+    }
+
+    /// <summary>A connection of its own, inserting one row per transaction (the ceiling).</summary>
+    private sealed class InsertClient : ILoadClient
+    {
+        private readonly NpgsqlConnection _connection;
+        private readonly NpgsqlCommand _insert;
+
+        public InsertClient(string connectionString, int index, string payload)
+        {
+            _connection = new NpgsqlConnection(connectionString);
+            _connection.Open();
+            _insert = new NpgsqlCommand("INSERT INTO bench_ceiling (thread_id, sequence, payload) VALUES (@thread, @sequence, @payload)", _connection);
+            _insert.Parameters.AddWithValue("thread", $"client-{index}");
+            _insert.Parameters.AddWithValue("sequence", 0L);
+            _insert.Parameters.AddWithValue("payload", payload);
+        }
+
+        public string? Send(long n)
+        {
+            using var transaction = _connection.BeginTransaction();
+            _insert.Transaction = transaction;
+            _insert.Parameters[1].Value = n;
+            _insert.ExecuteNonQuery();
+            transaction.Commit();
+            return null;
+        }
+
+        public void Dispose()
+        {
+            _insert.Dispose();
+            _connection.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// What a service JSON turn asks of its databases, in its order (auth, thread row, lease, window, append, release, activity),
+    /// over one shared <see cref="ServiceState"/> and store as an instance has them, each call timed.
+    /// </summary>
+    private sealed class ReplicaClient : ILoadClient
+    {
+        public static readonly string[] Names =
+        [
+            "API key lookup (service tables)", "thread row read (service tables)", "lease take (store)", "window read (store)",
+            "append (store)", "lease release (store)", "activity update (service tables)",
+        ];
+
+        private readonly ServiceState _state;
+        private readonly PostgresConversationStore _store;
+        private readonly WindowSpec _plan;
+        private readonly string _secret;
+        private readonly ThreadKey _key;
+        private readonly LoadWindow _window;
+        private readonly List<double>[] _timings;
+        private readonly List<double>[] _mine;
+        private readonly string[] _questions;
+
+        public ReplicaClient(ServiceState state, PostgresConversationStore store, WindowSpec plan, string secret, int index, LoadWindow window, List<double>[] timings)
+        {
+            (_state, _store, _plan, _secret, _window, _timings) = (state, store, plan, secret, window, timings);
+            _key = new ThreadKey(Tenant, "replica", $"client-{index}");
+            _mine = [.. Names.Select(_ => new List<double>())];
+            _questions = [.. Enumerable.Range(0, 4).Select(v => ScenarioText.OfTokens(QuestionTokens, $"Client {index}, question {v}:", seed: index * 4 + v))];
+            if (!state.CreateThreadAsync(new ThreadInfo { Key = _key }).GetAwaiter().GetResult())
+            {
+                throw new InvalidOperationException($"thread {_key} exists already");
+            }
+        }
+
+        public string? Send(long n)
+        {
+            var marks = new long[Names.Length + 1];
+            marks[0] = Stopwatch.GetTimestamp();
+            if (_state.AuthenticateAsync(_secret).GetAwaiter().GetResult() != Tenant)
+            {
+                return "the key did not authenticate";
+            }
+            marks[1] = Stopwatch.GetTimestamp();
+            if (_state.GetThreadAsync(_key).GetAwaiter().GetResult() is null)
+            {
+                return "no thread row";
+            }
+            marks[2] = Stopwatch.GetTimestamp();
+            var holder = Guid.CreateVersion7().ToString("N");
+            if (!_store.TryAcquireTurnLeaseAsync(_key, holder, TimeSpan.FromMinutes(2)).GetAwaiter().GetResult())
+            {
+                return "lease refused";
+            }
+            marks[3] = Stopwatch.GetTimestamp();
+            var window = _store.ReadWindowAsync(_key, _plan).GetAwaiter().GetResult();
+            marks[4] = Stopwatch.GetTimestamp();
+            var turnId = Guid.CreateVersion7().ToString("N");
+            var question = _questions[n % _questions.Length];
+            LedgerEntry[] entries =
+            [
+                new MessageEntry(Message.User(question)) { TurnId = turnId, Tokens = QuestionTokens },
+                new MessageEntry(Message.Assistant($"[emulator] I can see {window.Entries.Count + 1} messages. Latest: \"{question[..60]}…\".")) { TurnId = turnId, Tokens = 40 },
+                new UsageEntry(new UsageRecord(Model, new TokenUsage { InputTokens = 3000, OutputTokens = 40 }, 0.0032m, "msg_replica", "end_turn")) { TurnId = turnId },
+            ];
+            var stored = _store.AppendAsync(_key, window.Head.LastSequence, entries).GetAwaiter().GetResult();
+            marks[5] = Stopwatch.GetTimestamp();
+            _store.ReleaseTurnLeaseAsync(_key, holder).GetAwaiter().GetResult();
+            marks[6] = Stopwatch.GetTimestamp();
+            _state.TouchAsync(stored.Head, 0.0032m).GetAwaiter().GetResult();
+            marks[7] = Stopwatch.GetTimestamp();
+            if (_window.Contains(marks[7]))
+            {
+                for (var i = 0; i < Names.Length; i++)
+                {
+                    _mine[i].Add(Stopwatch.GetElapsedTime(marks[i], marks[i + 1]).TotalMilliseconds);
+                }
+            }
+            return null;
+        }
+
+        public void Dispose()
+        {
+            lock (_timings)
+            {
+                for (var i = 0; i < Names.Length; i++)
+                {
+                    _timings[i].AddRange(_mine[i]);
+                }
+            }
+        }
+    }
+
+    /// <summary>Sends one fixed Messages API request to the emulator and reads the whole (streamed) answer.</summary>
+    private sealed class ModelCallClient(string modelUrl, string body) : ILoadClient
+    {
+        private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 1 }) { Timeout = TimeSpan.FromSeconds(60) };
+        private readonly Uri _messages = new(modelUrl + "/v1/messages");
+        private readonly byte[] _body = Encoding.UTF8.GetBytes(body);
+
+        public string? Send(long n)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, _messages) { Content = new ByteArrayContent(_body) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            request.Headers.Add("x-api-key", "emulator");
+            request.Headers.Add("anthropic-version", "2023-06-01");
+            using var response = _http.Send(request, HttpCompletionOption.ResponseContentRead);
+            using var reader = new StreamReader(response.Content.ReadAsStream());
+            var text = reader.ReadToEnd();
+            return response.IsSuccessStatusCode && text.Contains("message_stop", StringComparison.Ordinal) ? null : $"HTTP {(int)response.StatusCode}: {text[..Math.Min(300, text.Length)]}";
+        }
+
+        public void Dispose() => _http.Dispose();
+    }
+
+    /// <summary>A PostgreSQL database created for one run (dropped after it), and the statistics read from it.</summary>
+    private sealed class BenchDatabase : IAsyncDisposable
+    {
+        private readonly string _admin;
+
+        private BenchDatabase(string admin, string name)
+        {
+            _admin = admin;
+            Name = name;
+            ConnectionString = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
+        }
+
+        public string Name { get; }
+
+        public string ConnectionString { get; }
+
+        public static async Task<BenchDatabase> CreateAsync(string admin)
+        {
+            var database = new BenchDatabase(admin, $"ledger_bench_service_{Environment.ProcessId}");
+            await database.AdminAsync($"DROP DATABASE IF EXISTS {database.Name} WITH (FORCE)");
+            await database.AdminAsync($"CREATE DATABASE {database.Name}");
+            return database;
+        }
+
+        public async Task<string> DurabilityAsync()
+        {
+            var settings = new List<string>();
+            foreach (var name in (string[])["fsync", "synchronous_commit", "wal_sync_method", "commit_delay"])
+            {
+                settings.Add($"{name}={await ScalarAsync($"SHOW {name}")}");
+            }
+            return string.Join(", ", settings);
+        }
+
+        public async Task ExecuteAsync(string sql)
+        {
+            await using var connection = await OpenAsync();
+            await using var command = new NpgsqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        /// <summary>The mean size of a stored turn's three entries (question, reply, usage), in payload bytes.</summary>
+        public async Task<int> TurnPayloadBytesAsync() => (int)Math.Round(Convert.ToDouble(await ScalarAsync(
+            "SELECT avg(bytes) FROM (SELECT sum(octet_length(payload)) AS bytes FROM entries WHERE turn_id IS NOT NULL AND kind IN ('message', 'usage') GROUP BY turn_id HAVING count(*) = 3) t"),
+            CultureInfo.InvariantCulture));
+
+        public async Task<Counters> CountersAsync()
+        {
+            await using var connection = await OpenAsync();
+            long[] Numbers(NpgsqlDataReader r) => [.. Enumerable.Range(1, r.FieldCount - 1).Select(i => r.IsDBNull(i) ? 0 : Convert.ToInt64(r.GetValue(i), CultureInfo.InvariantCulture))];
+            var tables = new Dictionary<string, long[]>(StringComparer.Ordinal);
+            await using (var command = new NpgsqlCommand("SELECT relname, idx_scan, seq_scan, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables", connection))
+            await using (var reader = await command.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    tables[reader.GetString(0)] = Numbers(reader);
+                }
+            }
+            await using (var command = new NpgsqlCommand(
+                "SELECT 0, d.xact_commit + d.xact_rollback, w.wal_sync, w.wal_bytes FROM pg_stat_database d, pg_stat_wal w WHERE d.datname = current_database()", connection))
+            await using (var reader = await command.ExecuteReaderAsync())
+            {
+                await reader.ReadAsync();
+                return new Counters(Numbers(reader), tables);
+            }
+        }
+
+        public async Task<DbUse> UseSinceAsync(Counters before, long operations)
+        {
+            var after = await CountersAsync();
+            var per = Math.Max(1, operations);
+            var tables = after.Tables.Select(t =>
+            {
+                var b = before.Tables.GetValueOrDefault(t.Key) ?? new long[5];
+                double D(int i) => (t.Value[i] - b[i]) / (double)per;
+                return new TableUse(t.Key, D(0), D(1), D(2), D(3), D(4));
+            }).ToArray();
+            return new DbUse((after.Database[0] - before.Database[0]) / (double)per, (after.Database[1] - before.Database[1]) / (double)per,
+                (after.Database[2] - before.Database[2]) / 1024.0 / per, tables);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            NpgsqlConnection.ClearAllPools();
+            await AdminAsync($"DROP DATABASE IF EXISTS {Name} WITH (FORCE)");
+        }
+
+        private async Task<object?> ScalarAsync(string sql)
+        {
+            await using var connection = await OpenAsync();
+            await using var command = new NpgsqlCommand(sql, connection);
+            return await command.ExecuteScalarAsync();
+        }
+
+        // Unpooled: each look at the statistics is a new backend, and an ended one has flushed its own.
+        private async Task<NpgsqlConnection> OpenAsync()
+        {
+            var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false }.ConnectionString);
+            await connection.OpenAsync();
+            return connection;
+        }
+
+        private async Task AdminAsync(string sql)
+        {
+            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(_admin) { Pooling = false }.ConnectionString);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        /// <summary>Transactions, WAL syncs and WAL bytes; per table: index scans, sequential scans, rows inserted, updated, deleted.</summary>
+        public sealed record Counters(long[] Database, IReadOnlyDictionary<string, long[]> Tables);
+    }
+}
