@@ -44,7 +44,8 @@ internal static class ServiceThroughput
 
     public sealed record TableUse(string Table, double IndexScans, double SeqScans, double Inserted, double Updated, double Deleted);
 
-    public sealed record Row(string Store, string Configuration, int Instances, LoadResult Load, CpuUse Cpu, DbUse? Db, double? ServiceRssMb)
+    /// <param name="ServiceRssMb">The instances' resident memory as the window opened and as it closed.</param>
+    public sealed record Row(string Store, string Configuration, int Instances, LoadResult Load, CpuUse Cpu, DbUse? Db, (double Start, double End)? ServiceRssMb)
     {
         public bool IsCeiling { get; init; }
     }
@@ -53,6 +54,25 @@ internal static class ServiceThroughput
     public sealed record RoundTrips(int Turns, double Store, double State, double Connections, double Ceiling);
 
     public sealed record Phase(string Name, double MeanMs, double P99Ms);
+
+    /// <summary>
+    /// A replica of a turn's database calls: all of them as the service makes them, or without some (what a turn would cost if
+    /// they were folded away), over connection strings with extra options (e.g. Npgsql's automatic preparation).
+    /// </summary>
+    public sealed record Replica(string Name, bool ServiceReads = true, bool Lease = true, bool Activity = true, string ConnectionOptions = "");
+
+    /// <summary>The replicas the analysis runs: the first is the service's own sequence (its calls are timed).</summary>
+    public static readonly Replica[] Replicas =
+    [
+        new("replica: a turn's 7 store and state calls in-process (no HTTP, no model)"),
+        new("replica, connection string + " + Prepared, ConnectionOptions: Prepared),
+        new("replica without lease take/release and activity update (key, thread, window, append)", Lease: false, Activity: false),
+        new("replica: window read + append only (the ledger's own two calls)", ServiceReads: false, Lease: false, Activity: false),
+        new("replica: window read + append only, connection string + " + Prepared, ServiceReads: false, Lease: false, Activity: false, ConnectionOptions: Prepared),
+    ];
+
+    /// <summary>Npgsql connection-string options: automatic preparation of repeated statements, no session reset on reuse.</summary>
+    public const string Prepared = "Max Auto Prepare=20;No Reset On Close=true";
 
     public sealed record Result(IReadOnlyList<Row> Rows, int TurnPayloadBytes, RoundTrips? Trips, IReadOnlyList<Phase> Phases, string Durability);
 
@@ -108,17 +128,24 @@ internal static class ServiceThroughput
                 rows.Add(await ServiceRowAsync("postgres", "service, JSON turns", store, 2, secret, "pg2", settings, work, database, log));
                 if (settings.Analysis)
                 {
-                    // ASP.NET Core's per-request Information logs, as the ASP.NET Core templates' appsettings.json turns them down.
-                    rows.Add(await ServiceRowAsync("postgres", "service, JSON turns, Microsoft.AspNetCore logs at Warning",
-                        new(store) { ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning" }, 1, secret, "pg1q", settings, work, database, log));
+                    // Npgsql's own options, set in the connection string the service is given: statements prepared once per
+                    // connection, and no DISCARD ALL each time a pooled connection is reused (see the replicas below).
+                    rows.Add(await ServiceRowAsync("postgres", "service, JSON turns, connection string + " + Prepared,
+                        new(store) { ["Server:Store"] = "postgres:" + database.ConnectionString + ";" + Prepared }, 1, secret, "pg1p", settings, work, database, log));
                 }
                 rows.Add(await CeilingRowAsync(database, payloadBytes, settings, log) with { Configuration = "raw BEGIN; INSERT; COMMIT (again, after the service runs)" });
                 if (settings.Analysis)
                 {
                     trips = await CountRoundTripsAsync(database, common, secret, work, log);
-                    var (replica, replicaPhases) = await ReplicaRowAsync(database, secret, settings, log);
-                    rows.Add(replica);
-                    phases.AddRange(replicaPhases);
+                    for (var i = 0; i < Replicas.Length; i++)
+                    {
+                        var (replica, replicaPhases) = await ReplicaRowAsync(database, Replicas[i], $"replica-{i}", secret, settings, log);
+                        rows.Add(replica);
+                        if (i == 0)
+                        {
+                            phases.AddRange(replicaPhases);
+                        }
+                    }
                     if (emulator.Requests.Snapshot() is [.., var last])
                     {
                         rows.Add(await ModelApiRowAsync(modelUrl, last.Body, settings, log));
@@ -148,15 +175,19 @@ internal static class ServiceThroughput
             }
             var before = database is null ? null : await database.CountersAsync();
             CpuSnapshot start = default, end = default;
-            double rss = 0;
+            (double Start, double End) rss = default;
             var load = await Task.Factory.StartNew(
                 () => ClosedLoop.Run(settings.Clients, settings.WarmUp, settings.Duration,
                     (i, _) => new TurnClient(services[i % services.Count].Url, secret, scope, i),
-                    () => start = CpuSnapshot.Take(services),
+                    () =>
+                    {
+                        start = CpuSnapshot.Take(services);
+                        rss.Start = services.Sum(s => s.ResidentMb().Now);
+                    },
                     () =>
                     {
                         end = CpuSnapshot.Take(services);
-                        rss = services.Sum(s => s.ResidentMb().Now);
+                        rss.End = services.Sum(s => s.ResidentMb().Now);
                     }),
                 CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             if (load.Errors > 0)
@@ -264,22 +295,24 @@ internal static class ServiceThroughput
     }
 
     // The store and state calls of a service turn, made in-process in the order the service makes them, each timed.
-    private static async Task<(Row Row, IReadOnlyList<Phase> Phases)> ReplicaRowAsync(BenchDatabase database, string secret, Settings settings, TextWriter log)
+    private static async Task<(Row Row, IReadOnlyList<Phase> Phases)> ReplicaRowAsync(BenchDatabase database, Replica replica, string scope, string secret,
+        Settings settings, TextWriter log)
     {
-        await using var state = ServiceState.Postgres(database.ConnectionString);
-        await using var store = new PostgresConversationStore(database.ConnectionString);
+        var connectionString = replica.ConnectionOptions.Length == 0 ? database.ConnectionString : database.ConnectionString + ";" + replica.ConnectionOptions;
+        await using var state = ServiceState.Postgres(connectionString);
+        await using var store = new PostgresConversationStore(connectionString);
         var plan = HistoryPolicies.Parse(Policy).Plan();
         var timings = ReplicaClient.Names.Select(_ => new List<double>()).ToArray();
         var before = await database.CountersAsync();
         CpuSnapshot start = default, end = default;
         var load = await Task.Factory.StartNew(
             () => ClosedLoop.Run(settings.Clients, settings.ShortWarmUp, settings.Duration,
-                (i, window) => new ReplicaClient(state, store, plan, secret, i, window, timings),
+                (i, window) => new ReplicaClient(state, store, plan, replica, scope, secret, i, window, timings),
                 () => start = CpuSnapshot.Take([]), () => end = CpuSnapshot.Take([])),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         NpgsqlConnection.ClearAllPools();
         await Task.Delay(300);
-        var row = new Row("postgres", "replica: a turn's store and state calls in-process (no HTTP, no model)", 0, load, start.Use(end, load),
+        var row = new Row("postgres", replica.Name, 0, load, start.Use(end, load),
             await database.UseSinceAsync(before, load.Succeeded), null);
         log.WriteLine(Describe(row));
         var phases = ReplicaClient.Names.Select((name, i) =>
@@ -312,13 +345,13 @@ internal static class ServiceThroughput
         var ceilings = result.Rows.Where(r => r.IsCeiling).Select(r => r.Load.PerSecond).ToArray();
         var ceiling = ceilings.Length > 0 ? ceilings.Average() : (double?)null;
         var table = new StringBuilder();
-        table.AppendLine("| store | what | instances | turns/s | p50 ms | p99 ms | errors | % of ceiling | CPU ms/turn: service | CPU ms/turn: bench process (clients, emulator) | CPU ms/turn: PostgreSQL | machine busy | other load (cores) | service RSS MB at the end |");
+        table.AppendLine("| store | what | instances | turns/s | p50 ms | p99 ms | errors | % of ceiling | CPU ms/turn: service | CPU ms/turn: bench process (clients, emulator) | CPU ms/turn: PostgreSQL | machine busy | other load (cores) | service RSS MB: window start → end |");
         table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in result.Rows)
         {
             var share = r.Store == "postgres" && ceiling is { } c && !r.IsCeiling ? (r.Load.PerSecond / c * 100).ToString("N1", CultureInfo.InvariantCulture) + " %" : "–";
             table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Store} | {r.Configuration} | {(r.Instances > 0 ? r.Instances.ToString(CultureInfo.InvariantCulture) : "–")} | {r.Load.PerSecond:N0} | {r.Load.Percentile(0.5):N1} | {r.Load.Percentile(0.99):N1} | {r.Load.Errors} | {share} | {(r.Instances > 0 ? r.Cpu.ServiceMs.ToString("N2", CultureInfo.InvariantCulture) : "–")} | {r.Cpu.BenchMs:N2} | {r.Cpu.PostgresMs:N2} | {r.Cpu.MachineBusyPercent:N0} % | {r.Cpu.OtherCores:N2} | {(r.ServiceRssMb is { } mb ? mb.ToString("N0", CultureInfo.InvariantCulture) : "–")} |"));
+                $"| {r.Store} | {r.Configuration} | {(r.Instances > 0 ? r.Instances.ToString(CultureInfo.InvariantCulture) : "–")} | {r.Load.PerSecond:N0} | {r.Load.Percentile(0.5):N1} | {r.Load.Percentile(0.99):N1} | {r.Load.Errors} | {share} | {(r.Instances > 0 ? r.Cpu.ServiceMs.ToString("N2", CultureInfo.InvariantCulture) : "–")} | {r.Cpu.BenchMs:N2} | {r.Cpu.PostgresMs:N2} | {r.Cpu.MachineBusyPercent:N0} % | {r.Cpu.OtherCores:N2} | {(r.ServiceRssMb is { } mb ? string.Create(CultureInfo.InvariantCulture, $"{mb.Start:N0} → {mb.End:N0}") : "–")} |"));
         }
         if (ceiling is { } mean)
         {
@@ -329,7 +362,7 @@ internal static class ServiceThroughput
             {
                 var met = r.Load.PerSecond / mean >= 0.5 ? "met" : "missed";
                 table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                    $"Target ≥ 50 % of the ceiling, {r.Instances} instance(s){(r.Configuration.Contains("Warning", StringComparison.Ordinal) ? " (quiet logs)" : "")}: {r.Load.PerSecond / mean * 100:N1} % — {met}."));
+                    $"Target ≥ 50 % of the ceiling, {r.Instances} instance(s){(r.Configuration.Contains(Prepared, StringComparison.Ordinal) ? " (" + Prepared + ")" : "")}: {r.Load.PerSecond / mean * 100:N1} % — {met}."));
             }
         }
         return table.ToString();
@@ -374,7 +407,7 @@ internal static class ServiceThroughput
         if (result.Phases.Count > 0)
         {
             var total = result.Phases.Sum(p => p.MeanMs);
-            text.AppendLine($"| call of the in-process replica ({result.Rows.FirstOrDefault(r => r.Configuration.StartsWith("replica", StringComparison.Ordinal))?.Load.PerSecond.ToString("N0", CultureInfo.InvariantCulture)} turns/s) | mean ms | p99 ms | share of the turn |");
+            text.AppendLine($"| call of the in-process replica ({result.Rows.FirstOrDefault(r => r.Configuration == Replicas[0].Name)?.Load.PerSecond.ToString("N0", CultureInfo.InvariantCulture)} turns/s) | mean ms | p99 ms | share of the turn |");
             text.AppendLine("|---|---:|---:|---:|");
             foreach (var p in result.Phases)
             {
@@ -514,6 +547,7 @@ internal static class ServiceThroughput
         private readonly ServiceState _state;
         private readonly PostgresConversationStore _store;
         private readonly WindowSpec _plan;
+        private readonly Replica _replica;
         private readonly string _secret;
         private readonly ThreadKey _key;
         private readonly LoadWindow _window;
@@ -521,10 +555,11 @@ internal static class ServiceThroughput
         private readonly List<double>[] _mine;
         private readonly string[] _questions;
 
-        public ReplicaClient(ServiceState state, PostgresConversationStore store, WindowSpec plan, string secret, int index, LoadWindow window, List<double>[] timings)
+        public ReplicaClient(ServiceState state, PostgresConversationStore store, WindowSpec plan, Replica replica, string scope, string secret, int index,
+            LoadWindow window, List<double>[] timings)
         {
-            (_state, _store, _plan, _secret, _window, _timings) = (state, store, plan, secret, window, timings);
-            _key = new ThreadKey(Tenant, "replica", $"client-{index}");
+            (_state, _store, _plan, _replica, _secret, _window, _timings) = (state, store, plan, replica, secret, window, timings);
+            _key = new ThreadKey(Tenant, scope, $"client-{index}");
             _mine = [.. Names.Select(_ => new List<double>())];
             _questions = [.. Enumerable.Range(0, 4).Select(v => ScenarioText.OfTokens(QuestionTokens, $"Client {index}, question {v}:", seed: index * 4 + v))];
             if (!state.CreateThreadAsync(new ThreadInfo { Key = _key }).GetAwaiter().GetResult())
@@ -537,18 +572,18 @@ internal static class ServiceThroughput
         {
             var marks = new long[Names.Length + 1];
             marks[0] = Stopwatch.GetTimestamp();
-            if (_state.AuthenticateAsync(_secret).GetAwaiter().GetResult() != Tenant)
+            if (_replica.ServiceReads && _state.AuthenticateAsync(_secret).GetAwaiter().GetResult() != Tenant)
             {
                 return "the key did not authenticate";
             }
             marks[1] = Stopwatch.GetTimestamp();
-            if (_state.GetThreadAsync(_key).GetAwaiter().GetResult() is null)
+            if (_replica.ServiceReads && _state.GetThreadAsync(_key).GetAwaiter().GetResult() is null)
             {
                 return "no thread row";
             }
             marks[2] = Stopwatch.GetTimestamp();
             var holder = Guid.CreateVersion7().ToString("N");
-            if (!_store.TryAcquireTurnLeaseAsync(_key, holder, TimeSpan.FromMinutes(2)).GetAwaiter().GetResult())
+            if (_replica.Lease && !_store.TryAcquireTurnLeaseAsync(_key, holder, TimeSpan.FromMinutes(2)).GetAwaiter().GetResult())
             {
                 return "lease refused";
             }
@@ -565,9 +600,15 @@ internal static class ServiceThroughput
             ];
             var stored = _store.AppendAsync(_key, window.Head.LastSequence, entries).GetAwaiter().GetResult();
             marks[5] = Stopwatch.GetTimestamp();
-            _store.ReleaseTurnLeaseAsync(_key, holder).GetAwaiter().GetResult();
+            if (_replica.Lease)
+            {
+                _store.ReleaseTurnLeaseAsync(_key, holder).GetAwaiter().GetResult();
+            }
             marks[6] = Stopwatch.GetTimestamp();
-            _state.TouchAsync(stored.Head, 0.0032m).GetAwaiter().GetResult();
+            if (_replica.Activity)
+            {
+                _state.TouchAsync(stored.Head, 0.0032m).GetAwaiter().GetResult();
+            }
             marks[7] = Stopwatch.GetTimestamp();
             if (_window.Contains(marks[7]))
             {
