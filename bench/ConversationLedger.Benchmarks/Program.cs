@@ -10,7 +10,7 @@ using ConversationLedger.Benchmarks;
 // `scenario agent [--turns N] [--calls N]`: an agent's tool loop with thinking on: cost, cache hits, and whether the API's checks pass.
 // `scenario system-change [--turns N] [--at T]`: the token economy with the system prompt changed at turn T, swapped vs sent as a system message.
 // `scenario writers [--writers N] [--seconds S] [--latency-ms L]`: N writers on one thread: model calls per stored turn, lease off and on.
-// `scenario service [--clients N] [--seconds S] [--warmup S] [--postgres CONN] [--stores sqlite,postgres]`: the conversation service's JSON turns/s
+// `scenario service [--clients N] [--seconds S] [--warmup S] [--postgres CONN] [--stores sqlite,postgres] [--pool N]`: the conversation service's JSON turns/s
 //   from N HTTP clients (real service processes, in-process zero-latency emulator), against PostgreSQL's raw insert ceiling.
 // `scenario smoke`: every scenario at tiny sizes (seconds; CI runs it; no timing is checked).
 // Anything else goes to BenchmarkDotNet.
@@ -47,7 +47,8 @@ switch (scenario)
         await WritersAsync(IntOption("--writers", 100), IntOption("--seconds", 5), IntOption("--latency-ms", 20));
         return 0;
     case "service":
-        await ServiceAsync(IntOption("--clients", 64), IntOption("--seconds", 12), IntOption("--warmup", 30), Option("--stores")?.Split(',').ToHashSet(StringComparer.Ordinal), analysis: true);
+        await ServiceAsync(IntOption("--clients", 64), IntOption("--seconds", 12), IntOption("--warmup", 30), Option("--stores")?.Split(',').ToHashSet(StringComparer.Ordinal), analysis: true,
+            Option("--pool") is { } pool ? int.Parse(pool, CultureInfo.InvariantCulture) : null);
         return 0;
     case "smoke":
         // Tiny sizes of everything, so CI proves every scenario still runs end to end.
@@ -77,13 +78,13 @@ async Task WritersAsync(int writers, int seconds, int latencyMs)
     Console.Write(ConcurrentWriters.Table(rows));
 }
 
-async Task ServiceAsync(int clients, int seconds, double warmUpSeconds, HashSet<string>? stores, bool analysis)
+async Task ServiceAsync(int clients, int seconds, double warmUpSeconds, HashSet<string>? stores, bool analysis, int? poolSize = null)
 {
     stores ??= ["sqlite", "postgres"];
     Console.WriteLine($"service throughput: {clients} HTTP clients on threads of their own, {warmUpSeconds} s warm-up + {seconds} s per configuration, " +
         $"model {ServiceThroughput.Model}, policy {ServiceThroughput.Policy}{(postgres is null && stores.Contains("postgres") ? " (no --postgres: PostgreSQL skipped)" : "")}");
     var result = await ServiceThroughput.RunAsync(
-        new ServiceThroughput.Settings(clients, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmUpSeconds), postgres, stores, analysis), Console.Out);
+        new ServiceThroughput.Settings(clients, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmUpSeconds), postgres, stores, analysis, poolSize), Console.Out);
     Console.WriteLine();
     Console.Write(ServiceThroughput.Table(result));
     Console.WriteLine();

@@ -109,6 +109,51 @@ internal sealed class ServiceProcess : IAsyncDisposable
     /// <summary>The process's resident set now and at its peak, in MB (from /proc).</summary>
     public (double Now, double Peak) ResidentMb() => ProcCounters.ResidentMb(_process.Id);
 
+    /// <summary>How many lines its log has.</summary>
+    public long LogLines()
+    {
+        try
+        {
+            using var stream = new FileStream(Log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            var buffer = new byte[64 * 1024];
+            long lines = 0;
+            int read;
+            while ((read = stream.Read(buffer)) > 0)
+            {
+                lines += buffer.AsSpan(0, read).Count((byte)'\n');
+            }
+            return lines;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>Copies its log to <paramref name="path"/> and returns the first errors it logged (each with the lines that follow it).</summary>
+    public string KeepLog(string path, int errors = 3)
+    {
+        try
+        {
+            File.Copy(Log, path, overwrite: true);
+            var lines = File.ReadAllLines(path);
+            var excerpt = new List<string>();
+            for (var i = 0; i < lines.Length && errors > 0; i++)
+            {
+                if (lines[i].StartsWith("fail:", StringComparison.Ordinal) || lines[i].StartsWith("crit:", StringComparison.Ordinal))
+                {
+                    excerpt.AddRange(lines.Skip(i).Take(12));
+                    errors--;
+                }
+            }
+            return string.Join('\n', excerpt);
+        }
+        catch (IOException ex)
+        {
+            return $"(no log: {ex.Message})";
+        }
+    }
+
     /// <summary>The last lines of its log.</summary>
     public string LogTail(int lines = 30)
     {
@@ -171,26 +216,35 @@ internal static class ProcCounters
         }
     }
 
-    /// <summary>CPU seconds used so far by every running process whose name is <paramref name="name"/> (e.g. <c>postgres</c>).</summary>
-    public static double ProcessesNamed(string name)
+    /// <summary>
+    /// CPU seconds used so far by each running PostgreSQL process that works for <paramref name="database"/>: its backends, and the
+    /// server's shared processes (postmaster, WAL writer, checkpointer …); backends of other databases (other users) are left out.
+    /// </summary>
+    public static Dictionary<int, double> PostgresProcesses(string database)
     {
-        double seconds = 0;
+        var seconds = new Dictionary<int, double>();
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
-            if (!char.IsAsciiDigit(Path.GetFileName(directory)[0]))
+            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
             {
                 continue;
             }
             try
             {
-                if (File.ReadAllText(Path.Combine(directory, "comm")).Trim() != name)
+                if (File.ReadAllText(Path.Combine(directory, "comm")).Trim() != "postgres")
+                {
+                    continue;
+                }
+                // A client backend's title is "postgres: USER DATABASE HOST(PORT) STATE".
+                var title = File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' ').Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (title is ["postgres:", _, var db, var host, ..] && host.Contains('(', StringComparison.Ordinal) && db != database)
                 {
                     continue;
                 }
                 var stat = File.ReadAllText(Path.Combine(directory, "stat"));
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
                 // After the name: state is field 3, utime and stime are fields 14 and 15.
-                seconds += (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
+                seconds[id] = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
             {

@@ -30,7 +30,8 @@ internal static class ServiceThroughput
     private const int QuestionTokens = 150;
 
     /// <param name="WarmUp">Before each service configuration's window: long enough for a fresh process to finish tiering up its JIT'd code.</param>
-    public sealed record Settings(int Clients, TimeSpan Duration, TimeSpan WarmUp, string? Postgres, IReadOnlySet<string> Stores, bool Analysis)
+    /// <param name="PoolSize">Npgsql's <c>Max Pool Size</c> for the services' connection strings; null leaves Npgsql's default (100 per pool).</param>
+    public sealed record Settings(int Clients, TimeSpan Duration, TimeSpan WarmUp, string? Postgres, IReadOnlySet<string> Stores, bool Analysis, int? PoolSize = null)
     {
         /// <summary>The warm-up of the in-process loops (raw inserts, replica, model API), whose code this process runs already.</summary>
         public TimeSpan ShortWarmUp => WarmUp < TimeSpan.FromSeconds(5) ? WarmUp : TimeSpan.FromSeconds(5);
@@ -40,7 +41,11 @@ internal static class ServiceThroughput
     public sealed record CpuUse(double ServiceMs, double BenchMs, double PostgresMs, double MachineBusyPercent, double OtherCores);
 
     /// <summary>Per-operation database work over the whole run (warm-up included), from PostgreSQL's statistics.</summary>
-    public sealed record DbUse(double Transactions, double WalSyncs, double WalKb, IReadOnlyList<TableUse> Tables);
+    public sealed record DbUse(double Transactions, double WalSyncs, double WalKb, IReadOnlyList<TableUse> Tables)
+    {
+        /// <summary>The most connections to the database seen at once during the run (sampled every 200 ms), when sampled.</summary>
+        public int? PeakConnections { get; init; }
+    }
 
     public sealed record TableUse(string Table, double IndexScans, double SeqScans, double Inserted, double Updated, double Deleted);
 
@@ -48,6 +53,9 @@ internal static class ServiceThroughput
     public sealed record Row(string Store, string Configuration, int Instances, LoadResult Load, CpuUse Cpu, DbUse? Db, (double Start, double End)? ServiceRssMb)
     {
         public bool IsCeiling { get; init; }
+
+        /// <summary>Lines the instances logged per turn (whole run; a thread's creation and first turn included).</summary>
+        public double? LogLinesPerTurn { get; init; }
     }
 
     /// <summary>Round trips of one service turn to each of its two databases (the ledger's store, the service's own tables).</summary>
@@ -121,7 +129,10 @@ internal static class ServiceThroughput
                 {
                     secret = (await state.CreateKeyAsync(Tenant, "bench")).Secret;
                 }
-                var store = new Dictionary<string, string>(common) { ["Server:Store"] = "postgres:" + database.ConnectionString };
+                var service = settings.PoolSize is { } pool ? $"{database.ConnectionString};Max Pool Size={pool}" : database.ConnectionString;
+                log.WriteLine($"  PostgreSQL: {await database.FreeConnectionsAsync()} free connection slots before the runs; service pools: " +
+                    (settings.PoolSize is { } size ? $"Max Pool Size={size}" : "Npgsql's default size") + " (each instance has two: the ledger store's and its own tables')");
+                var store = new Dictionary<string, string>(common) { ["Server:Store"] = "postgres:" + service };
                 rows.Add(await ServiceRowAsync("postgres", "service, JSON turns", store, 1, secret, "pg1", settings, work, database, log));
                 payloadBytes = await database.TurnPayloadBytesAsync();
                 rows.Add(await CeilingRowAsync(database, payloadBytes, settings, log));
@@ -131,7 +142,7 @@ internal static class ServiceThroughput
                     // Npgsql's own options, set in the connection string the service is given: statements prepared once per
                     // connection, and no DISCARD ALL each time a pooled connection is reused (see the replicas below).
                     rows.Add(await ServiceRowAsync("postgres", "service, JSON turns, connection string + " + Prepared,
-                        new(store) { ["Server:Store"] = "postgres:" + database.ConnectionString + ";" + Prepared }, 1, secret, "pg1p", settings, work, database, log));
+                        new(store) { ["Server:Store"] = "postgres:" + service + ";" + Prepared }, 1, secret, "pg1p", settings, work, database, log));
                 }
                 rows.Add(await CeilingRowAsync(database, payloadBytes, settings, log) with { Configuration = "raw BEGIN; INSERT; COMMIT (again, after the service runs)" });
                 if (settings.Analysis)
@@ -174,6 +185,8 @@ internal static class ServiceThroughput
                 services.Add(await ServiceProcess.StartAsync(serviceSettings, Path.Combine(work, $"service-{scope}-{i}")));
             }
             var before = database is null ? null : await database.CountersAsync();
+            using var sampling = new CancellationTokenSource();
+            var peak = database?.PeakConnectionsAsync(sampling.Token) ?? Task.FromResult(0);
             CpuSnapshot start = default, end = default;
             (double Start, double End) rss = default;
             var load = await Task.Factory.StartNew(
@@ -181,21 +194,32 @@ internal static class ServiceThroughput
                     (i, _) => new TurnClient(services[i % services.Count].Url, secret, scope, i),
                     () =>
                     {
-                        start = CpuSnapshot.Take(services);
+                        start = CpuSnapshot.Take(services, database?.Name);
                         rss.Start = services.Sum(s => s.ResidentMb().Now);
                     },
                     () =>
                     {
-                        end = CpuSnapshot.Take(services);
+                        end = CpuSnapshot.Take(services, database?.Name);
                         rss.End = services.Sum(s => s.ResidentMb().Now);
                     }),
                 CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             if (load.Errors > 0)
             {
-                log.WriteLine($"  errors; the log of the first instance ends with:\n{services[0].LogTail()}");
+                for (var i = 0; i < services.Count; i++)
+                {
+                    var kept = Path.Combine(Path.GetTempPath(), $"ledger-service-bench-{Environment.ProcessId}-{scope}-{i}.log");
+                    log.WriteLine($"  errors; instance {i}'s log is kept in {kept}; its first errors:\n{services[i].KeepLog(kept)}");
+                }
             }
+            var logLines = services.Sum(s => s.LogLines());
+            await sampling.CancelAsync();
+            var connections = await peak;
             await DisposeAllAsync(services);
-            var row = new Row(storeName, configuration, instances, load, start.Use(end, load), database is null ? null : await database.UseSinceAsync(before!, load.Succeeded), rss);
+            var row = new Row(storeName, configuration, instances, load, start.Use(end, load),
+                database is null ? null : await database.UseSinceAsync(before!, load.Succeeded) with { PeakConnections = connections }, rss)
+            {
+                LogLinesPerTurn = logLines / (double)Math.Max(1, load.Succeeded),
+            };
             log.WriteLine(Describe(row));
             return row;
         }
@@ -231,7 +255,7 @@ internal static class ServiceThroughput
         CpuSnapshot start = default, end = default;
         var load = await Task.Factory.StartNew(
             () => ClosedLoop.Run(settings.Clients, settings.ShortWarmUp, settings.Duration, (i, _) => new InsertClient(unpooled, i, payload),
-                () => start = CpuSnapshot.Take([]), () => end = CpuSnapshot.Take([])),
+                () => start = CpuSnapshot.Take([], database.Name), () => end = CpuSnapshot.Take([], database.Name)),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         await Task.Delay(300);
         var row = new Row("postgres", "raw BEGIN; INSERT; COMMIT", 0, load, start.Use(end, load), await database.UseSinceAsync(before, load.Succeeded), null)
@@ -308,7 +332,7 @@ internal static class ServiceThroughput
         var load = await Task.Factory.StartNew(
             () => ClosedLoop.Run(settings.Clients, settings.ShortWarmUp, settings.Duration,
                 (i, window) => new ReplicaClient(state, store, plan, replica, scope, secret, i, window, timings),
-                () => start = CpuSnapshot.Take([]), () => end = CpuSnapshot.Take([])),
+                () => start = CpuSnapshot.Take([], database.Name), () => end = CpuSnapshot.Take([], database.Name)),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         NpgsqlConnection.ClearAllPools();
         await Task.Delay(300);
@@ -329,7 +353,7 @@ internal static class ServiceThroughput
         CpuSnapshot start = default, end = default;
         var load = await Task.Factory.StartNew(
             () => ClosedLoop.Run(settings.Clients, settings.ShortWarmUp, settings.Duration, (_, _) => new ModelCallClient(modelUrl, body),
-                () => start = CpuSnapshot.Take([]), () => end = CpuSnapshot.Take([])),
+                () => start = CpuSnapshot.Take([], null), () => end = CpuSnapshot.Take([], null)),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var row = new Row("–", "model API alone: the emulator answering the service's request (streamed)", 0, load, start.Use(end, load), null, null);
         log.WriteLine(Describe(row));
@@ -345,13 +369,13 @@ internal static class ServiceThroughput
         var ceilings = result.Rows.Where(r => r.IsCeiling).Select(r => r.Load.PerSecond).ToArray();
         var ceiling = ceilings.Length > 0 ? ceilings.Average() : (double?)null;
         var table = new StringBuilder();
-        table.AppendLine("| store | what | instances | turns/s | p50 ms | p99 ms | errors | % of ceiling | CPU ms/turn: service | CPU ms/turn: bench process (clients, emulator) | CPU ms/turn: PostgreSQL | machine busy | other load (cores) | service RSS MB: window start → end |");
-        table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        table.AppendLine("| store | what | instances | turns/s | p50 ms | p99 ms | errors | % of ceiling | CPU ms/turn: service | CPU ms/turn: bench process (clients, emulator) | CPU ms/turn: PostgreSQL | machine busy | other load (cores) | service RSS MB: window start → end | service log lines/turn |");
+        table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in result.Rows)
         {
             var share = r.Store == "postgres" && ceiling is { } c && !r.IsCeiling ? (r.Load.PerSecond / c * 100).ToString("N1", CultureInfo.InvariantCulture) + " %" : "–";
             table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Store} | {r.Configuration} | {(r.Instances > 0 ? r.Instances.ToString(CultureInfo.InvariantCulture) : "–")} | {r.Load.PerSecond:N0} | {r.Load.Percentile(0.5):N1} | {r.Load.Percentile(0.99):N1} | {r.Load.Errors} | {share} | {(r.Instances > 0 ? r.Cpu.ServiceMs.ToString("N2", CultureInfo.InvariantCulture) : "–")} | {r.Cpu.BenchMs:N2} | {r.Cpu.PostgresMs:N2} | {r.Cpu.MachineBusyPercent:N0} % | {r.Cpu.OtherCores:N2} | {(r.ServiceRssMb is { } mb ? string.Create(CultureInfo.InvariantCulture, $"{mb.Start:N0} → {mb.End:N0}") : "–")} |"));
+                $"| {r.Store} | {r.Configuration} | {(r.Instances > 0 ? r.Instances.ToString(CultureInfo.InvariantCulture) : "–")} | {r.Load.PerSecond:N0} | {r.Load.Percentile(0.5):N1} | {r.Load.Percentile(0.99):N1} | {r.Load.Errors} | {share} | {(r.Instances > 0 ? r.Cpu.ServiceMs.ToString("N2", CultureInfo.InvariantCulture) : "–")} | {r.Cpu.BenchMs:N2} | {(r.Store == "postgres" ? r.Cpu.PostgresMs.ToString("N2", CultureInfo.InvariantCulture) : "–")} | {r.Cpu.MachineBusyPercent:N0} % | {r.Cpu.OtherCores:N2} | {(r.ServiceRssMb is { } mb ? string.Create(CultureInfo.InvariantCulture, $"{mb.Start:N0} → {mb.End:N0}") : "–")} | {(r.LogLinesPerTurn is { } lines ? lines.ToString("N1", CultureInfo.InvariantCulture) : "–")} |"));
         }
         if (ceiling is { } mean)
         {
@@ -378,15 +402,15 @@ internal static class ServiceThroughput
         }
         var tables = rows.SelectMany(r => r.Db!.Tables.Select(t => t.Table)).Distinct().Order(StringComparer.Ordinal).ToArray();
         var text = new StringBuilder();
-        text.AppendLine("| what | instances | transactions/op | WAL syncs/op | WAL KB/op | " + string.Join(" | ", tables.Select(t => $"{t}: index scans / seq scans / ins / upd / del")) + " |");
-        text.AppendLine("|---|---:|---:|---:|---:|" + string.Concat(tables.Select(_ => "---:|")));
+        text.AppendLine("| what | instances | peak connections | transactions/op | WAL syncs/op | WAL KB/op | " + string.Join(" | ", tables.Select(t => $"{t}: index scans / seq scans / ins / upd / del")) + " |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|" + string.Concat(tables.Select(_ => "---:|")));
         foreach (var r in rows)
         {
             var cells = tables.Select(t => r.Db!.Tables.FirstOrDefault(u => u.Table == t) is { } u && (u.IndexScans + u.SeqScans + u.Inserted + u.Updated + u.Deleted) > 0.005
                 ? string.Create(CultureInfo.InvariantCulture, $"{u.IndexScans:N2} / {u.SeqScans:N2} / {u.Inserted:N2} / {u.Updated:N2} / {u.Deleted:N2}")
                 : "–");
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Configuration} | {(r.Instances > 0 ? r.Instances.ToString(CultureInfo.InvariantCulture) : "–")} | {r.Db!.Transactions:N2} | {r.Db.WalSyncs:N2} | {r.Db.WalKb:N2} | {string.Join(" | ", cells)} |"));
+                $"| {r.Configuration} | {(r.Instances > 0 ? r.Instances.ToString(CultureInfo.InvariantCulture) : "–")} | {(r.Db!.PeakConnections is { } c ? c.ToString(CultureInfo.InvariantCulture) : "–")} | {r.Db.Transactions:N2} | {r.Db.WalSyncs:N2} | {r.Db.WalKb:N2} | {string.Join(" | ", cells)} |"));
         }
         return text.ToString();
     }
@@ -418,21 +442,25 @@ internal static class ServiceThroughput
         return text.ToString();
     }
 
-    private readonly record struct CpuSnapshot(long Timestamp, double Service, double Bench, double Postgres, double MachineBusy, double MachineTotal)
+    private readonly record struct CpuSnapshot(long Timestamp, double Service, double Bench, IReadOnlyDictionary<int, double>? Postgres, double MachineBusy, double MachineTotal)
     {
-        public static CpuSnapshot Take(IReadOnlyList<ServiceProcess> services)
+        /// <param name="database">The PostgreSQL database whose backends count (null: PostgreSQL is not measured).</param>
+        public static CpuSnapshot Take(IReadOnlyList<ServiceProcess> services, string? database)
         {
             using var self = Process.GetCurrentProcess();
             var (busy, total) = ProcCounters.Machine();
             return new CpuSnapshot(Stopwatch.GetTimestamp(), services.Sum(s => s.CpuTime().TotalSeconds), self.TotalProcessorTime.TotalSeconds,
-                ProcCounters.ProcessesNamed("postgres"), busy, total);
+                database is null ? null : ProcCounters.PostgresProcesses(database), busy, total);
         }
 
         public CpuUse Use(CpuSnapshot end, LoadResult load)
         {
             var operations = Math.Max(1, load.Operations);
             var seconds = Stopwatch.GetElapsedTime(Timestamp, end.Timestamp).TotalSeconds;
-            var (service, bench, postgres) = (end.Service - Service, end.Bench - Bench, end.Postgres - Postgres);
+            // Per process: a backend that started in the window counts whole, one that exited in it is lost (a few at most).
+            var before = Postgres;
+            var postgres = end.Postgres?.Sum(p => p.Value - (before?.GetValueOrDefault(p.Key) ?? 0)) ?? 0;
+            var (service, bench) = (end.Service - Service, end.Bench - Bench);
             var busy = end.MachineBusy - MachineBusy;
             var total = end.MachineTotal - MachineTotal;
             return new CpuUse(service * 1000 / operations, bench * 1000 / operations, postgres * 1000 / operations,
@@ -686,6 +714,30 @@ internal static class ServiceThroughput
                 settings.Add($"{name}={await ScalarAsync($"SHOW {name}")}");
             }
             return string.Join(", ", settings);
+        }
+
+        /// <summary>Connection slots the server has left (max_connections less every connection open, other users' included).</summary>
+        public async Task<long> FreeConnectionsAsync() => Convert.ToInt64(
+            await ScalarAsync("SELECT current_setting('max_connections')::int - (SELECT count(*) FROM pg_stat_activity)"), CultureInfo.InvariantCulture);
+
+        /// <summary>Samples the connections to this database every 200 ms until cancelled; returns the most seen (this sampler's own excluded).</summary>
+        public async Task<int> PeakConnectionsAsync(CancellationToken cancellationToken)
+        {
+            await using var connection = await OpenAsync();
+            await using var command = new NpgsqlCommand("SELECT count(*) - 1 FROM pg_stat_activity WHERE datname = current_database()", connection);
+            var peak = 0;
+            try
+            {
+                while (true)
+                {
+                    peak = Math.Max(peak, Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture));
+                    await Task.Delay(200, cancellationToken);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return peak;
+            }
         }
 
         public async Task ExecuteAsync(string sql)
