@@ -26,6 +26,9 @@ internal sealed class LoadWindow
 /// </summary>
 internal sealed record LoadResult(long Operations, long Succeeded, long Errors, double Seconds, double[] LatenciesMs, string? FirstError)
 {
+    /// <summary>How long the clients ran before the measured window opened.</summary>
+    public double WarmUpSeconds { get; init; }
+
     public double PerSecond => Operations / Seconds;
 
     /// <summary>The latency below which <paramref name="p"/> (0–1) of the measured operations finished (nearest rank).</summary>
@@ -54,8 +57,13 @@ internal static class ClosedLoop
     /// <param name="create">Creates client <c>i</c>, on its own thread (set-up work happens there, before the start).</param>
     /// <param name="atWindowStart">Called (on the caller's thread) as the measured window opens.</param>
     /// <param name="atWindowEnd">Called as it closes (clients may still be finishing their last operation).</param>
+    /// <param name="settled">
+    /// When given, the warm-up goes on past <paramref name="warmUp"/> until this says the system has settled: it is asked every
+    /// 5 s with the number of operations completed so far (and the window opens at the latest after <paramref name="maxWarmUp"/>).
+    /// </param>
+    /// <param name="maxWarmUp">The longest warm-up with <paramref name="settled"/>.</param>
     public static LoadResult Run(int clients, TimeSpan warmUp, TimeSpan duration, Func<int, LoadWindow, ILoadClient> create,
-        Action? atWindowStart = null, Action? atWindowEnd = null)
+        Action? atWindowStart = null, Action? atWindowEnd = null, Func<long, bool>? settled = null, TimeSpan? maxWarmUp = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(clients);
         var window = new LoadWindow();
@@ -132,11 +140,26 @@ internal static class ClosedLoop
             thread.Start();
         }
         ready.Wait();
-        var now = Stopwatch.GetTimestamp();
-        window.From = now + (long)(warmUp.TotalSeconds * Stopwatch.Frequency);
-        window.Until = window.From + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var started = Stopwatch.GetTimestamp();
         go.Set();
-        SleepUntil(window.From);
+        SleepUntil(started + (long)(warmUp.TotalSeconds * Stopwatch.Frequency));
+        if (settled is not null)
+        {
+            var latest = started + (long)((maxWarmUp ?? warmUp).TotalSeconds * Stopwatch.Frequency);
+            settled(counts.Sum());
+            while (Stopwatch.GetTimestamp() < latest)
+            {
+                Thread.Sleep(TimeSpan.FromSeconds(5));
+                if (settled(counts.Sum()))
+                {
+                    break;
+                }
+            }
+        }
+        var from = Stopwatch.GetTimestamp();
+        // Until first: a client that sees the new From already sees the window's end.
+        window.Until = from + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        window.From = from;
         atWindowStart?.Invoke();
         SleepUntil(window.Until);
         atWindowEnd?.Invoke();
@@ -148,7 +171,10 @@ internal static class ClosedLoop
         var all = latencies.SelectMany(l => l).ToArray();
         Array.Sort(all);
         var failed = errors.Sum();
-        return new LoadResult(all.Length, counts.Sum() - failed, failed, duration.TotalSeconds, all, firstError);
+        return new LoadResult(all.Length, counts.Sum() - failed, failed, duration.TotalSeconds, all, firstError)
+        {
+            WarmUpSeconds = Stopwatch.GetElapsedTime(started, from).TotalSeconds,
+        };
     }
 
     private static void SleepUntil(long timestamp)

@@ -47,7 +47,7 @@ switch (scenario)
         await WritersAsync(IntOption("--writers", 100), IntOption("--seconds", 5), IntOption("--latency-ms", 20));
         return 0;
     case "service":
-        await ServiceAsync(IntOption("--clients", 64), IntOption("--seconds", 12), IntOption("--warmup", 30), Option("--stores")?.Split(',').ToHashSet(StringComparer.Ordinal), analysis: true,
+        await ServiceAsync(IntOption("--clients", 64), IntOption("--seconds", 12), IntOption("--warmup", 20), Option("--stores")?.Split(',').ToHashSet(StringComparer.Ordinal), analysis: true,
             Option("--pool") is { } pool ? int.Parse(pool, CultureInfo.InvariantCulture) : null);
         return 0;
     case "smoke":
@@ -81,7 +81,7 @@ async Task WritersAsync(int writers, int seconds, int latencyMs)
 async Task ServiceAsync(int clients, int seconds, double warmUpSeconds, HashSet<string>? stores, bool analysis, int? poolSize = null)
 {
     stores ??= ["sqlite", "postgres"];
-    Console.WriteLine($"service throughput: {clients} HTTP clients on threads of their own, {warmUpSeconds} s warm-up + {seconds} s per configuration, " +
+    Console.WriteLine($"service throughput: {clients} HTTP clients on threads of their own, {warmUpSeconds} s warm-up (a fresh service: until its CPU per turn settles) + {seconds} s per configuration, " +
         $"model {ServiceThroughput.Model}, policy {ServiceThroughput.Policy}{(postgres is null && stores.Contains("postgres") ? " (no --postgres: PostgreSQL skipped)" : "")}");
     var result = await ServiceThroughput.RunAsync(
         new ServiceThroughput.Settings(clients, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmUpSeconds), postgres, stores, analysis, poolSize), Console.Out);

@@ -35,6 +35,9 @@ internal static class ServiceThroughput
     {
         /// <summary>The warm-up of the in-process loops (raw inserts, replica, model API), whose code this process runs already.</summary>
         public TimeSpan ShortWarmUp => WarmUp < TimeSpan.FromSeconds(5) ? WarmUp : TimeSpan.FromSeconds(5);
+
+        /// <summary>The longest warm-up of a service configuration: <see cref="WarmUp"/> at least, then until its CPU per turn settles.</summary>
+        public TimeSpan MaxWarmUp => WarmUp * 4 > TimeSpan.FromSeconds(90) ? WarmUp * 4 : TimeSpan.FromSeconds(90);
     }
 
     /// <summary>CPU used per measured operation (ms, by whom) and how busy the whole machine was in the window.</summary>
@@ -189,6 +192,16 @@ internal static class ServiceThroughput
             var peak = database?.PeakConnectionsAsync(sampling.Token) ?? Task.FromResult(0);
             CpuSnapshot start = default, end = default;
             (double Start, double End) rss = default;
+            // A fresh process JITs its code again and tiers it up under load: warm up until its CPU per turn stops falling.
+            (double Cpu, long Turns, double? PerTurn) slice = (0, 0, null);
+            bool Settled(long turns)
+            {
+                var cpu = services.Sum(s => s.CpuTime().TotalSeconds);
+                var perTurn = turns > slice.Turns ? (cpu - slice.Cpu) / (turns - slice.Turns) : double.MaxValue;
+                var settled = slice.PerTurn is { } previous && perTurn <= previous * 1.15 && perTurn >= previous * 0.85;
+                slice = (cpu, turns, perTurn);
+                return settled;
+            }
             var load = await Task.Factory.StartNew(
                 () => ClosedLoop.Run(settings.Clients, settings.WarmUp, settings.Duration,
                     (i, _) => new TurnClient(services[i % services.Count].Url, secret, scope, i),
@@ -201,7 +214,8 @@ internal static class ServiceThroughput
                     {
                         end = CpuSnapshot.Take(services, database?.Name);
                         rss.End = services.Sum(s => s.ResidentMb().Now);
-                    }),
+                    },
+                    settings.Analysis ? Settled : null, settings.MaxWarmUp),
                 CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             if (load.Errors > 0)
             {
@@ -361,7 +375,7 @@ internal static class ServiceThroughput
     }
 
     private static string Describe(Row row) => string.Create(CultureInfo.InvariantCulture,
-        $"  {row.Store}, {row.Configuration}{(row.Instances > 0 ? $", {row.Instances} instance(s)" : "")}: {row.Load.PerSecond:N0}/s, p50 {row.Load.Percentile(0.5):N1} ms, p99 {row.Load.Percentile(0.99):N1} ms, {row.Load.Errors} errors{(row.Load.FirstError is { } e ? " (first: " + e + ")" : "")}");
+        $"  {row.Store}, {row.Configuration}{(row.Instances > 0 ? $", {row.Instances} instance(s)" : "")} (after {row.Load.WarmUpSeconds:N0} s of warm-up): {row.Load.PerSecond:N0}/s, p50 {row.Load.Percentile(0.5):N1} ms, p99 {row.Load.Percentile(0.99):N1} ms, {row.Load.Errors} errors{(row.Load.FirstError is { } e ? " (first: " + e + ")" : "")}");
 
     /// <summary>The main table: rate, latency, errors, share of the ceiling, and who used the CPU.</summary>
     public static string Table(Result result)
@@ -369,13 +383,13 @@ internal static class ServiceThroughput
         var ceilings = result.Rows.Where(r => r.IsCeiling).Select(r => r.Load.PerSecond).ToArray();
         var ceiling = ceilings.Length > 0 ? ceilings.Average() : (double?)null;
         var table = new StringBuilder();
-        table.AppendLine("| store | what | instances | turns/s | p50 ms | p99 ms | errors | % of ceiling | CPU ms/turn: service | CPU ms/turn: bench process (clients, emulator) | CPU ms/turn: PostgreSQL | machine busy | other load (cores) | service RSS MB: window start → end | service log lines/turn |");
-        table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        table.AppendLine("| store | what | instances | warm-up s | turns/s | p50 ms | p99 ms | errors | % of ceiling | CPU ms/turn: service | CPU ms/turn: bench process (clients, emulator) | CPU ms/turn: PostgreSQL | machine busy | other load (cores) | service RSS MB: window start → end | service log lines/turn |");
+        table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in result.Rows)
         {
             var share = r.Store == "postgres" && ceiling is { } c && !r.IsCeiling ? (r.Load.PerSecond / c * 100).ToString("N1", CultureInfo.InvariantCulture) + " %" : "–";
             table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Store} | {r.Configuration} | {(r.Instances > 0 ? r.Instances.ToString(CultureInfo.InvariantCulture) : "–")} | {r.Load.PerSecond:N0} | {r.Load.Percentile(0.5):N1} | {r.Load.Percentile(0.99):N1} | {r.Load.Errors} | {share} | {(r.Instances > 0 ? r.Cpu.ServiceMs.ToString("N2", CultureInfo.InvariantCulture) : "–")} | {r.Cpu.BenchMs:N2} | {(r.Store == "postgres" ? r.Cpu.PostgresMs.ToString("N2", CultureInfo.InvariantCulture) : "–")} | {r.Cpu.MachineBusyPercent:N0} % | {r.Cpu.OtherCores:N2} | {(r.ServiceRssMb is { } mb ? string.Create(CultureInfo.InvariantCulture, $"{mb.Start:N0} → {mb.End:N0}") : "–")} | {(r.LogLinesPerTurn is { } lines ? lines.ToString("N1", CultureInfo.InvariantCulture) : "–")} |"));
+                $"| {r.Store} | {r.Configuration} | {(r.Instances > 0 ? r.Instances.ToString(CultureInfo.InvariantCulture) : "–")} | {r.Load.WarmUpSeconds:N0} | {r.Load.PerSecond:N0} | {r.Load.Percentile(0.5):N1} | {r.Load.Percentile(0.99):N1} | {r.Load.Errors} | {share} | {(r.Instances > 0 ? r.Cpu.ServiceMs.ToString("N2", CultureInfo.InvariantCulture) : "–")} | {r.Cpu.BenchMs:N2} | {(r.Store == "postgres" ? r.Cpu.PostgresMs.ToString("N2", CultureInfo.InvariantCulture) : "–")} | {r.Cpu.MachineBusyPercent:N0} % | {r.Cpu.OtherCores:N2} | {(r.ServiceRssMb is { } mb ? string.Create(CultureInfo.InvariantCulture, $"{mb.Start:N0} → {mb.End:N0}") : "–")} | {(r.LogLinesPerTurn is { } lines ? lines.ToString("N1", CultureInfo.InvariantCulture) : "–")} |"));
         }
         if (ceiling is { } mean)
         {
