@@ -414,13 +414,15 @@ internal static class ServiceThroughput
         {
             return "";
         }
-        var tables = rows.SelectMany(r => r.Db!.Tables.Select(t => t.Table)).Distinct().Order(StringComparer.Ordinal).ToArray();
+        static bool Active(TableUse u) => u.IndexScans + u.SeqScans + u.Inserted + u.Updated + u.Deleted > 0.005;
+        // Only the tables something in the runs used.
+        var tables = rows.SelectMany(r => r.Db!.Tables.Where(Active).Select(t => t.Table)).Distinct().Order(StringComparer.Ordinal).ToArray();
         var text = new StringBuilder();
         text.AppendLine("| what | instances | peak connections | transactions/op | WAL syncs/op | WAL KB/op | " + string.Join(" | ", tables.Select(t => $"{t}: index scans / seq scans / ins / upd / del")) + " |");
         text.AppendLine("|---|---:|---:|---:|---:|---:|" + string.Concat(tables.Select(_ => "---:|")));
         foreach (var r in rows)
         {
-            var cells = tables.Select(t => r.Db!.Tables.FirstOrDefault(u => u.Table == t) is { } u && (u.IndexScans + u.SeqScans + u.Inserted + u.Updated + u.Deleted) > 0.005
+            var cells = tables.Select(t => r.Db!.Tables.FirstOrDefault(u => u.Table == t) is { } u && Active(u)
                 ? string.Create(CultureInfo.InvariantCulture, $"{u.IndexScans:N2} / {u.SeqScans:N2} / {u.Inserted:N2} / {u.Updated:N2} / {u.Deleted:N2}")
                 : "–");
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
