@@ -10,6 +10,8 @@ using ConversationLedger.Benchmarks;
 // `scenario agent [--turns N] [--calls N]`: an agent's tool loop with thinking on: cost, cache hits, and whether the API's checks pass.
 // `scenario system-change [--turns N] [--at T]`: the token economy with the system prompt changed at turn T, swapped vs sent as a system message.
 // `scenario writers [--writers N] [--seconds S] [--latency-ms L]`: N writers on one thread: model calls per stored turn, lease off and on.
+// `scenario service [--clients N] [--seconds S] [--warmup S] [--postgres CONN] [--stores sqlite,postgres] [--pool N]`: the conversation service's JSON turns/s
+//   from N HTTP clients (real service processes, in-process zero-latency emulator), against PostgreSQL's raw insert ceiling.
 // `scenario smoke`: every scenario at tiny sizes (seconds; CI runs it; no timing is checked).
 // Anything else goes to BenchmarkDotNet.
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -44,6 +46,10 @@ switch (scenario)
     case "writers":
         await WritersAsync(IntOption("--writers", 100), IntOption("--seconds", 5), IntOption("--latency-ms", 20));
         return 0;
+    case "service":
+        await ServiceAsync(IntOption("--clients", 64), IntOption("--seconds", 12), IntOption("--warmup", 20), Option("--stores")?.Split(',').ToHashSet(StringComparer.Ordinal), analysis: true,
+            Option("--pool") is { } pool ? int.Parse(pool, CultureInfo.InvariantCulture) : null);
+        return 0;
     case "smoke":
         // Tiny sizes of everything, so CI proves every scenario still runs end to end.
         await OverheadAsync([10, 200], 3, warmUp: false);
@@ -53,13 +59,14 @@ switch (scenario)
         await AgentAsync(4, 3);
         await SystemChangeAsync(6, 4);
         await WritersAsync(4, 1, 1);
+        await ServiceAsync(3, 1, 0.3, new HashSet<string>(StringComparer.Ordinal) { "sqlite" }, analysis: false);
         var counting = new TokenCountingBenchmarks();
         counting.Setup();
         Console.WriteLine($"token counting benchmark bodies: {counting.BareTokenizer()}, {counting.CounterMessage()}, {counting.CounterRequest()}");
         Console.WriteLine("smoke: every scenario ran");
         return 0;
     default:
-        Console.Error.WriteLine($"unknown scenario '{scenario}': tokens, agent, system-change, writers, overhead, streaming, estimate or smoke");
+        Console.Error.WriteLine($"unknown scenario '{scenario}': tokens, agent, system-change, writers, service, overhead, streaming, estimate or smoke");
         return 2;
 }
 
@@ -69,6 +76,29 @@ async Task WritersAsync(int writers, int seconds, int latencyMs)
     var rows = await ConcurrentWriters.RunAsync(writers, TimeSpan.FromSeconds(seconds), TimeSpan.FromMilliseconds(latencyMs), Console.Out);
     Console.WriteLine();
     Console.Write(ConcurrentWriters.Table(rows));
+}
+
+async Task ServiceAsync(int clients, int seconds, double warmUpSeconds, HashSet<string>? stores, bool analysis, int? poolSize = null)
+{
+    stores ??= ["sqlite", "postgres"];
+    Console.WriteLine($"service throughput: {clients} HTTP clients on threads of their own, {warmUpSeconds} s warm-up (a fresh service: until its CPU per turn settles) + {seconds} s per configuration, " +
+        $"model {ServiceThroughput.Model}, policy {ServiceThroughput.Policy}{(postgres is null && stores.Contains("postgres") ? " (no --postgres: PostgreSQL skipped)" : "")}");
+    var result = await ServiceThroughput.RunAsync(
+        new ServiceThroughput.Settings(clients, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmUpSeconds), postgres, stores, analysis, poolSize), Console.Out);
+    Console.WriteLine();
+    Console.Write(ServiceThroughput.Table(result));
+    Console.WriteLine();
+    Console.Write(ServiceThroughput.DatabaseTable(result));
+    Console.WriteLine();
+    Console.Write(ServiceThroughput.ProfileTable(result));
+    if (result.Rows.FirstOrDefault(r => r.Load.Errors > 0) is { } failed)
+    {
+        throw new InvalidOperationException($"{failed.Store}, {failed.Configuration}: {failed.Load.Errors} errors (first: {failed.Load.FirstError})");
+    }
+    if (result.Rows.FirstOrDefault(r => r.Load.Operations == 0) is { } idle)
+    {
+        throw new InvalidOperationException($"{idle.Store}, {idle.Configuration}: no operation completed in the measured window");
+    }
 }
 
 async Task OverheadAsync(long[] lengths, int turns, bool warmUp = true)
