@@ -27,7 +27,11 @@ public static partial class LedgerServer
         // Quiet by default: one line per request is for debugging (Logging:LogLevel:Microsoft.AspNetCore=Information).
         builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
         {
-            InitialData = new Dictionary<string, string?> { ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning" },
+            InitialData = new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                ["Logging:LogLevel:Npgsql"] = "Warning", // every command otherwise
+            },
         });
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         // The API authenticates with keys and tokens, not cookies: the key ring the authentication stack creates is unused.

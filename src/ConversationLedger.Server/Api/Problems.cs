@@ -44,6 +44,14 @@ public static class Problems
     public static ProblemDetails RateLimited(TimeSpan retryAfter) =>
         Create(429, "rate-limited", "Too many requests", $"this tenant's request rate is limited; retry after {Math.Ceiling(retryAfter.TotalSeconds)} s");
 
+    /// <summary>503: the store cannot be reached or is out of connections; nothing was changed.</summary>
+    public static ProblemDetails StoreUnavailable()
+    {
+        var problem = Create(503, "store-unavailable", "The store is unavailable", "the database could not serve the request (no connection, or it timed out); nothing was changed — retry");
+        problem.Extensions["retry_after"] = 1;
+        return problem;
+    }
+
     /// <summary>The problem an exception stands for, or null when it is a bug (a 500).</summary>
     public static ProblemDetails? From(Exception exception) => exception switch
     {
@@ -59,6 +67,8 @@ public static class Problems
         ArgumentException a => Invalid(a.Message.Split(" (Parameter", 2)[0], a.ParamName),
         FormatException f => Invalid(f.Message),
         BadHttpRequestException { StatusCode: 413 } => TooLarge(null),
+        // The database is out of connections, unreachable or timing out: the client should retry (another instance may serve it).
+        System.Data.Common.DbException or TimeoutException or StackExchange.Redis.RedisConnectionException => StoreUnavailable(),
         BadHttpRequestException b => Create(b.StatusCode, "bad-request", "The request could not be read", b.Message),
         _ => null,
     };

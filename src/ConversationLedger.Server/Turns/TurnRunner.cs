@@ -146,6 +146,11 @@ public sealed partial class TurnRunner(
             }
         }
         turn.Finish(outcome);
+        if (!turn.Recorded)
+        {
+            _turns.TryRemove((turn.Key.Tenant, turn.Id), out _); // a JSON turn's answer went to its request: nothing to re-attach to
+            return;
+        }
         // Kept a while for clients that re-attach; the turn record answers after that.
         _ = Task.Delay(Settings.ReattachWindow, time).ContinueWith(_ => _turns.TryRemove((turn.Key.Tenant, turn.Id), out RunningTurn? _), TaskScheduler.Default);
     }

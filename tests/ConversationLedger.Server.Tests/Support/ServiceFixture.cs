@@ -24,6 +24,7 @@ public sealed class ServiceFixture : IAsyncDisposable
 {
     private readonly string? _sqliteFolder;
     private readonly string? _postgresDatabase;
+    private IReadOnlyDictionary<string, string> _settings = new Dictionary<string, string>();
 
     private ServiceFixture(EmulatorServer emulator, string store, ServiceState state, string? sqliteFolder, string? postgresDatabase)
     {
@@ -81,14 +82,15 @@ public sealed class ServiceFixture : IAsyncDisposable
         await fixture.State.EnsureSchemaAsync();
         fixture.AcmeKey = (await fixture.State.CreateKeyAsync("acme", "tests")).Secret;
         fixture.GlobexKey = (await fixture.State.CreateKeyAsync("globex", "tests")).Secret;
+        fixture._settings = settings ?? new Dictionary<string, string>();
         for (var i = 0; i < instances; i++)
         {
-            await fixture.AddInstanceAsync(settings);
+            await fixture.AddInstanceAsync();
         }
         return fixture;
     }
 
-    /// <summary>Starts one more instance on the same database.</summary>
+    /// <summary>Starts one more instance on the same database, with the fixture's settings and <paramref name="settings"/> on top.</summary>
     public async Task<ServerProcess> AddInstanceAsync(IReadOnlyDictionary<string, string>? settings = null)
     {
         var all = new Dictionary<string, string>
@@ -97,7 +99,7 @@ public sealed class ServiceFixture : IAsyncDisposable
             ["Server:ModelApi"] = "emulator:" + Emulator.BaseUrl,
             ["ConversationLedger:Model"] = "claude-opus-4-1",
         };
-        foreach (var (name, value) in settings ?? new Dictionary<string, string>())
+        foreach (var (name, value) in _settings.Concat(settings ?? new Dictionary<string, string>()))
         {
             all[name] = value;
         }
