@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ConversationLedger.Server.Tests.Support;
+using Xunit.Abstractions;
 
 namespace ConversationLedger.Server.Tests;
 
@@ -15,7 +16,7 @@ public sealed class CrashPostgresService() : ServiceHost(Database.Postgres, sett
 /// is half-stored, and every thread still reads as a valid conversation through the surviving instance. One kill in CI;
 /// LEDGER_LONG_TESTS=1 kills 20 instances at random moments (docs/reliability.md).
 /// </summary>
-public sealed class CrashTests(CrashPostgresService host) : IClassFixture<CrashPostgresService>
+public sealed class CrashTests(CrashPostgresService host, ITestOutputHelper output) : IClassFixture<CrashPostgresService>
 {
     private static readonly int Kills = Environment.GetEnvironmentVariable("LEDGER_LONG_TESTS") == "1" ? 20 : 1;
 
@@ -73,6 +74,7 @@ public sealed class CrashTests(CrashPostgresService host) : IClassFixture<CrashP
             await Task.WhenAll(writers);
         }
         Assert.True(!acknowledged.IsEmpty, string.Join("\n", failures.Take(5)));
+        var storedTurns = 0;
         foreach (var path in threads)
         {
             var entries = (await survivor.GetAsync(path + "/entries?limit=1000")).Json.GetProperty("data").EnumerateArray().ToArray();
@@ -88,6 +90,7 @@ public sealed class CrashTests(CrashPostgresService host) : IClassFixture<CrashP
                 .Select(m => (Text: m.GetProperty("payload").GetProperty("content")[0].GetProperty("text").GetString(), Sequence: m.GetProperty("sequence").GetInt64()))
                 .ToArray();
             Assert.Equal(stored.Length, stored.Select(s => s.Text).Distinct().Count()); // nothing stored twice
+            storedTurns += stored.Length;
             foreach (var ack in acknowledged.Where(a => a.Path == path))
             {
                 Assert.Contains((ack.Text, ack.Sequence), stored); // acknowledged = present, where the service said
@@ -95,5 +98,7 @@ public sealed class CrashTests(CrashPostgresService host) : IClassFixture<CrashP
             Assert.Equal(200, (await survivor.GetAsync(path + "/messages?limit=1000")).Status);
             Assert.Equal(200, (await survivor.TurnAsync(path, "still usable", new { wait = true })).Status);
         }
+        output.WriteLine($"{Kills} instance(s) killed under load on {threads.Count} threads: {acknowledged.Count} turns acknowledged, " +
+            $"{storedTurns} stored (the rest were in flight at a kill), 0 lost, 0 half turns, {failures.Count} requests cut by the kills");
     }
 }

@@ -114,14 +114,14 @@ public sealed class OperationsTests(SqliteService host) : IClassFixture<SqliteSe
             {
                 await state.CreateThreadAsync(new ThreadInfo { Key = Key(tenant, id), RetentionDays = days });
                 await ledger.Open(Key(tenant, id)).SendAsync("hello");
-                await state.TouchAsync(await ledger.Store.GetHeadAsync(Key(tenant, id)), 0);
+                await state.RecordActivityAsync(await ledger.Store.GetHeadAsync(Key(tenant, id)), []);
                 if (id == "old")
                 {
                     time.Advance(TimeSpan.FromDays(1));
                 }
             }
             time.Advance(TimeSpan.FromDays(40));
-            await state.TouchAsync(await ledger.Store.GetHeadAsync(Key("acme", "fresh")), 0);
+            await state.RecordActivityAsync(await ledger.Store.GetHeadAsync(Key("acme", "fresh")), []);
             var settings = new ServerOptions { RetentionDays = 30, TenantRetentionDays = { ["strict"] = 7 } };
             var logs = new Microsoft.Extensions.Logging.Testing.FakeLogger<RetentionService>();
             var retention = new RetentionService(ledger, state, Options.Create(settings), logs, time);

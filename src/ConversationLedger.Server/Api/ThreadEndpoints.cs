@@ -342,7 +342,7 @@ public static class ThreadEndpoints
     }
 
     private static async Task TouchAsync(Ledger ledger, ServiceState state, ThreadKey key, CancellationToken cancellationToken) =>
-        await state.TouchAsync(await ledger.Store.GetHeadAsync(key, cancellationToken), 0, cancellationToken);
+        await state.RecordActivityAsync(await ledger.Store.GetHeadAsync(key, cancellationToken), [], cancellationToken);
 
     private static async Task<ThreadResponse> DescribeAsync(Ledger ledger, ServiceState state, ThreadKey key, CancellationToken cancellationToken)
     {

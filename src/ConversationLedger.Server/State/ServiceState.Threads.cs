@@ -123,33 +123,42 @@ public sealed partial class ServiceState
         return true;
     }
 
-    /// <summary>Records a thread's activity after a change: its size now, and what the change cost (added to its total).</summary>
-    public Task TouchAsync(ThreadHead head, decimal addedCostUsd, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Records a thread's activity after a change — its size now — and the billed model calls it made: added to the thread's cost
+    /// and to its tenant's day (UTC). One round trip, one transaction.
+    /// </summary>
+    public async Task RecordActivityAsync(ThreadHead head, IReadOnlyList<UsageRecord> calls, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(head);
-        return ExecuteAsync(
+        ArgumentNullException.ThrowIfNull(calls);
+        var sql = new StringBuilder(
             "UPDATE ledger_threads SET activity_at = @now, messages = @messages, tokens = @tokens, cost_nanos = cost_nanos + @cost, archived_at = NULL " +
-            "WHERE tenant = @tenant AND scope = @scope AND thread_id = @id",
-            cancellationToken, [.. KeyParameters(head.Key), ("@now", Now), ("@messages", head.RunningMessages), ("@tokens", head.RunningTokens),
-            ("@cost", (long)(addedCostUsd * 1_000_000_000m))]);
+            "WHERE tenant = @tenant AND scope = @scope AND thread_id = @id;");
+        var parameters = new List<(string, object?)>([.. KeyParameters(head.Key), ("@now", Now), ("@messages", head.RunningMessages),
+            ("@tokens", head.RunningTokens), ("@cost", calls.Sum(c => Nanos(c.CostUsd))),
+            ("@day", _time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture))]);
+        for (var i = 0; i < calls.Count; i++)
+        {
+            var u = calls[i].Usage;
+            sql.Append(
+                "INSERT INTO ledger_usage_days (tenant, day, calls, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_nanos) " +
+                $"VALUES (@tenant, @day, 1, @in{i}, @read{i}, @write{i}, @out{i}, @cost{i}) ON CONFLICT (tenant, day) DO UPDATE SET " +
+                "calls = ledger_usage_days.calls + 1, input_tokens = ledger_usage_days.input_tokens + excluded.input_tokens, " +
+                "cache_read_tokens = ledger_usage_days.cache_read_tokens + excluded.cache_read_tokens, " +
+                "cache_write_tokens = ledger_usage_days.cache_write_tokens + excluded.cache_write_tokens, " +
+                "output_tokens = ledger_usage_days.output_tokens + excluded.output_tokens, cost_nanos = ledger_usage_days.cost_nanos + excluded.cost_nanos;");
+            parameters.AddRange([($"@in{i}", u.InputTokens), ($"@read{i}", u.CacheReadInputTokens), ($"@write{i}", u.CacheCreationInputTokens),
+                ($"@out{i}", u.OutputTokens), ($"@cost{i}", Nanos(calls[i].CostUsd))]);
+        }
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = Command(connection, sql.ToString(), [.. parameters]);
+        command.Transaction = transaction;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Adds a billed model call to its tenant's day (UTC), for the tenant's usage over time.</summary>
-    public Task AddUsageAsync(string tenant, UsageRecord record, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(record);
-        var u = record.Usage;
-        return ExecuteAsync(
-            "INSERT INTO ledger_usage_days (tenant, day, calls, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_nanos) " +
-            "VALUES (@tenant, @day, 1, @input, @read, @write, @output, @cost) ON CONFLICT (tenant, day) DO UPDATE SET " +
-            "calls = ledger_usage_days.calls + 1, input_tokens = ledger_usage_days.input_tokens + excluded.input_tokens, " +
-            "cache_read_tokens = ledger_usage_days.cache_read_tokens + excluded.cache_read_tokens, " +
-            "cache_write_tokens = ledger_usage_days.cache_write_tokens + excluded.cache_write_tokens, " +
-            "output_tokens = ledger_usage_days.output_tokens + excluded.output_tokens, cost_nanos = ledger_usage_days.cost_nanos + excluded.cost_nanos",
-            cancellationToken, ("@tenant", tenant), ("@day", _time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)),
-            ("@input", u.InputTokens), ("@read", u.CacheReadInputTokens), ("@write", u.CacheCreationInputTokens), ("@output", u.OutputTokens),
-            ("@cost", (long)(record.CostUsd * 1_000_000_000m)));
-    }
+    private static long Nanos(decimal usd) => (long)(usd * 1_000_000_000m);
 
     /// <summary>A tenant's usage per UTC day from <paramref name="from"/> through <paramref name="to"/> (days with calls only).</summary>
     public Task<List<DailyUsage>> ListUsageDaysAsync(string tenant, DateOnly from, DateOnly to, CancellationToken cancellationToken = default) =>

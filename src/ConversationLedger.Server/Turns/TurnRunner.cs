@@ -227,11 +227,7 @@ public sealed partial class TurnRunner(
             var pieces = between.OfType<SummaryEntry>().Where(p => p.ThroughSequence >= due.From).Select(p => p.TurnId).ToHashSet();
             calls.AddRange(between.OfType<UsageEntry>().Where(u => pieces.Contains(u.TurnId)).Select(u => u.Record));
         }
-        await state.TouchAsync(turn.Head, calls.Sum(c => c.CostUsd), CancellationToken.None);
-        foreach (var call in calls)
-        {
-            await state.AddUsageAsync(turn.Key.Tenant, call, CancellationToken.None);
-        }
+        await state.RecordActivityAsync(turn.Head, calls, CancellationToken.None);
     }
 
     // A call that was billed though its turn failed is in the ledger as an uncommitted usage entry carrying the turn's id:
@@ -242,8 +238,7 @@ public sealed partial class TurnRunner(
         var last = head.Exists ? await ledger.Store.ReadEntriesAsync(turn.Key, head.LastSequence - 1, 1, CancellationToken.None) : [];
         if (last is [UsageEntry { Record.Uncommitted: not null } usage] && usage.TurnId == turn.Id)
         {
-            await state.TouchAsync(head, usage.Record.CostUsd, CancellationToken.None);
-            await state.AddUsageAsync(turn.Key.Tenant, usage.Record, CancellationToken.None);
+            await state.RecordActivityAsync(head, [usage.Record], CancellationToken.None);
         }
     }
 
