@@ -22,22 +22,34 @@ public static class ApiJson
     };
 
     /// <summary>
-    /// Reads the body as <typeparamref name="T"/>: an empty body is an empty object, and malformed JSON, a wrong type or an
-    /// unknown field throws <see cref="JsonException"/> naming where (a 400 with the field).
+    /// Reads the body as <typeparamref name="T"/>: an empty body is an empty object, and malformed JSON, invalid UTF-8, a wrong
+    /// type or an unknown field throws (<see cref="JsonException"/> naming where, <see cref="FormatException"/>): a 400.
     /// </summary>
-    public static async Task<T> ReadAsync<T>(HttpRequest request) where T : new()
+    public static async Task<T> ReadAsync<T>(HttpRequest request) where T : new() => Parse<T>(await ReadBytesAsync(request));
+
+    /// <summary>The body's bytes (within the route's size limit), checked to be UTF-8 JSON text.</summary>
+    /// <exception cref="FormatException">The content type is not JSON, or the bytes are not valid UTF-8.</exception>
+    public static async Task<ReadOnlyMemory<byte>> ReadBytesAsync(HttpRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (request.ContentLength == 0 || (request.ContentLength is null && !request.Headers.TransferEncoding.Any()))
-        {
-            return new T();
-        }
         if (request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
         {
             throw new FormatException($"the body must be application/json, not {type}");
         }
-        return await JsonSerializer.DeserializeAsync<T>(request.Body, Options, request.HttpContext.RequestAborted) ?? new T();
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted);
+        var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        // The serializer reads invalid UTF-8 inside strings without complaint and fails later, when the text is used.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes.Span))
+        {
+            throw new FormatException("the body is not valid UTF-8");
+        }
+        return bytes;
     }
+
+    /// <summary>Parses a body read by <see cref="ReadBytesAsync"/>; an empty body is an empty object.</summary>
+    public static T Parse<T>(ReadOnlyMemory<byte> body) where T : new() =>
+        body.IsEmpty ? new T() : JsonSerializer.Deserialize<T>(body.Span, Options) ?? new T();
 
     /// <summary>Writes JSON text with a writer, as the API writes it.</summary>
     public static string Write(Action<Utf8JsonWriter> body)

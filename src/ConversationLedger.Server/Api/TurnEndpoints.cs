@@ -33,13 +33,12 @@ public static class TurnEndpoints
     private static async Task SendAsync(HttpContext http, ServiceState state, TurnRunner runner)
     {
         var (key, thread) = await ThreadEndpoints.KnownThreadAsync(http, state);
-        using var buffer = new MemoryStream();
-        await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);
-        var body = buffer.Length == 0 ? new TurnRequest() : JsonSerializer.Deserialize<TurnRequest>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), ApiJson.Options) ?? new TurnRequest();
+        var bytes = await ApiJson.ReadBytesAsync(http.Request);
+        var body = ApiJson.Parse<TurnRequest>(bytes);
         var message = Representations.UserMessage(body.Content);
         var options = TurnRequests.Options(thread, body);
         var streamed = body.Stream || http.Request.Headers.Accept.ToString().Contains("text/event-stream", StringComparison.OrdinalIgnoreCase);
-        var hash = Convert.ToHexStringLower(SHA256.HashData([.. Encoding.UTF8.GetBytes(key + "\n"), .. buffer.GetBuffer().AsSpan(0, (int)buffer.Length)]));
+        var hash = Convert.ToHexStringLower(SHA256.HashData([.. Encoding.UTF8.GetBytes(key + "\n"), .. bytes.Span]));
         var (turn, replayed) = await runner.StartAsync(new TurnStart(key, message, options, body.Wait, streamed, IdempotencyKey(http), hash), http.RequestAborted);
         if (replayed is not null)
         {
