@@ -38,6 +38,12 @@ public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncComm
         return CheckId(settings.Scope, "scope") ?? ValidateMore(settings);
     }
 
+    /// <summary>
+    /// What the command does with the store: a command that only reads says <see cref="StoreAccess.ReadOnly"/>, so it
+    /// works on a database the user may only read and never creates one. <value>The default value is read-write.</value>
+    /// </summary>
+    protected virtual StoreAccess Access => StoreAccess.ReadWrite;
+
     /// <summary>Checks the options of this command beyond the common ones.</summary>
     protected virtual ValidationResult ValidateMore(TSettings settings) => ValidationResult.Success();
 
@@ -66,7 +72,7 @@ public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncComm
     protected async Task<LedgerSession> OpenAsync(TSettings settings, bool withModel, CancellationToken cancellationToken)
     {
         _store = CliDefaults.Store(settings.Store, Services.Environment);
-        var session = await LedgerSession.OpenAsync(Services, settings, withModel, cancellationToken);
+        var session = await LedgerSession.OpenAsync(Services, settings, withModel, Access, cancellationToken);
         if (session.ModelNotice is { } notice)
         {
             Console.MarkupLine($"[yellow]{Markup.Escape(notice)}[/]");

@@ -20,6 +20,9 @@ public abstract class ThreadCommand<TSettings>(CliServices services) : LedgerCom
 public sealed class ThreadsCommand(CliServices services) : LedgerCommand<ThreadsSettings>(services)
 {
     /// <inheritdoc />
+    protected override StoreAccess Access => StoreAccess.ReadOnly;
+
+    /// <inheritdoc />
     protected override ValidationResult ValidateMore(ThreadsSettings settings) =>
         settings.Limit is > 0 and <= PageRequest.MaxLimit ? ValidationResult.Success() : ValidationResult.Error($"--limit must be 1–{PageRequest.MaxLimit}");
 
@@ -41,6 +44,9 @@ public sealed class ThreadsCommand(CliServices services) : LedgerCommand<Threads
 [Description("Show a thread's conversation (checked against the alternation rules)")]
 public sealed class ShowCommand(CliServices services) : ThreadCommand<ShowSettings>(services)
 {
+    /// <inheritdoc />
+    protected override StoreAccess Access => StoreAccess.ReadOnly;
+
     /// <inheritdoc />
     protected override async Task<int> RunAsync(ShowSettings settings, CancellationToken cancellationToken)
     {
@@ -71,6 +77,9 @@ public sealed class ShowCommand(CliServices services) : ThreadCommand<ShowSettin
 public sealed class InspectCommand(CliServices services) : ThreadCommand<InspectSettings>(services)
 {
     /// <inheritdoc />
+    protected override StoreAccess Access => StoreAccess.ReadOnly;
+
+    /// <inheritdoc />
     protected override async Task<int> RunAsync(InspectSettings settings, CancellationToken cancellationToken)
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
@@ -84,6 +93,9 @@ public sealed class InspectCommand(CliServices services) : ThreadCommand<Inspect
 [Description("Tokens and cost of every model call (turns, and summaries labelled summary), with bar charts of prompt tokens and of cost")]
 public sealed class UsageCommand(CliServices services) : LedgerCommand<UsageSettings>(services)
 {
+    /// <inheritdoc />
+    protected override StoreAccess Access => StoreAccess.ReadOnly;
+
     /// <inheritdoc />
     protected override ValidationResult ValidateMore(UsageSettings settings) => CheckId(settings.Thread, "thread") ?? ValidationResult.Success();
 

@@ -10,6 +10,9 @@ namespace ConversationLedger.Cli.Commands;
 public sealed class ExportCommand(CliServices services) : ThreadCommand<ExportSettings>(services)
 {
     /// <inheritdoc />
+    protected override StoreAccess Access => StoreAccess.ReadOnly;
+
+    /// <inheritdoc />
     protected override async Task<int> RunAsync(ExportSettings settings, CancellationToken cancellationToken)
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);

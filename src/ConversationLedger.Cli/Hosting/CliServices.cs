@@ -59,12 +59,25 @@ public sealed class CliServices
     }
 }
 
+/// <summary>What a command does with its store.</summary>
+public enum StoreAccess
+{
+    /// <summary>Reads and writes; a SQLite file and its folder are created when missing.</summary>
+    ReadWrite,
+
+    /// <summary>
+    /// Only reads: nothing is created or written, so a file (or folder) the user may not write can still be read. A
+    /// SQLite file that does not exist yet reads as a ledger with no threads.
+    /// </summary>
+    ReadOnly,
+}
+
 /// <summary>Opens the store a <see cref="StoreLocation"/> names.</summary>
 public interface IStoreOpener
 {
-    /// <summary>Opens (and if needed creates) the store. The caller disposes it if it is disposable.</summary>
+    /// <summary>Opens the store (read-write: creating it if needed). The caller disposes it if it is disposable.</summary>
     /// <exception cref="LedgerException">The store cannot be opened; the message says why.</exception>
-    Task<IConversationStore> OpenAsync(StoreLocation location, CancellationToken cancellationToken = default);
+    Task<IConversationStore> OpenAsync(StoreLocation location, StoreAccess access, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Connects to the model the environment configures.</summary>

@@ -27,6 +27,9 @@ public sealed class CliHarness
 
     public List<StoreLocation> OpenedStores { get; } = [];
 
+    /// <summary>How each store in <see cref="OpenedStores"/> was opened.</summary>
+    public List<StoreAccess> OpenedAccess { get; } = [];
+
     /// <summary>Runs a command with <paramref name="input"/> as its standard input.</summary>
     public Task<Result> RunAsync(string input, params string[] args) => RunAsync(new StringReader(input), _ => { }, args);
 
@@ -54,9 +57,10 @@ public sealed class CliHarness
 
     private sealed class Opener(CliHarness harness) : IStoreOpener
     {
-        public Task<IConversationStore> OpenAsync(StoreLocation location, CancellationToken cancellationToken = default)
+        public Task<IConversationStore> OpenAsync(StoreLocation location, StoreAccess access, CancellationToken cancellationToken = default)
         {
             harness.OpenedStores.Add(location);
+            harness.OpenedAccess.Add(access);
             return Task.FromResult<IConversationStore>(harness.Store);
         }
     }

@@ -25,15 +25,32 @@ public sealed class LedgerProcess : IDisposable
     /// <summary>Extra environment variables for the child.</summary>
     public Dictionary<string, string> Environment { get; } = [];
 
+    /// <summary>
+    /// Whether the child runs as an unprivileged user when the tests run as root (through <c>setpriv</c>, as nobody), so
+    /// file permissions bind it as they bind a user. <value>The default value is false.</value>
+    /// </summary>
+    public bool Unprivileged { get; set; }
+
+    /// <summary>Whether <see cref="Unprivileged"/> children really drop root (the tests run as root and setpriv exists).</summary>
+    public static bool CanDropRoot { get; } = System.Environment.UserName == "root" && File.Exists("/usr/bin/setpriv");
+
     public async Task<Result> RunAsync(string stdin, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var dropRoot = Unprivileged && CanDropRoot;
+        var start = new ProcessStartInfo(dropRoot ? "/usr/bin/setpriv" : "dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = Root,
         };
+        if (dropRoot)
+        {
+            foreach (var arg in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "dotnet" })
+            {
+                start.ArgumentList.Add(arg);
+            }
+        }
         start.ArgumentList.Add(LedgerDll);
         foreach (var arg in args)
         {
