@@ -96,6 +96,11 @@ public sealed class ThreadsSettings : LedgerSettings
     [Description("The most threads to list")]
     [DefaultValue(50)]
     public int Limit { get; set; } = 50;
+
+    /// <summary>Whether to print JSON instead of a table.</summary>
+    [CommandOption("--json")]
+    [Description("Print the threads as one JSON document (docs/cli.md gives its shape)")]
+    public bool Json { get; set; }
 }
 
 /// <summary>Options of <c>ledger show</c>.</summary>
@@ -105,6 +110,16 @@ public sealed class ShowSettings : ThreadSettings
     [CommandOption("--all")]
     [Description("Show every ledger entry (archive, events, usage), not just the current conversation")]
     public bool All { get; set; }
+
+    /// <summary>Only the newest N messages (with --all: entries).</summary>
+    [CommandOption("--last <N>")]
+    [Description("Only the newest N messages (with --all: the newest N entries)")]
+    public int? Last { get; set; }
+
+    /// <summary>Whether to print JSON instead of text.</summary>
+    [CommandOption("--json")]
+    [Description("Print the conversation (with --all: the entries) as one JSON document (docs/cli.md gives its shape)")]
+    public bool Json { get; set; }
 }
 
 /// <summary>Options of <c>ledger inspect</c>.</summary>
@@ -116,10 +131,15 @@ public sealed class InspectSettings : ThreadSettings
     [DefaultValue("(your next message)")]
     public string Message { get; set; } = "(your next message)";
 
-    /// <summary>Whether to print the request body exactly as sent (one line) instead of indented.</summary>
+    /// <summary>Whether to print only the request body, exactly as it would be sent (one line).</summary>
     [CommandOption("--raw")]
-    [Description("Print the request body byte for byte as it would be sent")]
+    [Description("Print only the request body, byte for byte as it would be sent")]
     public bool Raw { get; set; }
+
+    /// <summary>Whether to print the preview as JSON.</summary>
+    [CommandOption("--json")]
+    [Description("Print the preview (parts, tokens, cost estimate and the body) as one JSON document (docs/cli.md gives its shape)")]
+    public bool Json { get; set; }
 }
 
 /// <summary>Options of <c>ledger usage</c>.</summary>
@@ -129,6 +149,11 @@ public sealed class UsageSettings : LedgerSettings
     [CommandArgument(0, "[THREAD]")]
     [Description("The thread id (default: default)")]
     public string Thread { get; set; } = "default";
+
+    /// <summary>Whether to print JSON instead of a table and charts.</summary>
+    [CommandOption("--json")]
+    [Description("Print every call and the totals as one JSON document (docs/cli.md gives its shape)")]
+    public bool Json { get; set; }
 }
 
 /// <summary>Options of <c>ledger fork</c>.</summary>

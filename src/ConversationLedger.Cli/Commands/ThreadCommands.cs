@@ -20,6 +20,9 @@ public abstract class ThreadCommand<TSettings>(CliServices services) : LedgerCom
 public sealed class ThreadsCommand(CliServices services) : LedgerCommand<ThreadsSettings>(services)
 {
     /// <inheritdoc />
+    protected override bool Paged => true;
+
+    /// <inheritdoc />
     protected override StoreAccess Access => StoreAccess.ReadOnly;
 
     /// <inheritdoc />
@@ -31,6 +34,11 @@ public sealed class ThreadsCommand(CliServices services) : LedgerCommand<Threads
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
         var page = await session.Store.ListThreadsAsync(session.Tenant, settings.Scope, new PageRequest(Limit: settings.Limit), cancellationToken);
+        if (settings.Json)
+        {
+            JsonViews.WriteThreads(Console, page.Threads, more: page.NextCursor is not null);
+            return 0;
+        }
         ThreadViews.WriteThreads(Console, page.Threads);
         if (page.NextCursor is not null)
         {
@@ -45,7 +53,14 @@ public sealed class ThreadsCommand(CliServices services) : LedgerCommand<Threads
 public sealed class ShowCommand(CliServices services) : ThreadCommand<ShowSettings>(services)
 {
     /// <inheritdoc />
+    protected override bool Paged => true;
+
+    /// <inheritdoc />
     protected override StoreAccess Access => StoreAccess.ReadOnly;
+
+    /// <inheritdoc />
+    protected override ValidationResult ValidateMore(ShowSettings settings) =>
+        settings.Last is <= 0 ? ValidationResult.Error($"--last {settings.Last}: give how many, 1 or more") : base.ValidateMore(settings);
 
     /// <inheritdoc />
     protected override async Task<int> RunAsync(ShowSettings settings, CancellationToken cancellationToken)
@@ -57,15 +72,37 @@ public sealed class ShowCommand(CliServices services) : ThreadCommand<ShowSettin
         if (settings.All)
         {
             var entries = new List<LedgerEntry>();
-            await foreach (var entry in ThreadViews.ReadAllAsync(session.Store, conversation.Key, cancellationToken))
+            if (settings.Last is { } last)
             {
-                entries.Add(entry);
+                // The newest entries only: read from there, not the whole thread.
+                entries.AddRange(await session.Store.ReadEntriesAsync(conversation.Key, Math.Max(0, view.Head.LastSequence - last), last, cancellationToken));
+            }
+            else
+            {
+                await foreach (var entry in ThreadViews.ReadAllAsync(session.Store, conversation.Key, cancellationToken))
+                {
+                    entries.Add(entry);
+                }
+            }
+            if (settings.Json)
+            {
+                JsonViews.WriteEntries(Console, conversation.Key, entries);
+                return 0;
+            }
+            if (entries.Count > 0 && entries[0].Sequence > 1)
+            {
+                Console.MarkupLine($"[dim]… {entries[0].Sequence - 1} earlier entries (without --last: all of them)[/]");
             }
             ThreadViews.WriteEntries(Console, entries);
         }
+        else if (settings.Json)
+        {
+            JsonViews.WriteConversation(Console, view, settings.Last);
+            return 0;
+        }
         else
         {
-            ThreadViews.WriteConversation(Console, view);
+            ThreadViews.WriteConversation(Console, view, settings.Last);
         }
         Console.MarkupLine($"[green]valid:[/] [dim]{view.Messages.Count} messages alternate user/assistant[/]");
         return 0;
@@ -77,14 +114,28 @@ public sealed class ShowCommand(CliServices services) : ThreadCommand<ShowSettin
 public sealed class InspectCommand(CliServices services) : ThreadCommand<InspectSettings>(services)
 {
     /// <inheritdoc />
+    protected override bool Paged => true;
+
+    /// <inheritdoc />
     protected override StoreAccess Access => StoreAccess.ReadOnly;
+
+    /// <inheritdoc />
+    protected override ValidationResult ValidateMore(InspectSettings settings) =>
+        settings.Raw && settings.Json ? ValidationResult.Error("--raw prints the body alone and --json the whole preview: give one of them") : base.ValidateMore(settings);
 
     /// <inheritdoc />
     protected override async Task<int> RunAsync(InspectSettings settings, CancellationToken cancellationToken)
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
         var conversation = await session.OpenExistingAsync(settings.Thread, cancellationToken);
-        await ThreadViews.WriteInspectAsync(Console, conversation, session.Ledger, null, settings.Message, settings.Raw, cancellationToken);
+        if (settings.Json)
+        {
+            await JsonViews.WriteInspectAsync(Console, conversation, session.Ledger, null, settings.Message, cancellationToken);
+        }
+        else
+        {
+            await ThreadViews.WriteInspectAsync(Console, conversation, session.Ledger, null, settings.Message, settings.Raw, cancellationToken);
+        }
         return 0;
     }
 }
@@ -93,6 +144,9 @@ public sealed class InspectCommand(CliServices services) : ThreadCommand<Inspect
 [Description("Tokens and cost of every model call (turns, and summaries labelled summary), with bar charts of prompt tokens and of cost")]
 public sealed class UsageCommand(CliServices services) : LedgerCommand<UsageSettings>(services)
 {
+    /// <inheritdoc />
+    protected override bool Paged => true;
+
     /// <inheritdoc />
     protected override StoreAccess Access => StoreAccess.ReadOnly;
 
@@ -104,7 +158,15 @@ public sealed class UsageCommand(CliServices services) : LedgerCommand<UsageSett
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
         await session.RequireThreadAsync(settings.Thread, cancellationToken);
-        await ThreadViews.WriteUsageAsync(Console, session.Store, session.Key(settings.Thread), session.Ledger.Models, cancellationToken);
+        var report = await UsageReport.ReadAsync(session.Store, session.Key(settings.Thread), cancellationToken);
+        if (settings.Json)
+        {
+            JsonViews.WriteUsage(Console, report, session.Ledger.Models);
+        }
+        else
+        {
+            ThreadViews.WriteUsage(Console, report, session.Ledger.Models);
+        }
         return 0;
     }
 }

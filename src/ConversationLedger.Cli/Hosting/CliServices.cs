@@ -23,6 +23,11 @@ public sealed class CliServices
     /// </summary>
     public Chat.Input.ITerminal? Terminal { get; init; }
 
+    /// <summary>
+    /// The pager for long output of reading commands on a terminal, or null for none. <value>The default value is null.</value>
+    /// </summary>
+    public IPager? Pager { get; init; }
+
     /// <summary>Ctrl+C.</summary>
     public required Interrupts Interrupts { get; init; }
 
@@ -48,6 +53,11 @@ public sealed class CliServices
             errors.Profile.Width = short.MaxValue;
         }
         var console = AnsiConsole.Console;
+        if (System.Console.IsOutputRedirected)
+        {
+            // A pipe or a file has no width: nothing is wrapped (tables are written as plain text there).
+            console.Profile.Width = short.MaxValue;
+        }
         return new CliServices
         {
             Console = console,
@@ -55,6 +65,7 @@ public sealed class CliServices
             Input = System.Console.In,
             Terminal = Chat.Input.UnixTerminal.TryOpen(console.Profile.Out.Writer, System.Environment.GetEnvironmentVariable),
             Interrupts = Interrupts.FromConsole(),
+            Pager = System.Console.IsOutputRedirected ? null : new ProcessPager(System.Environment.GetEnvironmentVariable),
         };
     }
 }
