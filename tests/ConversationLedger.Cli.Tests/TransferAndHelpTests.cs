@@ -65,6 +65,40 @@ public sealed class TransferAndHelpTests : IDisposable
     }
 
     [Fact]
+    public async Task Export_refuses_to_overwrite_a_file_unless_forced()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("one\n", "chat");
+        var file = Path.Combine(_folder, "kept.json");
+        await File.WriteAllTextAsync(file, "precious");
+
+        var refused = await cli.RunAsync("", "export", "default", "-o", file);
+        var kept = await File.ReadAllTextAsync(file);
+        var forced = await cli.RunAsync("", "export", "default", "-o", file, "--force");
+
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Equal($"error: {file} exists; --force overwrites it", refused.Output.Trim());
+        Assert.Equal("precious", kept);
+        Assert.Equal(0, forced.ExitCode);
+        Assert.Contains("\"format\": \"conversation-ledger/1\"", await File.ReadAllTextAsync(file));
+        Assert.Equal(["kept.json"], Directory.GetFiles(_folder).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task An_export_that_cannot_be_written_names_the_file_and_never_a_temporary_one()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("one\n", "chat");
+        var file = Path.Combine(_folder, "missing-folder", "out.json");
+
+        var result = await cli.RunAsync("", "export", "default", "-o", file);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal($"error: cannot write {file}: its folder does not exist", result.Output.Trim());
+        Assert.DoesNotContain("partial", result.Output);
+    }
+
+    [Fact]
     public async Task Import_takes_the_thread_id_from_the_file_and_refuses_to_overwrite()
     {
         var cli = new CliHarness();

@@ -180,6 +180,11 @@ public sealed class ExportSettings : ThreadSettings
     [CommandOption("-o|--output <FILE>")]
     [Description("The file to write (default: standard output)")]
     public string? Output { get; set; }
+
+    /// <summary>Whether an existing file may be overwritten.</summary>
+    [CommandOption("--force")]
+    [Description("Overwrite the file when it exists")]
+    public bool Force { get; set; }
 }
 
 /// <summary>Options of <c>ledger import</c>.</summary>

@@ -66,46 +66,68 @@ public sealed class ShowCommand(CliServices services) : ThreadCommand<ShowSettin
     protected override async Task<int> RunAsync(ShowSettings settings, CancellationToken cancellationToken)
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
-        var conversation = await session.OpenExistingAsync(settings.Thread, cancellationToken);
-        // Loading validates: a damaged thread is reported, not shown as if it were fine.
-        var view = await conversation.LoadAsync(cancellationToken);
-        if (settings.All)
+        // What has been written when Ctrl+C comes, and of how many.
+        var (shown, of, what) = (0, 0, "messages");
+        try
         {
-            var entries = new List<LedgerEntry>();
-            if (settings.Last is { } last)
+            var conversation = await session.OpenExistingAsync(settings.Thread, cancellationToken);
+            // Loading validates: a damaged thread is reported, not shown as if it were fine.
+            var view = await conversation.LoadAsync(cancellationToken);
+            if (settings.All)
             {
-                // The newest entries only: read from there, not the whole thread.
-                entries.AddRange(await session.Store.ReadEntriesAsync(conversation.Key, Math.Max(0, view.Head.LastSequence - last), last, cancellationToken));
+                what = "entries";
+                var entries = new List<LedgerEntry>();
+                if (settings.Last is { } last)
+                {
+                    // The newest entries only: read from there, not the whole thread.
+                    entries.AddRange(await session.Store.ReadEntriesAsync(conversation.Key, Math.Max(0, view.Head.LastSequence - last), last, cancellationToken));
+                }
+                else
+                {
+                    await foreach (var entry in ThreadViews.ReadAllAsync(session.Store, conversation.Key, cancellationToken))
+                    {
+                        entries.Add(entry);
+                    }
+                }
+                if (settings.Json)
+                {
+                    JsonViews.WriteEntries(Console, conversation.Key, entries);
+                    return 0;
+                }
+                if (entries.Count > 0 && entries[0].Sequence > 1)
+                {
+                    Console.MarkupLine($"[dim]… {entries[0].Sequence - 1} earlier entries (without --last: all of them)[/]");
+                }
+                of = entries.Count;
+                ThreadViews.WriteEntries(Console, entries, rows => shown = rows, cancellationToken);
+            }
+            else if (settings.Json)
+            {
+                JsonViews.WriteConversation(Console, view, settings.Last);
+                return 0;
             }
             else
             {
-                await foreach (var entry in ThreadViews.ReadAllAsync(session.Store, conversation.Key, cancellationToken))
+                var messages = ThreadViews.WriteConversationHeader(Console, view, settings.Last);
+                of = messages.Count;
+                foreach (var message in messages)
                 {
-                    entries.Add(entry);
+                    // A long thread takes a while to draw: Ctrl+C stops it between messages.
+                    cancellationToken.ThrowIfCancellationRequested();
+                    ThreadViews.WriteMessage(Console, message);
+                    shown++;
                 }
             }
-            if (settings.Json)
-            {
-                JsonViews.WriteEntries(Console, conversation.Key, entries);
-                return 0;
-            }
-            if (entries.Count > 0 && entries[0].Sequence > 1)
-            {
-                Console.MarkupLine($"[dim]… {entries[0].Sequence - 1} earlier entries (without --last: all of them)[/]");
-            }
-            ThreadViews.WriteEntries(Console, entries);
-        }
-        else if (settings.Json)
-        {
-            JsonViews.WriteConversation(Console, view, settings.Last);
+            Console.MarkupLine($"[green]valid:[/] [dim]{view.Messages.Count} messages alternate user/assistant[/]");
             return 0;
         }
-        else
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            ThreadViews.WriteConversation(Console, view, settings.Last);
+            Services.Errors.MarkupLine(of == 0
+                ? "[yellow]cancelled before anything was shown[/]"
+                : $"[yellow]cancelled after showing {shown:N0} of {of:N0} {what}[/]");
+            return CommandGuard.CancelledExitCode;
         }
-        Console.MarkupLine($"[green]valid:[/] [dim]{view.Messages.Count} messages alternate user/assistant[/]");
-        return 0;
     }
 }
 

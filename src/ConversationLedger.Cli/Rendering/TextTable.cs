@@ -49,26 +49,54 @@ public sealed class TextTable
         return this;
     }
 
-    /// <summary>Writes the table: a Spectre table when the console's output is a terminal, plain text otherwise.</summary>
-    public void Write(IAnsiConsole console)
+    /// <summary>Rows written at a time when a table is long: Ctrl+C stops it between them.</summary>
+    public const int RowsPerPart = 200;
+
+    /// <summary>
+    /// Writes the table: a Spectre table when the console's output is a terminal, plain text otherwise. A long table is
+    /// written <see cref="RowsPerPart"/> rows at a time, its columns as wide in every part, and
+    /// <paramref name="cancellationToken"/> is checked between parts; <paramref name="written"/> hears the rows written so far.
+    /// </summary>
+    public void Write(IAnsiConsole console, Action<int>? written = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(console);
-        if (Output.IsTerminal(console))
+        if (!Output.IsTerminal(console))
         {
-            WriteTable(console);
+            var lines = PlainLines();
+            for (var at = 0; at < lines.Count; at += RowsPerPart)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var part = lines.Skip(at).Take(RowsPerPart).ToList();
+                Output.WriteRaw(console, string.Concat(part.Select(line => line + "\n")));
+                // The first line is the header.
+                written?.Invoke(Math.Min(_rows.Count, at + part.Count - 1));
+            }
+            return;
         }
-        else
+        if (_rows.Count <= RowsPerPart)
         {
-            Output.WriteRaw(console, ToPlainText());
+            cancellationToken.ThrowIfCancellationRequested();
+            console.Write(Table(_rows, headers: true, caption: true, widths: null));
+            written?.Invoke(_rows.Count);
+            return;
+        }
+        var widths = Widths(console.Profile.Width);
+        for (var at = 0; at < _rows.Count; at += RowsPerPart)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var part = _rows.Skip(at).Take(RowsPerPart).ToList();
+            console.Write(Table(part, headers: at == 0, caption: at + part.Count == _rows.Count, widths));
+            written?.Invoke(at + part.Count);
         }
     }
 
     /// <summary>The table as plain text, one line per row (each ending in a newline), the caption last.</summary>
-    public string ToPlainText()
+    public string ToPlainText() => string.Concat(PlainLines().Select(line => line + "\n"));
+
+    private List<string> PlainLines()
     {
         var widths = _columns.Select((column, i) => Math.Max(column.Header.Length, _rows.Count == 0 ? 0 : _rows.Max(r => r[i].Text.Length))).ToArray();
-        var text = new StringBuilder();
-        void Line(IReadOnlyList<string> cells)
+        string Line(IReadOnlyList<string> cells)
         {
             var line = new StringBuilder();
             for (var i = 0; i < cells.Count; i++)
@@ -81,36 +109,58 @@ public sealed class TextTable
                 var cell = cells[i].ReplaceLineEndings(" ");
                 line.Append(_columns[i].Figure ? cell.PadLeft(widths[i]) : cell.PadRight(widths[i]));
             }
-            text.Append(line.ToString().TrimEnd()).Append('\n');
+            return line.ToString().TrimEnd();
         }
-        Line(_columns.Select(c => c.Header).ToArray());
-        foreach (var row in _rows)
-        {
-            Line(row.Select(c => c.Text).ToArray());
-        }
+        var lines = new List<string>(_rows.Count + 2) { Line(_columns.Select(c => c.Header).ToArray()) };
+        lines.AddRange(_rows.Select(row => Line(row.Select(c => c.Text).ToArray())));
         if (Caption is not null)
         {
-            text.Append(Caption).Append('\n');
+            lines.Add(Caption);
         }
-        return text.ToString();
+        return lines;
     }
 
-    private void WriteTable(IAnsiConsole console)
+    private Table Table(IEnumerable<Cell[]> rows, bool headers, bool caption, int[]? widths)
     {
         var table = new Table().Border(TableBorder.Simple);
-        foreach (var (header, figure) in _columns)
+        for (var i = 0; i < _columns.Count; i++)
         {
-            table.AddColumn(figure ? new TableColumn(header).NoWrap().RightAligned() : new TableColumn(header));
+            var (header, figure) = _columns[i];
+            var column = figure ? new TableColumn(header).NoWrap().RightAligned() : new TableColumn(header);
+            table.AddColumn(widths is null ? column : column.Width(widths[i]));
         }
-        foreach (var row in _rows)
+        foreach (var row in rows)
         {
             table.AddRow(row.Select(cell => cell.Style is null ? Markup.Escape(cell.Text) : $"[{cell.Style}]{Markup.Escape(cell.Text)}[/]").ToArray());
         }
-        if (Caption is not null)
+        if (!headers)
+        {
+            table.HideHeaders();
+        }
+        if (caption && Caption is not null)
         {
             table.Caption($"[dim]{Markup.Escape(Caption)}[/]");
         }
-        console.Write(table);
+        return table;
+    }
+
+    // The widths every part of a long table shares: each column as wide as its widest cell, the widest text columns
+    // narrowed (they wrap) until the table fits. A simple border takes one column at each edge and padding of one on
+    // each side of a cell: 3 per column and 1.
+    private int[] Widths(int consoleWidth)
+    {
+        var widths = _columns.Select((column, i) => Math.Max(column.Header.Length, _rows.Max(r => r[i].Text.Length))).ToArray();
+        var available = consoleWidth - (3 * _columns.Count + 1);
+        while (widths.Sum() > available)
+        {
+            var widest = Enumerable.Range(0, _columns.Count).Where(i => !_columns[i].Figure && widths[i] > 8).OrderByDescending(i => widths[i]).FirstOrDefault(-1);
+            if (widest < 0)
+            {
+                break;
+            }
+            widths[widest] = Math.Max(8, widths[widest] - (widths.Sum() - available));
+        }
+        return widths;
     }
 
     /// <summary>One cell: its text and, on a terminal, a Spectre style (<c>bold</c>, <c>dim</c> …).</summary>

@@ -47,6 +47,18 @@ public static class ThreadViews
     /// </summary>
     public static void WriteConversation(IAnsiConsole console, ConversationView view, int? last = null)
     {
+        foreach (var message in WriteConversationHeader(console, view, last))
+        {
+            WriteMessage(console, message);
+        }
+    }
+
+    /// <summary>
+    /// What <see cref="WriteConversation"/> writes before the messages (the thread, its system prompt and summary, how
+    /// many messages are left out); returns the messages to write after it.
+    /// </summary>
+    public static IReadOnlyList<LedgerMessage> WriteConversationHeader(IAnsiConsole console, ConversationView view, int? last = null)
+    {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(view);
         var head = view.Head;
@@ -66,14 +78,14 @@ public static class ThreadViews
             var earlier = view.Messages.Count - shown.Count;
             console.MarkupLine($"[dim]… {earlier} earlier message{(earlier == 1 ? "" : "s")} (without --last: all of them)[/]");
         }
-        foreach (var message in shown)
-        {
-            WriteMessage(console, message);
-        }
+        return shown;
     }
 
-    /// <summary>Entries of the ledger, events included: what happened, in order (on a terminal each cut to a line).</summary>
-    public static void WriteEntries(IAnsiConsole console, IEnumerable<LedgerEntry> entries)
+    /// <summary>
+    /// Entries of the ledger, events included: what happened, in order (on a terminal each cut to a line). A long table
+    /// is written in parts, so Ctrl+C stops it between them; <paramref name="written"/> hears how many rows are out.
+    /// </summary>
+    public static void WriteEntries(IAnsiConsole console, IEnumerable<LedgerEntry> entries, Action<int>? written = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(entries);
@@ -86,7 +98,7 @@ public static class ThreadViews
                 entry.RecordedAt.ToString("yyyy-MM-dd HH:mm:ss", Invariant),
                 Shorten(console, DescribeEntry(entry), 100));
         }
-        table.Write(console);
+        table.Write(console, written, cancellationToken);
     }
 
     /// <summary>
@@ -291,7 +303,7 @@ public static class ThreadViews
         }
         table.Row($"next user: {Shorten(console, nextMessage, 50)}", N(parts.NewMessage));
         table.Row(new TextTable.Cell("request (with framing)", "bold"), new TextTable.Cell(N(parts.Total), "bold"));
-        table.Write(console);
+        table.Write(console, cancellationToken: cancellationToken);
 
         foreach (var omission in prepared.Selection.Omitted)
         {

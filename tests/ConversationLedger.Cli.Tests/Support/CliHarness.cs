@@ -39,6 +39,9 @@ public sealed class CliHarness
 
     public List<StoreLocation> OpenedStores { get; } = [];
 
+    /// <summary>Hears every call a command makes to the store, by method name, after the store has answered.</summary>
+    public Action<string>? AfterStoreCall { get; set; }
+
     /// <summary>How each store in <see cref="OpenedStores"/> was opened.</summary>
     public List<StoreAccess> OpenedAccess { get; } = [];
 
@@ -92,7 +95,7 @@ public sealed class CliHarness
         {
             harness.OpenedStores.Add(location);
             harness.OpenedAccess.Add(access);
-            return Task.FromResult<IConversationStore>(harness.Store);
+            return Task.FromResult<IConversationStore>(new HookedStore(harness.Store, name => harness.AfterStoreCall?.Invoke(name)));
         }
     }
 

@@ -34,7 +34,10 @@ public sealed class LedgerProcess : IDisposable
     /// <summary>Whether <see cref="Unprivileged"/> children really drop root (the tests run as root and setpriv exists).</summary>
     public static bool CanDropRoot { get; } = System.Environment.UserName == "root" && File.Exists("/usr/bin/setpriv");
 
-    public async Task<Result> RunAsync(string stdin, params string[] args)
+    public Task<Result> RunAsync(string stdin, params string[] args) => RunAsync(stdin, _ => Task.CompletedTask, args);
+
+    /// <summary>Runs a command; <paramref name="whileRunning"/> gets the child's process id once it has started.</summary>
+    public async Task<Result> RunAsync(string stdin, Func<int, Task> whileRunning, params string[] args)
     {
         var dropRoot = Unprivileged && CanDropRoot;
         var start = new ProcessStartInfo(dropRoot ? "/usr/bin/setpriv" : "dotnet")
@@ -75,6 +78,7 @@ public sealed class LedgerProcess : IDisposable
         var stderr = process.StandardError.ReadToEndAsync();
         await process.StandardInput.WriteAsync(stdin);
         process.StandardInput.Close();
+        await whileRunning(process.Id);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         try
         {
@@ -86,6 +90,13 @@ public sealed class LedgerProcess : IDisposable
             throw new TimeoutException($"ledger {string.Join(' ', args)} did not finish; output so far: {await stdout}{await stderr}");
         }
         return new Result(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Sends SIGINT to a process, as Ctrl+C on a terminal does.</summary>
+    public static async Task InterruptAsync(int processId)
+    {
+        using var kill = Process.Start("kill", ["-INT", processId.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
     }
 
     public void Dispose()
