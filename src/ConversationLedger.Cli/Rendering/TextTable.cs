@@ -80,12 +80,15 @@ public sealed class TextTable
             written?.Invoke(_rows.Count);
             return;
         }
+        // Parts without borders, so they join up; the header and its rule are drawn once, as wide as the columns.
         var widths = Widths(console.Profile.Width);
+        console.Write(Table([], headers: true, caption: false, widths));
+        console.MarkupLine($"[dim]{new string('─', widths.Sum(w => w + 2))}[/]");
         for (var at = 0; at < _rows.Count; at += RowsPerPart)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var part = _rows.Skip(at).Take(RowsPerPart).ToList();
-            console.Write(Table(part, headers: at == 0, caption: at + part.Count == _rows.Count, widths));
+            console.Write(Table(part, headers: false, caption: at + part.Count == _rows.Count, widths));
             written?.Invoke(at + part.Count);
         }
     }
@@ -122,7 +125,7 @@ public sealed class TextTable
 
     private Table Table(IEnumerable<Cell[]> rows, bool headers, bool caption, int[]? widths)
     {
-        var table = new Table().Border(TableBorder.Simple);
+        var table = new Table().Border(widths is null ? TableBorder.Simple : TableBorder.None);
         for (var i = 0; i < _columns.Count; i++)
         {
             var (header, figure) = _columns[i];
@@ -145,12 +148,11 @@ public sealed class TextTable
     }
 
     // The widths every part of a long table shares: each column as wide as its widest cell, the widest text columns
-    // narrowed (they wrap) until the table fits. A simple border takes one column at each edge and padding of one on
-    // each side of a cell: 3 per column and 1.
+    // narrowed (they wrap) until the table fits. Without a border a cell has padding of one on each side.
     private int[] Widths(int consoleWidth)
     {
         var widths = _columns.Select((column, i) => Math.Max(column.Header.Length, _rows.Max(r => r[i].Text.Length))).ToArray();
-        var available = consoleWidth - (3 * _columns.Count + 1);
+        var available = consoleWidth - 2 * _columns.Count;
         while (widths.Sum() > available)
         {
             var widest = Enumerable.Range(0, _columns.Count).Where(i => !_columns[i].Figure && widths[i] > 8).OrderByDescending(i => widths[i]).FirstOrDefault(-1);
