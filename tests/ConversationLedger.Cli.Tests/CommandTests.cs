@@ -127,8 +127,8 @@ public sealed class CommandTests
 
         var fork = await cli.RunAsync("", "fork", "default", "--to", "copy", "--at", "2");
         var reset = await cli.RunAsync("", "reset", "default");
-        var delete = await cli.RunAsync("", "delete", "copy");
-        var again = await cli.RunAsync("", "delete", "copy");
+        var delete = await cli.RunAsync("", "delete", "copy", "--yes");
+        var again = await cli.RunAsync("", "delete", "copy", "--yes");
 
         Assert.Equal([0, 0, 0, 1], [fork.ExitCode, reset.ExitCode, delete.ExitCode, again.ExitCode]);
         var head = await cli.Store.GetHeadAsync(new ThreadKey("local", "default", "default"));

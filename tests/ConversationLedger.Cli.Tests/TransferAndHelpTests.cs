@@ -16,7 +16,7 @@ public sealed class TransferAndHelpTests : IDisposable
 
         var result = await cli.RunAsync("", "--help");
 
-        foreach (var command in new[] { "chat", "demo", "threads", "show", "inspect", "usage", "reset", "fork", "export", "import", "delete", "emulator" })
+        foreach (var command in new[] { "chat", "demo", "threads", "show", "inspect", "usage", "reset", "fork", "export", "import", "delete", "search", "info", "emulator" })
         {
             Assert.Contains($"    {command} ", result.Output);
         }
@@ -34,6 +34,8 @@ public sealed class TransferAndHelpTests : IDisposable
     [InlineData("export")]
     [InlineData("import")]
     [InlineData("delete")]
+    [InlineData("search")]
+    [InlineData("info")]
     [InlineData("emulator")]
     public async Task Every_command_prints_its_help(string command)
     {
@@ -105,7 +107,7 @@ public sealed class TransferAndHelpTests : IDisposable
         await cli.RunAsync("one\n", "chat", "--thread", "orig");
         var file = Path.Combine(_folder, "export.json");
         await cli.RunAsync("", "export", "orig", "-o", file);
-        await cli.RunAsync("", "delete", "orig");
+        await cli.RunAsync("", "delete", "orig", "--yes");
 
         var first = await cli.RunAsync("", "import", file);
         var second = await cli.RunAsync("", "import", file);

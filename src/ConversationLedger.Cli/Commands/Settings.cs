@@ -145,15 +145,54 @@ public sealed class InspectSettings : ThreadSettings
 /// <summary>Options of <c>ledger usage</c>.</summary>
 public sealed class UsageSettings : LedgerSettings
 {
-    /// <summary>The thread id.</summary>
+    /// <summary>The thread id (null: <c>default</c>, unless <see cref="All"/>).</summary>
     [CommandArgument(0, "[THREAD]")]
     [Description("The thread id (default: default)")]
-    public string Thread { get; set; } = "default";
+    public string? Thread { get; set; }
+
+    /// <summary>Whether to sum the usage of every thread of the scope.</summary>
+    [CommandOption("--all")]
+    [Description("Every thread of the scope: a row per thread (or per day with --by day) and the total, each call counted once (what forks copied from their parents is counted where it was paid for)")]
+    public bool All { get; set; }
+
+    /// <summary>How to group the calls: <c>day</c>, or null for the default (per call for a thread, per thread with --all).</summary>
+    [CommandOption("--by <PERIOD>")]
+    [Description("Group the calls: day (by the local date each call was recorded)")]
+    public string? By { get; set; }
 
     /// <summary>Whether to print JSON instead of a table and charts.</summary>
     [CommandOption("--json")]
     [Description("Print every call and the totals as one JSON document (docs/cli.md gives its shape)")]
     public bool Json { get; set; }
+}
+
+/// <summary>Options of <c>ledger search</c>.</summary>
+public sealed class SearchSettings : LedgerSettings
+{
+    /// <summary>The text to find.</summary>
+    [CommandArgument(0, "<TEXT>")]
+    [Description("The text to find (ignoring case)")]
+    public string Text { get; set; } = "";
+
+    /// <summary>The most matches to list.</summary>
+    [CommandOption("--limit <N>")]
+    [Description("The most matches to list")]
+    [DefaultValue(50)]
+    public int Limit { get; set; } = 50;
+
+    /// <summary>Whether to print JSON.</summary>
+    [CommandOption("--json")]
+    [Description("Print the matches as one JSON document (docs/cli.md gives its shape)")]
+    public bool Json { get; set; }
+}
+
+/// <summary>Options of <c>ledger delete</c>.</summary>
+public sealed class DeleteSettings : ThreadSettings
+{
+    /// <summary>Whether to delete without asking.</summary>
+    [CommandOption("-y|--yes")]
+    [Description("Delete without asking (needed when standard input is not a terminal)")]
+    public bool Yes { get; set; }
 }
 
 /// <summary>Options of <c>ledger fork</c>.</summary>

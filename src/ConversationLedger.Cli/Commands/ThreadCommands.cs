@@ -173,21 +173,49 @@ public sealed class UsageCommand(CliServices services) : LedgerCommand<UsageSett
     protected override StoreAccess Access => StoreAccess.ReadOnly;
 
     /// <inheritdoc />
-    protected override ValidationResult ValidateMore(UsageSettings settings) => CheckId(settings.Thread, "thread") ?? ValidationResult.Success();
+    protected override ValidationResult ValidateMore(UsageSettings settings) =>
+        settings.All && settings.Thread is not null ? ValidationResult.Error($"give a thread ({settings.Thread}) or --all, not both")
+        : settings.By is not (null or "day") ? ValidationResult.Error($"--by {settings.By}: say day")
+        : settings.Thread is null ? ValidationResult.Success()
+        : CheckId(settings.Thread, "thread") ?? ValidationResult.Success();
 
     /// <inheritdoc />
     protected override async Task<int> RunAsync(UsageSettings settings, CancellationToken cancellationToken)
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
-        await session.RequireThreadAsync(settings.Thread, cancellationToken);
-        var report = await UsageReport.ReadAsync(session.Store, session.Key(settings.Thread), cancellationToken);
-        if (settings.Json)
+        var reports = new List<UsageReport>();
+        if (settings.All)
         {
-            JsonViews.WriteUsage(Console, report, session.Ledger.Models);
+            await foreach (var head in ThreadViews.ListAllAsync(session.Store, session.Tenant, session.Scope, cancellationToken))
+            {
+                reports.Add(await UsageReport.ReadAsync(session.Store, head.Key, cancellationToken));
+            }
         }
         else
         {
-            ThreadViews.WriteUsage(Console, report, session.Ledger.Models);
+            var thread = settings.Thread ?? CliDefaults.Thread;
+            await session.RequireThreadAsync(thread, cancellationToken);
+            reports.Add(await UsageReport.ReadAsync(session.Store, session.Key(thread), cancellationToken));
+        }
+        var byDay = settings.By == "day";
+        if (settings.Json)
+        {
+            if (settings.All || byDay)
+            {
+                JsonViews.WriteUsageSummary(Console, session.Scope, reports, byDay);
+            }
+            else
+            {
+                JsonViews.WriteUsage(Console, reports[0], session.Ledger.Models);
+            }
+        }
+        else if (settings.All || byDay)
+        {
+            ThreadViews.WriteUsageSummary(Console, session.Scope, reports, byDay);
+        }
+        else
+        {
+            ThreadViews.WriteUsage(Console, reports[0], session.Ledger.Models);
         }
         return 0;
     }
@@ -249,18 +277,42 @@ public sealed class ForkCommand(CliServices services) : ThreadCommand<ForkSettin
 }
 
 /// <summary><c>ledger delete THREAD</c>.</summary>
-[Description("Erase a thread and all its entries (the one real delete)")]
-public sealed class DeleteCommand(CliServices services) : ThreadCommand<ThreadSettings>(services)
+[Description("Erase a thread and all its entries (the one real delete); asks first on a terminal")]
+public sealed class DeleteCommand(CliServices services) : ThreadCommand<DeleteSettings>(services)
 {
     /// <inheritdoc />
-    protected override async Task<int> RunAsync(ThreadSettings settings, CancellationToken cancellationToken)
+    protected override ValidationResult ValidateMore(DeleteSettings settings)
+    {
+        var baseResult = base.ValidateMore(settings);
+        // Without a terminal nobody can answer: a script must say it means it.
+        return baseResult.Successful && !settings.Yes && !Services.InputIsTerminal
+            ? ValidationResult.Error($"delete erases thread {settings.Thread} for good and standard input is not a terminal to ask on: add --yes to confirm")
+            : baseResult;
+    }
+
+    /// <inheritdoc />
+    protected override async Task<int> RunAsync(DeleteSettings settings, CancellationToken cancellationToken)
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
         var key = session.Key(settings.Thread);
+        var head = await session.RequireThreadAsync(settings.Thread, cancellationToken);
+        if (!settings.Yes)
+        {
+            Console.Markup($"delete {Markup.Escape(key.ToString())} ({head.LastSequence:N0} entries, {head.RunningMessages:N0} messages, last active "
+                + $"{head.UpdatedAt.ToLocalTime():yyyy-MM-dd HH:mm})? It cannot be undone. [[y/N]] ");
+            var answer = await Services.Input.ReadLineAsync(cancellationToken).AsTask().WaitAsync(cancellationToken);
+            if (answer?.Trim().ToLowerInvariant() is not ("y" or "yes"))
+            {
+                Console.MarkupLine("[yellow]not deleted[/]");
+                return 1;
+            }
+        }
         if (!await session.Store.DeleteThreadAsync(key, cancellationToken))
         {
             throw new LedgerNotFoundException($"thread {key} does not exist (ledger threads lists them)");
         }
+        // What the chat kept beside the ledger (input history holds what was typed) goes with it.
+        Chat.ThreadFiles.For(CliDefaults.Store(settings.Store, Services.Environment), Services.Environment, key).Delete();
         Console.MarkupLine($"[green]deleted[/] {Markup.Escape(key.ToString())}");
         return 0;
     }

@@ -28,6 +28,12 @@ public sealed class CliServices
     /// </summary>
     public IPager? Pager { get; init; }
 
+    /// <summary>
+    /// Whether standard input is a terminal someone types at (so a command may ask a question).
+    /// <value>The default value is false.</value>
+    /// </summary>
+    public bool InputIsTerminal { get; init; }
+
     /// <summary>Ctrl+C.</summary>
     public required Interrupts Interrupts { get; init; }
 
@@ -63,6 +69,7 @@ public sealed class CliServices
             Console = console,
             ErrorConsole = errors,
             Input = System.Console.In,
+            InputIsTerminal = !System.Console.IsInputRedirected,
             Terminal = Chat.Input.UnixTerminal.TryOpen(console.Profile.Out.Writer, System.Environment.GetEnvironmentVariable),
             Interrupts = Interrupts.FromConsole(),
             Pager = System.Console.IsOutputRedirected ? null : new ProcessPager(System.Environment.GetEnvironmentVariable),

@@ -161,6 +161,64 @@ public static class JsonViews
     }
 
     /// <summary>
+    /// <c>usage --all --json</c> and <c>usage --by day --json</c>: <c>{"scope", "by": "thread"|"day", "rows": [{"thread"
+    /// (an id) or "day" (yyyy-MM-dd), calls, input_tokens, cache_read_input_tokens, cache_creation_input_tokens,
+    /// output_tokens, cost_usd}], "total"}</c>; each call counted once (a fork's inherited calls are left out).
+    /// </summary>
+    public static void WriteUsageSummary(IAnsiConsole console, string scope, IReadOnlyList<UsageReport> reports, bool byDay)
+    {
+        ArgumentNullException.ThrowIfNull(reports);
+        Output.WriteJson(console, json =>
+        {
+            json.WriteStartObject();
+            json.WriteString("scope", scope);
+            json.WriteString("by", byDay ? "day" : "thread");
+            json.WriteStartArray("rows");
+            foreach (var (label, totals) in ThreadViews.UsageRows(reports, byDay))
+            {
+                json.WriteStartObject();
+                json.WriteString(byDay ? "day" : "thread", label);
+                WriteTotalsFields(json, totals);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            WriteTotals(json, "total", UsageTotals.Of(reports.SelectMany(r => r.Own).Select(c => c.Record)));
+            json.WriteEndObject();
+        });
+    }
+
+    /// <summary>
+    /// <c>search --json</c>: <c>{"query", "matches": [{"thread", "sequence", "kind", "role", "recorded_at", "snippet"}],
+    /// "more"}</c>.
+    /// </summary>
+    public static void WriteSearch(IAnsiConsole console, string query, IReadOnlyList<SearchMatch> matches, bool more)
+    {
+        ArgumentNullException.ThrowIfNull(matches);
+        Output.WriteJson(console, json =>
+        {
+            json.WriteStartObject();
+            json.WriteString("query", query);
+            json.WriteStartArray("matches");
+            foreach (var match in matches)
+            {
+                json.WriteStartObject();
+                json.WriteStartObject("thread");
+                WriteKey(json, match.Key);
+                json.WriteEndObject();
+                json.WriteNumber("sequence", match.Entry.Sequence);
+                json.WriteString("kind", EntryCodec.KindName(match.Entry.Kind));
+                WriteStringOrNull(json, "role", match.Role);
+                json.WriteString("recorded_at", match.Entry.RecordedAt);
+                json.WriteString("snippet", match.Snippet);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteBoolean("more", more);
+            json.WriteEndObject();
+        });
+    }
+
+    /// <summary>
     /// <c>inspect --json</c>: <c>{"model", "policy", "parts": {tools, system, summary, pinned, window, next_message, total},
     /// "summary", "pinned", "window", "omitted", "cache_breakpoints", "estimated_input_tokens", "context_window", "fill",
     /// "budget", "cost_estimate": {input_max_usd, output_max_usd}, "request"}</c>; <c>request</c> is the body as it would be sent.
@@ -261,13 +319,18 @@ public static class JsonViews
         ArgumentNullException.ThrowIfNull(json);
         ArgumentNullException.ThrowIfNull(totals);
         json.WriteStartObject(name);
+        WriteTotalsFields(json, totals);
+        json.WriteEndObject();
+    }
+
+    private static void WriteTotalsFields(Utf8JsonWriter json, UsageTotals totals)
+    {
         json.WriteNumber("calls", totals.Calls);
         json.WriteNumber("input_tokens", totals.InputTokens);
         json.WriteNumber("cache_read_input_tokens", totals.CacheReadInputTokens);
         json.WriteNumber("cache_creation_input_tokens", totals.CacheCreationInputTokens);
         json.WriteNumber("output_tokens", totals.OutputTokens);
         json.WriteNumber("cost_usd", totals.CostUsd);
-        json.WriteEndObject();
     }
 
     private static void WriteStringOrNull(Utf8JsonWriter json, string name, string? value)

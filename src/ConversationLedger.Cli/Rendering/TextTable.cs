@@ -14,6 +14,9 @@ public sealed class TextTable
     private readonly List<(string Header, bool Figure)> _columns = [];
     private readonly List<Cell[]> _rows = [];
 
+    /// <summary>Whether the column headers are written. <value>The default value is true.</value></summary>
+    public bool Headers { get; set; } = true;
+
     /// <summary>A line written under the table, or null. <value>The default value is null.</value></summary>
     public string? Caption { get; set; }
 
@@ -68,22 +71,24 @@ public sealed class TextTable
                 cancellationToken.ThrowIfCancellationRequested();
                 var part = lines.Skip(at).Take(RowsPerPart).ToList();
                 Output.WriteRaw(console, string.Concat(part.Select(line => line + "\n")));
-                // The first line is the header.
-                written?.Invoke(Math.Min(_rows.Count, at + part.Count - 1));
+                written?.Invoke(Math.Min(_rows.Count, at + part.Count - (Headers ? 1 : 0)));
             }
             return;
         }
         if (_rows.Count <= RowsPerPart)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            console.Write(Table(_rows, headers: true, caption: true, widths: null));
+            console.Write(Table(_rows, headers: Headers, caption: true, widths: null));
             written?.Invoke(_rows.Count);
             return;
         }
         // Parts without borders, so they join up; the header and its rule are drawn once, as wide as the columns.
         var widths = Widths(console.Profile.Width);
-        console.Write(Table([], headers: true, caption: false, widths));
-        console.MarkupLine($"[dim]{new string('─', widths.Sum(w => w + 2))}[/]");
+        if (Headers)
+        {
+            console.Write(Table([], headers: true, caption: false, widths));
+            console.MarkupLine($"[dim]{new string('─', widths.Sum(w => w + 2))}[/]");
+        }
         for (var at = 0; at < _rows.Count; at += RowsPerPart)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -114,7 +119,11 @@ public sealed class TextTable
             }
             return line.ToString().TrimEnd();
         }
-        var lines = new List<string>(_rows.Count + 2) { Line(_columns.Select(c => c.Header).ToArray()) };
+        var lines = new List<string>(_rows.Count + 2);
+        if (Headers)
+        {
+            lines.Add(Line(_columns.Select(c => c.Header).ToArray()));
+        }
         lines.AddRange(_rows.Select(row => Line(row.Select(c => c.Text).ToArray())));
         if (Caption is not null)
         {

@@ -257,6 +257,68 @@ public static class ThreadViews
         console.Write(costs);
     }
 
+    /// <summary>
+    /// Usage summed over several threads: a row per thread, or per day (<paramref name="byDay"/>, the local date each
+    /// call was recorded), and the total. Only each thread's own calls count: what a fork copied from its parent was
+    /// paid for there, so every call is counted once.
+    /// </summary>
+    public static void WriteUsageSummary(IAnsiConsole console, string scope, IReadOnlyList<UsageReport> reports, bool byDay)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(reports);
+        var rows = UsageRows(reports, byDay);
+        if (rows.Count == 0)
+        {
+            console.MarkupLine($"[dim]no billed calls in scope {Markup.Escape(scope)} yet[/]");
+            return;
+        }
+        var table = new TextTable().Text(byDay ? "day" : "thread").Figure("calls").Figure("input").Figure("cache rd").Figure("cache wr").Figure("output").Figure("cost");
+        TextTable.Cell[] Figures(UsageTotals totals, string? style) =>
+        [
+            new(totals.Calls.ToString("N0", Invariant), style), new(totals.InputTokens.ToString("N0", Invariant), style),
+            new(totals.CacheReadInputTokens.ToString("N0", Invariant), style), new(totals.CacheCreationInputTokens.ToString("N0", Invariant), style),
+            new(totals.OutputTokens.ToString("N0", Invariant), style), new(Money(totals.CostUsd), style),
+        ];
+        foreach (var (label, totals) in rows)
+        {
+            table.Row([new(label), .. Figures(totals, null)]);
+        }
+        table.Row([new(byDay ? "all days" : "all threads", "bold"), .. Figures(UsageTotals.Of(reports.SelectMany(r => r.Own).Select(c => c.Record)), "bold")]);
+        table.Caption = $"scope {scope}; each call counted once";
+        table.Write(console);
+    }
+
+    /// <summary>The rows of <see cref="WriteUsageSummary"/>: a label (thread id or yyyy-MM-dd) and the sums of its own calls.</summary>
+    public static IReadOnlyList<(string Label, UsageTotals Totals)> UsageRows(IReadOnlyList<UsageReport> reports, bool byDay)
+    {
+        ArgumentNullException.ThrowIfNull(reports);
+        return byDay
+            ? reports.SelectMany(r => r.Own)
+                .GroupBy(c => c.Entry.RecordedAt.ToLocalTime().ToString("yyyy-MM-dd", Invariant), StringComparer.Ordinal)
+                .OrderBy(g => g.Key, StringComparer.Ordinal)
+                .Select(g => (g.Key, UsageTotals.Of(g.Select(c => c.Record))))
+                .ToList()
+            : reports.Where(r => r.Own.Any()).Select(r => (r.Key.ThreadId, UsageTotals.Of(r.Own.Select(c => c.Record)))).ToList();
+    }
+
+    /// <summary>Every thread of a scope, newest activity first, page by page.</summary>
+    public static async IAsyncEnumerable<ThreadHead> ListAllAsync(IConversationStore store, string tenant, string scope,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        string? cursor = null;
+        do
+        {
+            var page = await store.ListThreadsAsync(tenant, scope, new PageRequest(Limit: PageRequest.MaxLimit, Cursor: cursor), cancellationToken);
+            foreach (var head in page.Threads)
+            {
+                yield return head;
+            }
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+    }
+
     private static string ChartLabel(string label) => char.IsAsciiDigit(label[0]) ? $"turn {label}" : label;
 
     /// <summary>

@@ -34,6 +34,9 @@ public sealed class CliHarness
     /// <summary>The terminal's height in lines.</summary>
     public int Height { get; set; } = 24;
 
+    /// <summary>Whether standard input is a terminal someone types at (default: no, as when piped).</summary>
+    public bool InputIsTerminal { get; set; }
+
     /// <summary>The pager (null: none, as when none is installed).</summary>
     public IPager? Pager { get; set; }
 
@@ -62,6 +65,7 @@ public sealed class CliHarness
             Console = console,
             Input = input,
             Terminal = Terminal,
+            InputIsTerminal = InputIsTerminal,
             Interrupts = interrupts,
             Pager = Pager,
             Environment = name => Environment.GetValueOrDefault(name),
