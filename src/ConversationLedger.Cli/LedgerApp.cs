@@ -12,6 +12,11 @@ public static class LedgerApp
     /// <summary>Exit code of a bug (an error nobody expected), as in sysexits' EX_SOFTWARE.</summary>
     public const int UnexpectedErrorExitCode = 70;
 
+    /// <summary>The version of <c>ledger</c> (without the commit hash).</summary>
+    public static string Version { get; } = typeof(LedgerApp).Assembly
+        .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+        .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
     /// <summary>Builds the command app over <paramref name="services"/>.</summary>
     public static CommandApp Create(CliServices services)
     {
@@ -22,9 +27,7 @@ public static class LedgerApp
         app.Configure(config =>
         {
             config.SetApplicationName("ledger");
-            config.SetApplicationVersion(typeof(LedgerApp).Assembly
-                .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
-                .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion.Split('+')[0] ?? "0.0.0");
+            config.SetApplicationVersion(Version);
             // An unknown option is a bad command line (exit 2), not something to ignore.
             config.UseStrictParsing();
             config.ConfigureConsole(services.Console);
@@ -37,12 +40,14 @@ public static class LedgerApp
             config.AddCommand<ThreadsCommand>("threads");
             config.AddCommand<ShowCommand>("show").WithExample("show", "default");
             config.AddCommand<InspectCommand>("inspect").WithExample("inspect", "default", "--message", "and now?");
-            config.AddCommand<UsageCommand>("usage");
+            config.AddCommand<UsageCommand>("usage").WithExample("usage", "--all", "--by", "day");
             config.AddCommand<ResetCommand>("reset");
             config.AddCommand<ForkCommand>("fork").WithExample("fork", "default", "--at", "4");
             config.AddCommand<ExportCommand>("export").WithExample("export", "default", "-o", "default.json");
             config.AddCommand<ImportCommand>("import").WithExample("import", "default.json", "--as", "restored");
             config.AddCommand<DeleteCommand>("delete");
+            config.AddCommand<SearchCommand>("search").WithExample("search", "invoice");
+            config.AddCommand<InfoCommand>("info");
             config.AddCommand<EmulatorCommand>("emulator").WithExample("emulator", "--port", "4010");
             config.AddCommand<ServeCommand>("serve").WithExample("serve", "--urls", "http://127.0.0.1:5080");
             config.AddBranch<KeysSettings>("keys", keys =>

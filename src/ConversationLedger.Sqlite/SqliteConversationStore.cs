@@ -10,6 +10,8 @@ namespace ConversationLedger.Sqlite;
 /// share one file, and appends take the write lock up front (<c>BEGIN IMMEDIATE</c>) so the expected-sequence
 /// check and the insert cannot interleave with another writer. Deletes are real erasure: <c>secure_delete</c> zeroes
 /// freed content and the WAL is checkpointed and truncated after a delete. Thread-safe; share one instance per file.
+/// A connection string with <c>Mode=ReadOnly</c> opens the file read-only: nothing is ever written (not the schema, not
+/// the journal mode), so a file or folder the process may not write can still be read; every write then fails.
 /// </summary>
 public sealed class SqliteConversationStore : IConversationStore
 {
@@ -19,6 +21,9 @@ public sealed class SqliteConversationStore : IConversationStore
     private const string Columns = "sequence, kind, payload, recorded_at, turn_id, tokens, running_tokens, running_messages";
 
     private readonly string _connectionString;
+    // Read-only only: the same file opened immutable, once a plain read-only open proved impossible (see OpenAsync).
+    private volatile string? _immutableConnectionString;
+    private volatile bool _permissionsChecked;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _schemaGate = new(1, 1);
     private volatile bool _schemaReady;
@@ -38,12 +43,23 @@ public sealed class SqliteConversationStore : IConversationStore
         builder.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds));
         builder.Pooling = true;
         _connectionString = builder.ToString();
+        DataSource = builder.DataSource;
+        ReadOnly = builder.Mode == SqliteOpenMode.ReadOnly;
         BusyTimeout = timeout;
         _time = timeProvider ?? TimeProvider.System;
     }
 
     /// <summary>How long an operation waits for another connection's lock before failing.</summary>
     public TimeSpan BusyTimeout { get; }
+
+    /// <summary>The database file (the connection string's <c>Data Source</c>), as error messages name it.</summary>
+    public string DataSource { get; }
+
+    /// <summary>
+    /// Whether the file is opened read-only (<c>Mode=ReadOnly</c>): the schema is checked but never created or upgraded,
+    /// the journal mode is left as the file has it, and every write fails with SQLite's "readonly database" error.
+    /// </summary>
+    public bool ReadOnly { get; }
 
     /// <inheritdoc />
     public async Task<ThreadHead> GetHeadAsync(ThreadKey key, CancellationToken cancellationToken = default)
@@ -406,20 +422,84 @@ public sealed class SqliteConversationStore : IConversationStore
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(_connectionString);
+        if (_immutableConnectionString is { } immutable)
+        {
+            return await OpenAsync(immutable, cancellationToken);
+        }
+        // A file nobody may write (chmod 444): a plain read-only open would create its -shm index beside it, read-only as
+        // the file is, and that leftover stops the owner's next write once the file is writable again. Nobody writes
+        // it, so with no commits waiting in a -wal file it is read as immutable (no locks, no -shm) from the start.
+        if (ReadOnly && !_permissionsChecked)
+        {
+            _permissionsChecked = true;
+            if (ImmutableForm() is { } readOnlyFile && HasNoWritePermission(readOnlyFile.Path))
+            {
+                _immutableConnectionString = readOnlyFile.ConnectionString;
+                return await OpenAsync(readOnlyFile.ConnectionString, cancellationToken);
+            }
+        }
+        try
+        {
+            return await OpenAsync(_connectionString, cancellationToken);
+        }
+        catch (SqliteException ex) when (ReadOnly && ex.SqliteErrorCode is 8 or 14 && File.Exists(DataSource))
+        {
+            // SQLITE_READONLY or SQLITE_CANTOPEN: a WAL file is read through its -shm index, which a reader that may not
+            // write the folder cannot create. With no -wal file beside it (or an empty one) every commit is in the file
+            // itself, so reading it as immutable reads exactly what is there.
+            var fallback = ImmutableForm()
+                ?? throw new LedgerException($"the database {DataSource} has commits in {DataSource}-wal that SQLite can only read with write access to the folder (to create {DataSource}-shm); open it once as a user who may write there", ex);
+            _immutableConnectionString = fallback.ConnectionString;
+            return await OpenAsync(fallback.ConnectionString, cancellationToken);
+        }
+    }
+
+    // The file opened immutable, or null when it cannot be read that way: it is not a plain path, does not exist, or its
+    // -wal file holds commits that are not in the file yet.
+    private (string Path, string ConnectionString)? ImmutableForm()
+    {
+        if (DataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase) || DataSource is "" or ":memory:")
+        {
+            return null;
+        }
+        var path = Path.GetFullPath(DataSource);
+        var wal = new FileInfo(path + "-wal");
+        if (!File.Exists(path) || (wal.Exists && wal.Length > 0))
+        {
+            return null;
+        }
+        return (path, new SqliteConnectionStringBuilder(_connectionString) { DataSource = new Uri(path).AbsoluteUri + "?immutable=1" }.ToString());
+    }
+
+    private static bool HasNoWritePermission(string path) => OperatingSystem.IsWindows()
+        ? File.GetAttributes(path).HasFlag(FileAttributes.ReadOnly)
+        : (File.GetUnixFileMode(path) & (UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) == 0;
+
+    private async Task<SqliteConnection> OpenAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(connectionString);
         try
         {
             await connection.OpenAsync(cancellationToken);
             await using (var pragmas = connection.CreateCommand())
             {
                 // Per-connection settings: fsync at every commit, wait (not fail) while another process writes, and
-                // overwrite deleted content so erasure is real.
-                pragmas.CommandText = $"PRAGMA busy_timeout = {(long)BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;";
+                // overwrite deleted content so erasure is real. A read-only connection commits nothing: it only waits.
+                pragmas.CommandText = ReadOnly
+                    ? $"PRAGMA busy_timeout = {(long)BusyTimeout.TotalMilliseconds};"
+                    : $"PRAGMA busy_timeout = {(long)BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;";
                 await pragmas.ExecuteNonQueryAsync(cancellationToken);
             }
             if (!_schemaReady)
             {
-                await EnsureSchemaAsync(connection, cancellationToken);
+                if (ReadOnly)
+                {
+                    await CheckSchemaAsync(connection, cancellationToken);
+                }
+                else
+                {
+                    await EnsureSchemaAsync(connection, cancellationToken);
+                }
             }
             return connection;
         }
@@ -483,9 +563,9 @@ public sealed class SqliteConversationStore : IConversationStore
                 command.Parameters.AddWithValue("$v", SchemaVersion);
                 await command.ExecuteNonQueryAsync(cancellationToken);
             }
-            else if (Convert.ToInt64(found, CultureInfo.InvariantCulture) > SchemaVersion)
+            else
             {
-                throw new LedgerException($"the database has schema version {found}, newer than this library's {SchemaVersion}; upgrade ConversationLedger.Sqlite");
+                ThrowIfNewer(found);
             }
             await transaction.CommitAsync(cancellationToken);
             _schemaReady = true;
@@ -493,6 +573,42 @@ public sealed class SqliteConversationStore : IConversationStore
         finally
         {
             _schemaGate.Release();
+        }
+    }
+
+    // Read-only: a file whose schema this version cannot read is refused as in EnsureSchemaAsync, but nothing is created.
+    // A file without the tables was never a ledger (or is empty); one without the indexes the queries name was written by
+    // an earlier layout of schema version 1, which EnsureSchemaAsync brings up to date on the first open with write access.
+    private async Task CheckSchemaAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index')";
+        var objects = new HashSet<string>(StringComparer.Ordinal);
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                objects.Add(reader.GetString(0) + " " + reader.GetString(1));
+            }
+        }
+        if (!new[] { "schema_version", "threads", "entries" }.All(table => objects.Contains("table " + table)))
+        {
+            throw new LedgerException($"the database {DataSource} holds no ledger (its tables are missing); opened read-only, they are not created");
+        }
+        command.CommandText = "SELECT MAX(version) FROM schema_version";
+        ThrowIfNewer(await command.ExecuteScalarAsync(cancellationToken));
+        if (!new[] { "events_by_kind", "messages_by_ordinal", "messages_by_tokens", "entries_by_target" }.All(index => objects.Contains("index " + index)))
+        {
+            throw new LedgerException($"the database {DataSource} was written by an earlier version whose indexes it still has; opened read-only, they are not brought up to date (open it once with write access)");
+        }
+        _schemaReady = true;
+    }
+
+    private void ThrowIfNewer(object? version)
+    {
+        if (version is not (null or DBNull) && Convert.ToInt64(version, CultureInfo.InvariantCulture) > SchemaVersion)
+        {
+            throw new LedgerException($"the database {DataSource} has schema version {version}, newer than this library's {SchemaVersion}; upgrade ConversationLedger.Sqlite");
         }
     }
 

@@ -76,13 +76,13 @@ public sealed class CommandTests
         var cli = new CliHarness();
         await cli.RunAsync("hello there\n", "chat");
 
-        var result = await cli.RunAsync("", "inspect", "default", "--message", "and now?", "--raw");
+        var result = await cli.RunAsync("", "inspect", "default", "--message", "and now?");
 
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("next user: and now?", result.Output);
         Assert.Contains("cost estimate:", result.Output);
-        Assert.Contains("\"model\":\"claude-sonnet-5-5\"", result.Output);
-        Assert.Contains("{\"type\":\"text\",\"text\":\"and now?\"", result.Output);
+        Assert.Contains("\"model\": \"claude-sonnet-5-5\"", result.Output);
+        Assert.Contains("\"text\": \"and now?\"", result.Output);
         Assert.Empty(cli.Model.Requests.Skip(1));
     }
 
@@ -127,8 +127,8 @@ public sealed class CommandTests
 
         var fork = await cli.RunAsync("", "fork", "default", "--to", "copy", "--at", "2");
         var reset = await cli.RunAsync("", "reset", "default");
-        var delete = await cli.RunAsync("", "delete", "copy");
-        var again = await cli.RunAsync("", "delete", "copy");
+        var delete = await cli.RunAsync("", "delete", "copy", "--yes");
+        var again = await cli.RunAsync("", "delete", "copy", "--yes");
 
         Assert.Equal([0, 0, 0, 1], [fork.ExitCode, reset.ExitCode, delete.ExitCode, again.ExitCode]);
         var head = await cli.Store.GetHeadAsync(new ThreadKey("local", "default", "default"));

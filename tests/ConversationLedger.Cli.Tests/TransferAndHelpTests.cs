@@ -16,7 +16,7 @@ public sealed class TransferAndHelpTests : IDisposable
 
         var result = await cli.RunAsync("", "--help");
 
-        foreach (var command in new[] { "chat", "demo", "threads", "show", "inspect", "usage", "reset", "fork", "export", "import", "delete", "emulator" })
+        foreach (var command in new[] { "chat", "demo", "threads", "show", "inspect", "usage", "reset", "fork", "export", "import", "delete", "search", "info", "emulator" })
         {
             Assert.Contains($"    {command} ", result.Output);
         }
@@ -34,6 +34,8 @@ public sealed class TransferAndHelpTests : IDisposable
     [InlineData("export")]
     [InlineData("import")]
     [InlineData("delete")]
+    [InlineData("search")]
+    [InlineData("info")]
     [InlineData("emulator")]
     public async Task Every_command_prints_its_help(string command)
     {
@@ -65,13 +67,47 @@ public sealed class TransferAndHelpTests : IDisposable
     }
 
     [Fact]
+    public async Task Export_refuses_to_overwrite_a_file_unless_forced()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("one\n", "chat");
+        var file = Path.Combine(_folder, "kept.json");
+        await File.WriteAllTextAsync(file, "precious");
+
+        var refused = await cli.RunAsync("", "export", "default", "-o", file);
+        var kept = await File.ReadAllTextAsync(file);
+        var forced = await cli.RunAsync("", "export", "default", "-o", file, "--force");
+
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Equal($"error: {file} exists; --force overwrites it", refused.Output.Trim());
+        Assert.Equal("precious", kept);
+        Assert.Equal(0, forced.ExitCode);
+        Assert.Contains("\"format\": \"conversation-ledger/1\"", await File.ReadAllTextAsync(file));
+        Assert.Equal(["kept.json"], Directory.GetFiles(_folder).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task An_export_that_cannot_be_written_names_the_file_and_never_a_temporary_one()
+    {
+        var cli = new CliHarness();
+        await cli.RunAsync("one\n", "chat");
+        var file = Path.Combine(_folder, "missing-folder", "out.json");
+
+        var result = await cli.RunAsync("", "export", "default", "-o", file);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal($"error: cannot write {file}: its folder does not exist", result.Output.Trim());
+        Assert.DoesNotContain("partial", result.Output);
+    }
+
+    [Fact]
     public async Task Import_takes_the_thread_id_from_the_file_and_refuses_to_overwrite()
     {
         var cli = new CliHarness();
         await cli.RunAsync("one\n", "chat", "--thread", "orig");
         var file = Path.Combine(_folder, "export.json");
         await cli.RunAsync("", "export", "orig", "-o", file);
-        await cli.RunAsync("", "delete", "orig");
+        await cli.RunAsync("", "delete", "orig", "--yes");
 
         var first = await cli.RunAsync("", "import", file);
         var second = await cli.RunAsync("", "import", file);

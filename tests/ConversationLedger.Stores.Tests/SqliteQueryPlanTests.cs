@@ -106,6 +106,87 @@ public sealed class SqliteFileTests : IDisposable
         Assert.NotEqual(-1, bytes.AsSpan().IndexOf("other"u8));
     }
 
+    private string ReadOnlyStore => $"Data Source={DbPath};Mode=ReadOnly";
+
+    private async Task<ThreadKey> WriteOneTurnAsync()
+    {
+        var key = new ThreadKey("t", "s", "x");
+        await new SqliteConversationStore(DbPath).AppendAsync(key, 0, [new MessageEntry(Message.User("hi")), new MessageEntry(Message.Assistant("hello"))]);
+        SqliteConnection.ClearAllPools();
+        return key;
+    }
+
+    [Fact]
+    public async Task A_store_opened_read_only_reads_without_setting_its_journal_mode_and_refuses_writes()
+    {
+        var key = await WriteOneTurnAsync();
+        await ScalarAsync("PRAGMA journal_mode = DELETE");
+        SqliteConnection.ClearAllPools();
+        var bytes = await File.ReadAllBytesAsync(DbPath);
+        var store = new SqliteConversationStore(ReadOnlyStore);
+
+        var head = await store.GetHeadAsync(key);
+        var entries = await store.ReadEntriesAsync(key, 0, 10);
+        var write = await Assert.ThrowsAsync<SqliteException>(() => store.AppendAsync(key, 2, [new MessageEntry(Message.User("more"))]));
+
+        Assert.True(store.ReadOnly);
+        Assert.Equal(2, head.LastSequence);
+        Assert.Equal(2, entries.Count);
+        Assert.Equal(8, write.SqliteErrorCode); // SQLITE_READONLY
+        SqliteConnection.ClearAllPools();
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(DbPath));
+        Assert.Equal("delete", await ScalarAsync("PRAGMA journal_mode"));
+    }
+
+    [Fact]
+    public async Task A_store_opened_read_only_still_refuses_a_newer_schema_and_names_the_file()
+    {
+        await WriteOneTurnAsync();
+        await ScalarAsync("INSERT INTO schema_version (version) VALUES (99)");
+        SqliteConnection.ClearAllPools();
+
+        var error = await Assert.ThrowsAsync<LedgerException>(() => new SqliteConversationStore(ReadOnlyStore).GetHeadAsync(new ThreadKey("t", "s", "x")));
+
+        Assert.Equal($"the database {DbPath} has schema version 99, newer than this library's 1; upgrade ConversationLedger.Sqlite", error.Message);
+    }
+
+    [Fact]
+    public async Task A_store_opened_read_only_on_a_database_without_the_ledgers_tables_says_so_and_creates_none()
+    {
+        await ScalarAsync("CREATE TABLE other (x)");
+        SqliteConnection.ClearAllPools();
+
+        var error = await Assert.ThrowsAsync<LedgerException>(() => new SqliteConversationStore(ReadOnlyStore).ListThreadsAsync("t", null, new PageRequest()));
+
+        Assert.Contains($"the database {DbPath} holds no ledger", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0L, await ScalarAsync("SELECT COUNT(*) FROM sqlite_master WHERE name = 'threads'"));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_file_nobody_may_write_is_read_and_nothing_is_left_beside_it()
+    {
+        var key = await WriteOneTurnAsync();
+        File.SetUnixFileMode(DbPath, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        try
+        {
+            var store = new SqliteConversationStore(ReadOnlyStore);
+
+            var head = await store.GetHeadAsync(key);
+            var threads = await store.ListThreadsAsync("t", null, new PageRequest());
+
+            Assert.Equal(2, head.LastSequence);
+            Assert.Single(threads.Threads);
+            // A -shm created beside a file nobody may write would be read-only too, and would stop the owner's next write.
+            Assert.Equal(["ledger.db"], Directory.GetFiles(_directory).Select(Path.GetFileName));
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            File.SetUnixFileMode(DbPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+
     [Fact]
     public void A_blank_path_is_refused_naming_the_parameter()
     {

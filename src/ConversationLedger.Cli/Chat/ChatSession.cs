@@ -285,6 +285,13 @@ public sealed class ChatSession
             Console.WriteLine();
             Console.MarkupLine($"[yellow]cancelled: {cancelled}[/]");
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The whole command ends (SIGTERM) in the middle of a reply: end the reply's line first, so what is said
+            // next starts on a line of its own.
+            Console.WriteLine();
+            throw;
+        }
         catch (Exception ex) when (ErrorLine.IsExpected(ex))
         {
             Console.WriteLine();

@@ -93,6 +93,25 @@ public sealed record ThreadFiles(string? Base)
         }
     }
 
+    /// <summary>Removes the thread's files (when its thread is deleted); a file that cannot be removed is left.</summary>
+    public void Delete()
+    {
+        foreach (var path in new[] { History, Settings })
+        {
+            try
+            {
+                if (path is not null && File.Exists(path))
+                {
+                    File.Delete(path);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The thread itself is gone; a leftover file only costs disk space.
+            }
+        }
+    }
+
     // Ids may hold any character but controls: letters, digits, - and _ stay, everything else is %XX of its UTF-8 bytes,
     // and a long id keeps a readable start and a hash, so every name is a valid, distinct file name.
     private static string FileName(string id)

@@ -14,12 +14,20 @@ public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncComm
 {
     // The store the command opened: error lines from its driver name it.
     private StoreLocation? _store;
+    // Output kept for the pager while a paged command runs on a terminal.
+    private PagedOutput? _paged;
 
     /// <summary>The outside world.</summary>
     protected CliServices Services { get; } = services ?? throw new ArgumentNullException(nameof(services));
 
     /// <summary>The output console.</summary>
-    protected IAnsiConsole Console => Services.Console;
+    protected IAnsiConsole Console => _paged?.Console ?? Services.Console;
+
+    /// <summary>
+    /// Whether output longer than the terminal goes through the pager (<see cref="CliServices.Pager"/>); never when
+    /// output is piped. <value>The default value is false.</value>
+    /// </summary>
+    protected virtual bool Paged => false;
 
     /// <inheritdoc />
     public override ValidationResult Validate(CommandContext context, TSettings settings)
@@ -37,6 +45,12 @@ public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncComm
         }
         return CheckId(settings.Scope, "scope") ?? ValidateMore(settings);
     }
+
+    /// <summary>
+    /// What the command does with the store: a command that only reads says <see cref="StoreAccess.ReadOnly"/>, so it
+    /// works on a database the user may only read and never creates one. <value>The default value is read-write.</value>
+    /// </summary>
+    protected virtual StoreAccess Access => StoreAccess.ReadWrite;
 
     /// <summary>Checks the options of this command beyond the common ones.</summary>
     protected virtual ValidationResult ValidateMore(TSettings settings) => ValidationResult.Success();
@@ -57,7 +71,29 @@ public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncComm
 
     /// <inheritdoc />
     public sealed override Task<int> ExecuteAsync(CommandContext context, TSettings settings, CancellationToken cancellationToken) =>
-        CommandGuard.RunAsync(Services, () => RunAsync(settings, cancellationToken), cancellationToken, () => _store);
+        CommandGuard.RunAsync(Services, () => RunPagedAsync(settings, cancellationToken), cancellationToken, () => _store);
+
+    // Inside the guard, so what a failed command wrote comes before its error line.
+    private async Task<int> RunPagedAsync(TSettings settings, CancellationToken cancellationToken)
+    {
+        _paged = Paged ? PagedOutput.TryStart(Services) : null;
+        if (_paged is not { } paged)
+        {
+            return await RunAsync(settings, cancellationToken);
+        }
+        var complete = false;
+        try
+        {
+            var exit = await RunAsync(settings, cancellationToken);
+            complete = true;
+            return exit;
+        }
+        finally
+        {
+            _paged = null;
+            await paged.FinishAsync(complete);
+        }
+    }
 
     /// <summary>Runs the command; expected errors may propagate.</summary>
     protected abstract Task<int> RunAsync(TSettings settings, CancellationToken cancellationToken);
@@ -66,7 +102,7 @@ public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncComm
     protected async Task<LedgerSession> OpenAsync(TSettings settings, bool withModel, CancellationToken cancellationToken)
     {
         _store = CliDefaults.Store(settings.Store, Services.Environment);
-        var session = await LedgerSession.OpenAsync(Services, settings, withModel, cancellationToken);
+        var session = await LedgerSession.OpenAsync(Services, settings, withModel, Access, cancellationToken);
         if (session.ModelNotice is { } notice)
         {
             Console.MarkupLine($"[yellow]{Markup.Escape(notice)}[/]");

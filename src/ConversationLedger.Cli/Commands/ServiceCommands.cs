@@ -58,7 +58,7 @@ public sealed class ServeCommand(CliServices services) : AsyncCommand<ServeSetti
             await app.WaitForShutdownAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
             await app.StopAsync(CancellationToken.None);
             return 0;
-        }, cancellationToken);
+        }, cancellationToken, () => CliDefaults.Store(settings.Store, services.Environment));
 
     internal static string Setting(StoreLocation store) => store.Kind switch
     {
@@ -120,12 +120,16 @@ public abstract class KeysCommand<T>(CliServices services) : AsyncCommand<T> whe
     /// <summary>The command's services.</summary>
     protected CliServices Services { get; } = services;
 
+    /// <summary>Where the service's tables are, once <see cref="Open"/> read it: error lines from its driver name it.</summary>
+    protected StoreLocation? Location { get; private set; }
+
     /// <summary>Opens the service's tables.</summary>
     protected ServiceState Open(KeysSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var text = settings.State ?? ServeCommand.Setting(CliDefaults.Store(settings.Store, Services.Environment));
         var state = StoreSetting.Parse(text, "--state");
+        Location = state.Kind == "postgres" ? new StoreLocation(StoreKind.Postgres, state.Target) : new StoreLocation(StoreKind.Sqlite, state.Target);
         return state.Kind switch
         {
             "postgres" => ServiceState.Postgres(state.Target),
@@ -148,7 +152,7 @@ public sealed class KeyCreateCommand(CliServices services) : KeysCommand<KeyCrea
             Services.Errors.MarkupLine($"[dim]key {key.Id} for tenant {Markup.Escape(key.Tenant)}; it is shown only now:[/]");
             Services.Console.WriteLine(secret);
             return 0;
-        }, cancellationToken);
+        }, cancellationToken, () => Location);
 }
 
 /// <summary><c>ledger keys list</c>.</summary>
@@ -169,7 +173,7 @@ public sealed class KeyListCommand(CliServices services) : KeysCommand<KeyListSe
             }
             Services.Console.Write(table);
             return 0;
-        }, cancellationToken);
+        }, cancellationToken, () => Location);
 }
 
 /// <summary><c>ledger keys revoke ID</c>.</summary>
@@ -187,5 +191,5 @@ public sealed class KeyRevokeCommand(CliServices services) : KeysCommand<KeyRevo
             }
             Services.Console.WriteLine($"revoked {settings.Id}");
             return 0;
-        }, cancellationToken);
+        }, cancellationToken, () => Location);
 }

@@ -96,6 +96,11 @@ public sealed class ThreadsSettings : LedgerSettings
     [Description("The most threads to list")]
     [DefaultValue(50)]
     public int Limit { get; set; } = 50;
+
+    /// <summary>Whether to print JSON instead of a table.</summary>
+    [CommandOption("--json")]
+    [Description("Print the threads as one JSON document (docs/cli.md gives its shape)")]
+    public bool Json { get; set; }
 }
 
 /// <summary>Options of <c>ledger show</c>.</summary>
@@ -105,6 +110,16 @@ public sealed class ShowSettings : ThreadSettings
     [CommandOption("--all")]
     [Description("Show every ledger entry (archive, events, usage), not just the current conversation")]
     public bool All { get; set; }
+
+    /// <summary>Only the newest N messages (with --all: entries).</summary>
+    [CommandOption("--last <N>")]
+    [Description("Only the newest N messages (with --all: the newest N entries)")]
+    public int? Last { get; set; }
+
+    /// <summary>Whether to print JSON instead of text.</summary>
+    [CommandOption("--json")]
+    [Description("Print the conversation (with --all: the entries) as one JSON document (docs/cli.md gives its shape)")]
+    public bool Json { get; set; }
 }
 
 /// <summary>Options of <c>ledger inspect</c>.</summary>
@@ -116,19 +131,68 @@ public sealed class InspectSettings : ThreadSettings
     [DefaultValue("(your next message)")]
     public string Message { get; set; } = "(your next message)";
 
-    /// <summary>Whether to print the request body exactly as sent (one line) instead of indented.</summary>
+    /// <summary>Whether to print only the request body, exactly as it would be sent (one line).</summary>
     [CommandOption("--raw")]
-    [Description("Print the request body byte for byte as it would be sent")]
+    [Description("Print only the request body, byte for byte as it would be sent")]
     public bool Raw { get; set; }
+
+    /// <summary>Whether to print the preview as JSON.</summary>
+    [CommandOption("--json")]
+    [Description("Print the preview (parts, tokens, cost estimate and the body) as one JSON document (docs/cli.md gives its shape)")]
+    public bool Json { get; set; }
 }
 
 /// <summary>Options of <c>ledger usage</c>.</summary>
 public sealed class UsageSettings : LedgerSettings
 {
-    /// <summary>The thread id.</summary>
+    /// <summary>The thread id (null: <c>default</c>, unless <see cref="All"/>).</summary>
     [CommandArgument(0, "[THREAD]")]
     [Description("The thread id (default: default)")]
-    public string Thread { get; set; } = "default";
+    public string? Thread { get; set; }
+
+    /// <summary>Whether to sum the usage of every thread of the scope.</summary>
+    [CommandOption("--all")]
+    [Description("Every thread of the scope: a row per thread (or per day with --by day) and the total, each call counted once (what forks copied from their parents is counted where it was paid for)")]
+    public bool All { get; set; }
+
+    /// <summary>How to group the calls: <c>day</c>, or null for the default (per call for a thread, per thread with --all).</summary>
+    [CommandOption("--by <PERIOD>")]
+    [Description("Group the calls: day (by the local date each call was recorded)")]
+    public string? By { get; set; }
+
+    /// <summary>Whether to print JSON instead of a table and charts.</summary>
+    [CommandOption("--json")]
+    [Description("Print every call and the totals as one JSON document (docs/cli.md gives its shape)")]
+    public bool Json { get; set; }
+}
+
+/// <summary>Options of <c>ledger search</c>.</summary>
+public sealed class SearchSettings : LedgerSettings
+{
+    /// <summary>The text to find.</summary>
+    [CommandArgument(0, "<TEXT>")]
+    [Description("The text to find (ignoring case)")]
+    public string Text { get; set; } = "";
+
+    /// <summary>The most matches to list.</summary>
+    [CommandOption("--limit <N>")]
+    [Description("The most matches to list")]
+    [DefaultValue(50)]
+    public int Limit { get; set; } = 50;
+
+    /// <summary>Whether to print JSON.</summary>
+    [CommandOption("--json")]
+    [Description("Print the matches as one JSON document (docs/cli.md gives its shape)")]
+    public bool Json { get; set; }
+}
+
+/// <summary>Options of <c>ledger delete</c>.</summary>
+public sealed class DeleteSettings : ThreadSettings
+{
+    /// <summary>Whether to delete without asking.</summary>
+    [CommandOption("-y|--yes")]
+    [Description("Delete without asking (needed when standard input is not a terminal)")]
+    public bool Yes { get; set; }
 }
 
 /// <summary>Options of <c>ledger fork</c>.</summary>
@@ -155,6 +219,11 @@ public sealed class ExportSettings : ThreadSettings
     [CommandOption("-o|--output <FILE>")]
     [Description("The file to write (default: standard output)")]
     public string? Output { get; set; }
+
+    /// <summary>Whether an existing file may be overwritten.</summary>
+    [CommandOption("--force")]
+    [Description("Overwrite the file when it exists")]
+    public bool Force { get; set; }
 }
 
 /// <summary>Options of <c>ledger import</c>.</summary>

@@ -23,6 +23,17 @@ public sealed class CliServices
     /// </summary>
     public Chat.Input.ITerminal? Terminal { get; init; }
 
+    /// <summary>
+    /// The pager for long output of reading commands on a terminal, or null for none. <value>The default value is null.</value>
+    /// </summary>
+    public IPager? Pager { get; init; }
+
+    /// <summary>
+    /// Whether standard input is a terminal someone types at (so a command may ask a question).
+    /// <value>The default value is false.</value>
+    /// </summary>
+    public bool InputIsTerminal { get; init; }
+
     /// <summary>Ctrl+C.</summary>
     public required Interrupts Interrupts { get; init; }
 
@@ -48,23 +59,43 @@ public sealed class CliServices
             errors.Profile.Width = short.MaxValue;
         }
         var console = AnsiConsole.Console;
+        if (System.Console.IsOutputRedirected)
+        {
+            // A pipe or a file has no width: nothing is wrapped (tables are written as plain text there).
+            console.Profile.Width = short.MaxValue;
+        }
         return new CliServices
         {
             Console = console,
             ErrorConsole = errors,
             Input = System.Console.In,
+            InputIsTerminal = !System.Console.IsInputRedirected,
             Terminal = Chat.Input.UnixTerminal.TryOpen(console.Profile.Out.Writer, System.Environment.GetEnvironmentVariable),
             Interrupts = Interrupts.FromConsole(),
+            Pager = System.Console.IsOutputRedirected ? null : new ProcessPager(System.Environment.GetEnvironmentVariable),
         };
     }
+}
+
+/// <summary>What a command does with its store.</summary>
+public enum StoreAccess
+{
+    /// <summary>Reads and writes; a SQLite file and its folder are created when missing.</summary>
+    ReadWrite,
+
+    /// <summary>
+    /// Only reads: nothing is created or written, so a file (or folder) the user may not write can still be read. A
+    /// SQLite file that does not exist yet reads as a ledger with no threads.
+    /// </summary>
+    ReadOnly,
 }
 
 /// <summary>Opens the store a <see cref="StoreLocation"/> names.</summary>
 public interface IStoreOpener
 {
-    /// <summary>Opens (and if needed creates) the store. The caller disposes it if it is disposable.</summary>
+    /// <summary>Opens the store (read-write: creating it if needed). The caller disposes it if it is disposable.</summary>
     /// <exception cref="LedgerException">The store cannot be opened; the message says why.</exception>
-    Task<IConversationStore> OpenAsync(StoreLocation location, CancellationToken cancellationToken = default);
+    Task<IConversationStore> OpenAsync(StoreLocation location, StoreAccess access, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Connects to the model the environment configures.</summary>

@@ -33,7 +33,7 @@ public sealed class LedgerSession : IAsyncDisposable
 
     /// <summary>Opens the store (and the model, if <paramref name="withModel"/>) the settings and environment name.</summary>
     public static async Task<LedgerSession> OpenAsync(CliServices services, Commands.LedgerSettings settings, bool withModel,
-        CancellationToken cancellationToken = default)
+        StoreAccess access = StoreAccess.ReadWrite, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(settings);
@@ -44,7 +44,7 @@ public sealed class LedgerSession : IAsyncDisposable
             throw new LedgerException($"unknown model {modelId}; known models: {string.Join(", ", ModelCatalog.Default.Models.Select(m => m.Id))}");
         }
         var location = CliDefaults.Store(settings.Store, services.Environment);
-        var store = await services.Stores.OpenAsync(location, cancellationToken);
+        var store = await services.Stores.OpenAsync(location, access, cancellationToken);
         try
         {
             var model = withModel ? await services.Models.OpenAsync(services.Environment, cancellationToken) : null;

@@ -1,15 +1,19 @@
 using ConversationLedger.Postgres;
 using ConversationLedger.Redis;
 using ConversationLedger.Sqlite;
+using Microsoft.Data.Sqlite;
 using StackExchange.Redis;
 
 namespace ConversationLedger.Cli.Hosting;
 
-/// <summary>Opens the store a <see cref="StoreLocation"/> names; SQLite files and their folders are created on first use.</summary>
+/// <summary>
+/// Opens the store a <see cref="StoreLocation"/> names; SQLite files and their folders are created on first use by a
+/// command that writes, and opened read-only (<c>Mode=ReadOnly</c>) by one that only reads.
+/// </summary>
 public sealed class StoreOpener : IStoreOpener
 {
     /// <inheritdoc />
-    public async Task<IConversationStore> OpenAsync(StoreLocation location, CancellationToken cancellationToken = default)
+    public async Task<IConversationStore> OpenAsync(StoreLocation location, StoreAccess access, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(location);
         cancellationToken.ThrowIfCancellationRequested();
@@ -19,6 +23,8 @@ public sealed class StoreOpener : IStoreOpener
             {
                 case StoreKind.Memory:
                     return new InMemoryConversationStore();
+                case StoreKind.Sqlite when access == StoreAccess.ReadOnly:
+                    return OpenSqliteReadOnly(location.Target);
                 case StoreKind.Sqlite:
                     if (!location.Target.Contains('=', StringComparison.Ordinal) && Path.GetDirectoryName(Path.GetFullPath(location.Target)) is { } folder)
                     {
@@ -37,6 +43,26 @@ public sealed class StoreOpener : IStoreOpener
             // Driver errors (bad connection string, server down, unwritable file) become one clear line.
             throw new LedgerException($"cannot open the store {location}: {ex.Message}", ex);
         }
+    }
+
+    // A reading command neither creates the file nor writes to it (not even its schema or journal mode), so it works on a
+    // file or folder the user may only read. A file that does not exist (or is empty) holds no threads: it reads as such.
+    private static IConversationStore OpenSqliteReadOnly(string target)
+    {
+        var builder = target.Contains('=', StringComparison.Ordinal)
+            ? new SqliteConnectionStringBuilder(target)
+            : new SqliteConnectionStringBuilder { DataSource = target };
+        if (builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:")
+        {
+            return new SqliteConversationStore(target);
+        }
+        var file = new FileInfo(builder.DataSource);
+        if (!file.Exists || file.Length == 0)
+        {
+            return new InMemoryConversationStore();
+        }
+        builder.Mode = SqliteOpenMode.ReadOnly;
+        return new SqliteConversationStore(builder.ToString());
     }
 
     /// <summary>A Redis store that closes its connection when disposed.</summary>

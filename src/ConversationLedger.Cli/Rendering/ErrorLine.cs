@@ -26,7 +26,7 @@ public static class ErrorLine
             // Drivers connect lazily, so an unreachable server shows up at the first read, not when the store opens.
             message = (store is null ? "the store failed: " : $"the store {store} failed: ") + message
                 + (store is { Kind: Hosting.StoreKind.Sqlite } && message.Contains("readonly database", StringComparison.OrdinalIgnoreCase)
-                    ? " (SQLite needs to write to the file and its folder even to read it, for its journal)"
+                    ? " (the file or its folder is read-only: threads, show, usage, export, inspect, search and info still read it)"
                     : "");
         }
         console.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");

@@ -41,8 +41,23 @@ public static class ThreadViews
         }
     }
 
-    /// <summary>The current conversation: system prompt, summary, messages since the newest reset.</summary>
-    public static void WriteConversation(IAnsiConsole console, ConversationView view)
+    /// <summary>
+    /// The current conversation: system prompt, summary, messages since the newest reset — the newest
+    /// <paramref name="last"/> messages only when it is given.
+    /// </summary>
+    public static void WriteConversation(IAnsiConsole console, ConversationView view, int? last = null)
+    {
+        foreach (var message in WriteConversationHeader(console, view, last))
+        {
+            WriteMessage(console, message);
+        }
+    }
+
+    /// <summary>
+    /// What <see cref="WriteConversation"/> writes before the messages (the thread, its system prompt and summary, how
+    /// many messages are left out); returns the messages to write after it.
+    /// </summary>
+    public static IReadOnlyList<LedgerMessage> WriteConversationHeader(IAnsiConsole console, ConversationView view, int? last = null)
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(view);
@@ -51,33 +66,39 @@ public static class ThreadViews
             + (head.ResetSequence > 0 ? $" · reset at #{head.ResetSequence} (earlier entries archived: --all)" : "") + "[/]");
         if (view.SystemPrompt is { } system)
         {
-            console.MarkupLine($"[bold]system[/] [dim]{Markup.Escape(Shorten(system, 200))}[/]");
+            console.MarkupLine($"[bold]system[/] [dim]{Markup.Escape(Shorten(console, system, 200))}[/]");
         }
         if (view.Summary is { } summary)
         {
-            console.MarkupLine($"[bold]summary[/] [dim]of #{summary.FromSequence}–#{summary.ThroughSequence}: {Markup.Escape(Shorten(summary.Text, 200))}[/]");
+            console.MarkupLine($"[bold]summary[/] [dim]of #{summary.FromSequence}–#{summary.ThroughSequence}: {Markup.Escape(Shorten(console, summary.Text, 200))}[/]");
         }
-        foreach (var message in view.Messages)
+        var shown = last is { } n ? view.Messages.TakeLast(n).ToArray() : view.Messages;
+        if (shown.Count < view.Messages.Count)
         {
-            WriteMessage(console, message);
+            var earlier = view.Messages.Count - shown.Count;
+            console.MarkupLine($"[dim]… {earlier} earlier message{(earlier == 1 ? "" : "s")} (without --last: all of them)[/]");
         }
+        return shown;
     }
 
-    /// <summary>Every entry of the ledger, events included: what happened, in order.</summary>
-    public static void WriteEntries(IAnsiConsole console, IEnumerable<LedgerEntry> entries)
+    /// <summary>
+    /// Entries of the ledger, events included: what happened, in order (on a terminal each cut to a line). A long table
+    /// is written in parts, so Ctrl+C stops it between them; <paramref name="written"/> hears how many rows are out.
+    /// </summary>
+    public static void WriteEntries(IAnsiConsole console, IEnumerable<LedgerEntry> entries, Action<int>? written = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(entries);
-        var table = new Table().Border(TableBorder.Simple).AddColumns("#", "kind", "when", "what");
+        var table = new TextTable().Figure("#").Text("kind").Text("when").Text("what");
         foreach (var entry in entries)
         {
-            table.AddRow(
+            table.Row(
                 entry.Sequence.ToString(Invariant),
                 EntryCodecName(entry),
                 entry.RecordedAt.ToString("yyyy-MM-dd HH:mm:ss", Invariant),
-                Markup.Escape(Shorten(DescribeEntry(entry), 100)));
+                Shorten(console, DescribeEntry(entry), 100));
         }
-        console.Write(table);
+        table.Write(console, written, cancellationToken);
     }
 
     /// <summary>
@@ -119,132 +140,109 @@ public static class ThreadViews
             console.MarkupLine("[dim]no threads yet: ledger chat starts one[/]");
             return;
         }
-        var table = new Table().Border(TableBorder.Simple).AddColumns("thread", "scope", "entries", "messages", "tokens", "updated");
+        var table = new TextTable().Text("thread").Text("scope").Figure("entries").Figure("messages").Figure("tokens").Text("updated");
         foreach (var head in threads)
         {
-            var id = Markup.Escape(head.Key.ThreadId);
-            table.AddRow(
-                head.Key.ThreadId == current ? $"[bold]{id}[/] [dim](here)[/]" : id,
-                Markup.Escape(head.Key.Scope),
-                head.LastSequence.ToString(Invariant),
-                head.RunningMessages.ToString(Invariant),
-                head.RunningTokens.ToString("N0", Invariant),
-                head.UpdatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm", Invariant));
+            table.Row(
+                new TextTable.Cell(head.Key.ThreadId + (head.Key.ThreadId == current ? " (here)" : ""), head.Key.ThreadId == current ? "bold" : null),
+                new(head.Key.Scope),
+                new(head.LastSequence.ToString(Invariant)),
+                new(head.RunningMessages.ToString(Invariant)),
+                new(head.RunningTokens.ToString("N0", Invariant)),
+                new(head.UpdatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm", Invariant)));
         }
-        console.Write(table);
+        table.Write(console);
     }
 
-    /// <summary>Per-call usage (turns and summaries): a table of tokens and cost, and bar charts of prompt tokens and of cost over time.</summary>
+    /// <summary>
+    /// Per-call usage (turns and summaries): a table of tokens and cost and, on a terminal, bar charts of prompt tokens
+    /// and of cost over time.
+    /// </summary>
     public static async Task WriteUsageAsync(IAnsiConsole console, IConversationStore store, ThreadKey key, ModelCatalog models,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(models);
-        // Every model call, labelled: the turns numbered, the calls that wrote a summary (same commit as the summary) named,
-        // billed calls that are part of no committed turn by why (cancelled, conflict …). What a fork copied from its parent
-        // (the entries before the newest fork entry) is inherited: shown, but not counted in this thread's total.
-        var all = new List<LedgerEntry>();
-        await foreach (var entry in ReadAllAsync(store, key, cancellationToken))
+        WriteUsage(console, await UsageReport.ReadAsync(store, key, cancellationToken), models);
+    }
+
+    /// <summary>The usage of one thread, as <see cref="WriteUsageAsync"/> writes it.</summary>
+    public static void WriteUsage(IAnsiConsole console, UsageReport report, ModelCatalog models)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(report);
+        ArgumentNullException.ThrowIfNull(models);
+        var calls = report.Calls;
+        if (calls.Count == 0)
         {
-            all.Add(entry);
-        }
-        var forkedAt = all.OfType<ForkEntry>().LastOrDefault();
-        var turns = new List<UsageEntry>();
-        var labels = new List<string>();
-        var inherited = new List<bool>();
-        var summaryCommits = new HashSet<string>(StringComparer.Ordinal);
-        var turnNumber = 0;
-        foreach (var entry in all)
-        {
-            if (entry is SummaryEntry { TurnId: { } summaryCommit })
-            {
-                summaryCommits.Add(summaryCommit);
-            }
-            else if (entry is UsageEntry usage)
-            {
-                turns.Add(usage);
-                var copied = forkedAt is not null && usage.Sequence < forkedAt.Sequence;
-                inherited.Add(copied);
-                var label = usage.Record.Uncommitted is { } why ? why
-                    : usage.TurnId is { } commit && summaryCommits.Contains(commit) ? "summary"
-                    : (++turnNumber).ToString(Invariant);
-                labels.Add(copied ? label + " (inherited)" : label);
-            }
-        }
-        if (turns.Count == 0)
-        {
-            console.MarkupLine($"[dim]{Markup.Escape(key.ToString())} has no turns yet[/]");
+            console.MarkupLine($"[dim]{Markup.Escape(report.Key.ToString())} has no turns yet[/]");
             return;
         }
-        // Figures never wrap. One model is named once, under the table, so the figures fit 80 columns; several get a column.
-        static TableColumn Figure(string header) => new TableColumn(header).NoWrap().RightAligned();
-        var modelNames = turns.Select(t => t.Record.Model).Distinct(StringComparer.Ordinal).ToArray();
-        var table = new Table().Border(TableBorder.Simple).AddColumn(Figure("turn"));
+        // One model is named once, under the table, so the figures fit 80 columns; several get a column.
+        var modelNames = calls.Select(t => t.Record.Model).Distinct(StringComparer.Ordinal).ToArray();
+        var table = new TextTable().Figure("turn");
         if (modelNames.Length > 1)
         {
-            table.AddColumn(new TableColumn("model"));
+            table.Text("model");
         }
         else
         {
-            table.Caption($"[dim]model {Markup.Escape(modelNames[0])}[/]");
+            table.Caption = "model " + modelNames[0];
         }
-        table.AddColumns(Figure("input"), Figure("cache rd"), Figure("cache wr"), Figure("output"), Figure("cost"), Figure("context"));
-        IEnumerable<string> Row(string label, string model, params string[] figures) =>
-            modelNames.Length > 1 ? [label, model, .. figures] : [label, .. figures];
-        for (var i = 0; i < turns.Count; i++)
+        table.Figure("input").Figure("cache rd").Figure("cache wr").Figure("output").Figure("cost").Figure("context");
+        TextTable.Cell[] Row(TextTable.Cell label, string model, params TextTable.Cell[] figures) =>
+            modelNames.Length > 1 ? [label, new(model), .. figures] : [label, .. figures];
+        TextTable.Cell[] Totals(UsageTotals totals, string? style) =>
+        [
+            new(totals.InputTokens.ToString("N0", Invariant)), new(totals.CacheReadInputTokens.ToString("N0", Invariant)),
+            new(totals.CacheCreationInputTokens.ToString("N0", Invariant)), new(totals.OutputTokens.ToString("N0", Invariant)),
+            new(Money(totals.CostUsd), style), new(""),
+        ];
+        foreach (var call in calls)
         {
-            var record = turns[i].Record;
+            var record = call.Record;
             var window = models.TryGet(record.Model, out var info) ? info.ContextWindow : 0;
-            table.AddRow(Row(
-                labels[i],
-                Markup.Escape(record.Model),
-                record.Usage.InputTokens.ToString("N0", Invariant),
-                record.Usage.CacheReadInputTokens.ToString("N0", Invariant),
-                record.Usage.CacheCreationInputTokens.ToString("N0", Invariant),
-                record.Usage.OutputTokens.ToString("N0", Invariant),
-                Money(record.CostUsd),
-                window > 0 ? Percent((double)record.Usage.TotalInputTokens / window, 1) : "?").ToArray());
+            table.Row(Row(
+                new(call.Label),
+                record.Model,
+                new(record.Usage.InputTokens.ToString("N0", Invariant)),
+                new(record.Usage.CacheReadInputTokens.ToString("N0", Invariant)),
+                new(record.Usage.CacheCreationInputTokens.ToString("N0", Invariant)),
+                new(record.Usage.OutputTokens.ToString("N0", Invariant)),
+                new(Money(record.CostUsd)),
+                new(window > 0 ? Percent((double)record.Usage.TotalInputTokens / window, 1) : "?")));
         }
-        var own = turns.Where((_, i) => !inherited[i]).Select(t => t.Record).ToArray();
-        var copiedRecords = turns.Where((_, i) => inherited[i]).Select(t => t.Record).ToArray();
-        if (copiedRecords.Length > 0)
+        var inherited = report.Inherited.ToArray();
+        if (inherited.Length > 0)
         {
-            table.AddRow(Row(
-                "[dim]inherited[/]", "",
-                copiedRecords.Sum(r => r.Usage.InputTokens).ToString("N0", Invariant),
-                copiedRecords.Sum(r => r.Usage.CacheReadInputTokens).ToString("N0", Invariant),
-                copiedRecords.Sum(r => r.Usage.CacheCreationInputTokens).ToString("N0", Invariant),
-                copiedRecords.Sum(r => r.Usage.OutputTokens).ToString("N0", Invariant),
-                $"[dim]{Money(copiedRecords.Sum(r => r.CostUsd))}[/]", "").ToArray());
+            table.Row(Row(new("inherited", "dim"), "", Totals(UsageTotals.Of(inherited.Select(c => c.Record)), "dim")));
         }
-        var total = own;
-        table.AddRow(Row(
-            copiedRecords.Length > 0 ? "[bold]this thread[/]" : "[bold]all[/]", "",
-            total.Sum(r => r.Usage.InputTokens).ToString("N0", Invariant),
-            total.Sum(r => r.Usage.CacheReadInputTokens).ToString("N0", Invariant),
-            total.Sum(r => r.Usage.CacheCreationInputTokens).ToString("N0", Invariant),
-            total.Sum(r => r.Usage.OutputTokens).ToString("N0", Invariant),
-            $"[bold]{Money(total.Sum(r => r.CostUsd))}[/]", "").ToArray());
-        console.Write(table);
-        if (copiedRecords.Length > 0)
+        table.Row(Row(new(inherited.Length > 0 ? "this thread" : "all", "bold"), "", Totals(UsageTotals.Of(report.Own.Select(c => c.Record)), "bold")));
+        table.Write(console);
+        if (inherited.Length > 0)
         {
-            console.MarkupLine($"[dim]inherited: copied from {Markup.Escape(forkedAt!.Parent.ToString())} by the fork after its entry {forkedAt.AtSequence}; paid for there, so not in this thread's total[/]");
+            console.MarkupLine($"[dim]inherited: copied from {Markup.Escape(report.ForkedAt!.Parent.ToString())} by the fork after its entry {report.ForkedAt.AtSequence}; paid for there, so not in this thread's total[/]");
         }
-        if (turns.Any(t => t.Record.Uncommitted is not null))
+        if (calls.Any(t => t.Record.Uncommitted is not null))
         {
             console.MarkupLine("[dim]cancelled, interrupted, conflict, refused, summary failed: calls that were billed but are part of no stored turn (counted in the total)[/]");
+        }
+        if (!Output.IsTerminal(console))
+        {
+            // Bars are for eyes: piped, the table says it all.
+            return;
         }
 
         // The guide: "Graph it over time" — prompt tokens grow with every turn that resends the history.
         const int MaxBars = 40;
-        var first = Math.Max(0, turns.Count - MaxBars);
+        var first = Math.Max(0, calls.Count - MaxBars);
         var chart = new BarChart()
-            .Label($"[bold]prompt tokens per turn[/]{(first > 0 ? $" [dim](last {MaxBars} of {turns.Count})[/]" : "")}")
+            .Label($"[bold]prompt tokens per turn[/]{(first > 0 ? $" [dim](last {MaxBars} of {calls.Count})[/]" : "")}")
             .Width(Math.Min(100, console.Profile.Width));
-        for (var i = first; i < turns.Count; i++)
+        for (var i = first; i < calls.Count; i++)
         {
-            var usage = turns[i].Record.Usage;
-            chart.AddItem(ChartLabel(labels[i]), usage.TotalInputTokens, usage.CacheReadInputTokens > 0 ? Color.Green : Color.Blue);
+            var usage = calls[i].Record.Usage;
+            chart.AddItem(ChartLabel(calls[i].Label), usage.TotalInputTokens, usage.CacheReadInputTokens > 0 ? Color.Green : Color.Blue);
         }
         console.Write(chart);
 
@@ -252,11 +250,73 @@ public static class ThreadViews
             .Label("[bold]cost per turn (USD)[/]")
             .Width(Math.Min(100, console.Profile.Width))
             .UseValueFormatter((value, culture) => value.ToString("0.000000", culture));
-        for (var i = first; i < turns.Count; i++)
+        for (var i = first; i < calls.Count; i++)
         {
-            costs.AddItem(ChartLabel(labels[i]), (double)turns[i].Record.CostUsd, Color.Yellow);
+            costs.AddItem(ChartLabel(calls[i].Label), (double)calls[i].Record.CostUsd, Color.Yellow);
         }
         console.Write(costs);
+    }
+
+    /// <summary>
+    /// Usage summed over several threads: a row per thread, or per day (<paramref name="byDay"/>, the local date each
+    /// call was recorded), and the total. Only each thread's own calls count: what a fork copied from its parent was
+    /// paid for there, so every call is counted once.
+    /// </summary>
+    public static void WriteUsageSummary(IAnsiConsole console, string scope, IReadOnlyList<UsageReport> reports, bool byDay)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(reports);
+        var rows = UsageRows(reports, byDay);
+        if (rows.Count == 0)
+        {
+            console.MarkupLine($"[dim]no billed calls in scope {Markup.Escape(scope)} yet[/]");
+            return;
+        }
+        var table = new TextTable().Text(byDay ? "day" : "thread").Figure("calls").Figure("input").Figure("cache rd").Figure("cache wr").Figure("output").Figure("cost");
+        TextTable.Cell[] Figures(UsageTotals totals, string? style) =>
+        [
+            new(totals.Calls.ToString("N0", Invariant), style), new(totals.InputTokens.ToString("N0", Invariant), style),
+            new(totals.CacheReadInputTokens.ToString("N0", Invariant), style), new(totals.CacheCreationInputTokens.ToString("N0", Invariant), style),
+            new(totals.OutputTokens.ToString("N0", Invariant), style), new(Money(totals.CostUsd), style),
+        ];
+        foreach (var (label, totals) in rows)
+        {
+            table.Row([new(label), .. Figures(totals, null)]);
+        }
+        table.Row([new(byDay ? "all days" : "all threads", "bold"), .. Figures(UsageTotals.Of(reports.SelectMany(r => r.Own).Select(c => c.Record)), "bold")]);
+        table.Caption = $"scope {scope}; each call counted once";
+        table.Write(console);
+    }
+
+    /// <summary>The rows of <see cref="WriteUsageSummary"/>: a label (thread id or yyyy-MM-dd) and the sums of its own calls.</summary>
+    public static IReadOnlyList<(string Label, UsageTotals Totals)> UsageRows(IReadOnlyList<UsageReport> reports, bool byDay)
+    {
+        ArgumentNullException.ThrowIfNull(reports);
+        return byDay
+            ? reports.SelectMany(r => r.Own)
+                .GroupBy(c => c.Entry.RecordedAt.ToLocalTime().ToString("yyyy-MM-dd", Invariant), StringComparer.Ordinal)
+                .OrderBy(g => g.Key, StringComparer.Ordinal)
+                .Select(g => (g.Key, UsageTotals.Of(g.Select(c => c.Record))))
+                .ToList()
+            : reports.Where(r => r.Own.Any()).Select(r => (r.Key.ThreadId, UsageTotals.Of(r.Own.Select(c => c.Record)))).ToList();
+    }
+
+    /// <summary>Every thread of a scope, newest activity first, page by page.</summary>
+    public static async IAsyncEnumerable<ThreadHead> ListAllAsync(IConversationStore store, string tenant, string scope,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        string? cursor = null;
+        do
+        {
+            var page = await store.ListThreadsAsync(tenant, scope, new PageRequest(Limit: PageRequest.MaxLimit, Cursor: cursor), cancellationToken);
+            foreach (var head in page.Threads)
+            {
+                yield return head;
+            }
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
     }
 
     private static string ChartLabel(string label) => char.IsAsciiDigit(label[0]) ? $"turn {label}" : label;
@@ -264,7 +324,7 @@ public static class ThreadViews
     /// <summary>
     /// The next request a turn would send (prepared by the conversation itself, policy and all): the tokens of each
     /// part, what was left out, the cache breakpoints, the share of the context window and the cost estimate, then
-    /// its JSON body.
+    /// its JSON body indented — or, <paramref name="raw"/>, only the body, byte for byte as it would be sent.
     /// </summary>
     public static async Task WriteInspectAsync(IAnsiConsole console, Conversation conversation, Ledger ledger, TurnOptions? turn, string nextMessage, bool raw,
         CancellationToken cancellationToken = default)
@@ -273,34 +333,39 @@ public static class ThreadViews
         ArgumentNullException.ThrowIfNull(conversation);
         ArgumentNullException.ThrowIfNull(ledger);
         var prepared = await conversation.PreviewAsync(Message.User(nextMessage), turn, cancellationToken);
+        if (raw)
+        {
+            Output.WriteRaw(console, prepared.ToJson() + "\n");
+            return;
+        }
         var request = prepared.Request;
         var parts = prepared.Parts;
 
-        var table = new Table().Border(TableBorder.Simple).AddColumns("part", "tokens (estimate)");
+        var table = new TextTable().Text("part").Figure("tokens (estimate)");
         if (parts.Tools > 0)
         {
-            table.AddRow("tool definitions", N(parts.Tools));
+            table.Row("tool definitions", N(parts.Tools));
         }
-        table.AddRow("system prompt", N(parts.System));
+        table.Row("system prompt", N(parts.System));
         if (prepared.Selection.Summary is { } summary)
         {
-            table.AddRow($"summary of #{summary.FromSequence}–#{summary.ThroughSequence}", N(parts.Summary));
+            table.Row($"summary of #{summary.FromSequence}–#{summary.ThroughSequence}", N(parts.Summary));
         }
         else if (parts.Summary > 0)
         {
-            table.AddRow("note: earlier messages left out (the window starts inside a tool loop)", N(parts.Summary));
+            table.Row("note: earlier messages left out (the window starts inside a tool loop)", N(parts.Summary));
         }
         foreach (var message in prepared.Selection.Pinned)
         {
-            table.AddRow($"pinned #{message.Sequence} {message.Message.Role}: {Markup.Escape(Shorten(message.Message.Text, 50))}", N(message.Tokens));
+            table.Row($"pinned #{message.Sequence} {message.Message.Role}: {Shorten(console, message.Message.Text, 50)}", N(message.Tokens));
         }
         foreach (var message in prepared.Selection.Window)
         {
-            table.AddRow($"#{message.Sequence} {message.Message.Role}: {Markup.Escape(Shorten(message.Message.Text, 50))}", N(message.Tokens));
+            table.Row($"#{message.Sequence} {message.Message.Role}: {Shorten(console, message.Message.Text, 50)}", N(message.Tokens));
         }
-        table.AddRow($"next user: {Markup.Escape(Shorten(nextMessage, 50))}", N(parts.NewMessage));
-        table.AddRow("[bold]request[/] [dim](with framing)[/]", $"[bold]{N(parts.Total)}[/]");
-        console.Write(table);
+        table.Row($"next user: {Shorten(console, nextMessage, 50)}", N(parts.NewMessage));
+        table.Row(new TextTable.Cell("request (with framing)", "bold"), new TextTable.Cell(N(parts.Total), "bold"));
+        table.Write(console, cancellationToken: cancellationToken);
 
         foreach (var omission in prepared.Selection.Omitted)
         {
@@ -319,12 +384,9 @@ public static class ThreadViews
         {
             console.MarkupLine($"[bold yellow]warning: the context window would be {Percent(prepared.Fill, 0)} full[/]");
         }
-        console.MarkupLine("[bold]request body[/] [dim](POST /v1/messages)[/]");
-        var json = prepared.ToJson();
-        // Past the console's wrapping: the body must stay byte for byte what would be sent.
-        var writer = console.Profile.Out.Writer;
-        await writer.WriteLineAsync(raw ? json : Indent(json));
-        await writer.FlushAsync(cancellationToken);
+        console.MarkupLine("[bold]request body[/] [dim](POST /v1/messages; --raw prints it alone, byte for byte)[/]");
+        // Past the console's wrapping: the body must stay what would be sent.
+        Output.WriteRaw(console, Indent(prepared.ToJson()) + "\n");
     }
 
     /// <summary>Every entry of a thread, archive included, page by page.</summary>
@@ -387,6 +449,10 @@ public static class ThreadViews
         var line = text.ReplaceLineEndings(" ");
         return line.Length <= max ? line : string.Concat(line.AsSpan(0, max), "…");
     }
+
+    // On a terminal a line is cut to fit; piped, nothing is cut (a pipe has no width), only kept on one line.
+    private static string Shorten(IAnsiConsole console, string text, int max) =>
+        Output.IsTerminal(console) ? Shorten(text, max) : text.ReplaceLineEndings(" ");
 
     private static string Indent(string json)
     {

@@ -25,15 +25,35 @@ public sealed class LedgerProcess : IDisposable
     /// <summary>Extra environment variables for the child.</summary>
     public Dictionary<string, string> Environment { get; } = [];
 
-    public async Task<Result> RunAsync(string stdin, params string[] args)
+    /// <summary>
+    /// Whether the child runs as an unprivileged user when the tests run as root (through <c>setpriv</c>, as nobody), so
+    /// file permissions bind it as they bind a user. <value>The default value is false.</value>
+    /// </summary>
+    public bool Unprivileged { get; set; }
+
+    /// <summary>Whether <see cref="Unprivileged"/> children really drop root (the tests run as root and setpriv exists).</summary>
+    public static bool CanDropRoot { get; } = System.Environment.UserName == "root" && File.Exists("/usr/bin/setpriv");
+
+    public Task<Result> RunAsync(string stdin, params string[] args) => RunAsync(stdin, _ => Task.CompletedTask, args);
+
+    /// <summary>Runs a command; <paramref name="whileRunning"/> gets the child's process id once it has started.</summary>
+    public async Task<Result> RunAsync(string stdin, Func<int, Task> whileRunning, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var dropRoot = Unprivileged && CanDropRoot;
+        var start = new ProcessStartInfo(dropRoot ? "/usr/bin/setpriv" : "dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = Root,
         };
+        if (dropRoot)
+        {
+            foreach (var arg in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "dotnet" })
+            {
+                start.ArgumentList.Add(arg);
+            }
+        }
         start.ArgumentList.Add(LedgerDll);
         foreach (var arg in args)
         {
@@ -58,6 +78,7 @@ public sealed class LedgerProcess : IDisposable
         var stderr = process.StandardError.ReadToEndAsync();
         await process.StandardInput.WriteAsync(stdin);
         process.StandardInput.Close();
+        await whileRunning(process.Id);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         try
         {
@@ -69,6 +90,13 @@ public sealed class LedgerProcess : IDisposable
             throw new TimeoutException($"ledger {string.Join(' ', args)} did not finish; output so far: {await stdout}{await stderr}");
         }
         return new Result(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Sends SIGINT to a process, as Ctrl+C on a terminal does.</summary>
+    public static async Task InterruptAsync(int processId)
+    {
+        using var kill = Process.Start("kill", ["-INT", processId.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
     }
 
     public void Dispose()
