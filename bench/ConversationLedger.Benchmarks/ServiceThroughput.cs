@@ -651,7 +651,7 @@ internal static class ServiceThroughput
             marks[6] = Stopwatch.GetTimestamp();
             if (_replica.Activity)
             {
-                _state.TouchAsync(stored.Head, 0.0032m).GetAwaiter().GetResult();
+                _state.RecordActivityAsync(stored.Head, [((UsageEntry)entries[2]).Record]).GetAwaiter().GetResult();
             }
             marks[7] = Stopwatch.GetTimestamp();
             if (_window.Contains(marks[7]))
