@@ -18,10 +18,11 @@ copy() { sed '/^\/\/# sourceMappingURL=/d' "$1" > "$out/$2"; }
 copy "$modules/chart.js/dist/chart.umd.min.js" chart.umd.min.js
 cp "$modules/chart.js/LICENSE.md" "$out/chart.js.LICENSE.md"
 cp "$modules/@kurkle/color/LICENSE.md" "$out/kurkle-color.LICENSE.md"
-# marked and DOMPurify as ES modules (renamed .js: every server maps that to JavaScript).
+# marked and DOMPurify as ES modules, named *.js (every server maps that to JavaScript) without a part that reads as a
+# culture (".es." would make MSBuild embed the file as a Spanish satellite resource).
 copy "$modules/marked/lib/marked.esm.js" marked.esm.js
 cp "$modules/marked/LICENSE" "$out/marked.LICENSE"
-copy "$modules/dompurify/dist/purify.es.mjs" purify.es.js
+copy "$modules/dompurify/dist/purify.es.mjs" purify.js
 cp "$modules/dompurify/LICENSE" "$out/dompurify.LICENSE"
 cp "$modules/dompurify/LICENSE-MPL" "$out/dompurify.LICENSE-MPL"
 
