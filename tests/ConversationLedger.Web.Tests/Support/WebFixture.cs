@@ -11,7 +11,7 @@ namespace ConversationLedger.Web.Tests.Support;
 /// </summary>
 public sealed class WebFixture : IAsyncLifetime
 {
-    /// <summary>A model with an 8,000-token window: the 80 % warning is a few thousand words away.</summary>
+    /// <summary>A model with a 16,000-token window: the 80 % warning is a few thousand words away.</summary>
     public const string SmallModel = "claude-test-small";
 
     /// <summary>The model threads get when they name none.</summary>
@@ -19,7 +19,7 @@ public sealed class WebFixture : IAsyncLifetime
 
     private const string ModelTable = $$"""
         {"models": [
-          {"id": "{{SmallModel}}", "contextWindow": 8000, "maxOutput": 1024, "inputPerMTok": 3, "outputPerMTok": 15,
+          {"id": "{{SmallModel}}", "contextWindow": 16000, "maxOutput": 1024, "inputPerMTok": 3, "outputPerMTok": 15,
            "minCacheableTokens": 1024, "supportsPrefill": true, "thinkingForms": ["enabled", "disabled"], "tokenFactor": 1.0}
         ]}
         """;
@@ -119,6 +119,9 @@ public sealed class WebFixture : IAsyncLifetime
             TimezoneId = "UTC",
         });
         context.SetDefaultTimeout(15_000);
+        // Each test starts with nothing scripted and no faults planned (a failed test may have left some).
+        Emulator.Script.Clear();
+        Emulator.Faults.Clear();
         var page = await context.NewPageAsync();
         return new WebSession(context, page, new ApiClient(Server.Url, key), key, Emulator);
     }

@@ -393,19 +393,29 @@ function renderGauge(r) {
   $('#policy-text').textContent = policyText(r);
 }
 
-function describeRange(from, through) {
-  const inRange = view.messages.filter(m => m.sequence >= from && m.sequence <= through).map(m => m.ordinal);
+// Entry sequences as the page numbers messages ("messages 3–6", "messages 1, 4–6"); pinned ones are sent, so a range the
+// policy left out or summarized does not count them.
+function describeRange(from, through, { exceptPinned = false } = {}) {
+  const inRange = view.messages
+    .filter(m => m.sequence >= from && m.sequence <= through && !(exceptPinned && m.pinned))
+    .map(m => m.ordinal)
+    .sort((a, b) => a - b);
   if (inRange.length === 0) return `entries ${from}–${through}`;
-  const first = Math.min(...inRange);
-  const last = Math.max(...inRange);
-  return first === last ? `message ${first}` : `messages ${first}–${last}`;
+  const runs = [];
+  for (const n of inRange) {
+    const last = runs[runs.length - 1];
+    if (last && n === last[1] + 1) last[1] = n;
+    else runs.push([n, n]);
+  }
+  const text = runs.map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`)).join(', ');
+  return inRange.length === 1 ? `message ${text}` : `messages ${text}`;
 }
 
 /** What the policy did: "Messages 1–48 summarized, 2 pinned messages kept, the newest 10 sent." */
 function policyText(r) {
   const parts = [];
-  if (r.summarized) parts.push(`${describeRange(r.summarized.from_sequence, r.summarized.through_sequence)} summarized`);
-  for (const o of r.omitted ?? []) parts.push(`${describeRange(o.from_sequence, o.through_sequence)} left out (${o.reason})`);
+  if (r.summarized) parts.push(`${describeRange(r.summarized.from_sequence, r.summarized.through_sequence, { exceptPinned: true })} summarized`);
+  for (const o of r.omitted ?? []) parts.push(`${describeRange(o.from_sequence, o.through_sequence, { exceptPinned: true })} left out (${o.reason})`);
   if (parts.length === 0) {
     return r.window_messages + r.pinned_messages > 0 ? `Nothing left out: every message (${r.window_messages + r.pinned_messages}) is sent.` : '';
   }
