@@ -52,11 +52,11 @@ export function drawUsage(canvas, rows, { label, title }) {
         },
         cost: {
           type: 'linear', position: 'right', beginAtZero: true, grid: { drawOnChartArea: false },
-          title: { display: true, text: 'USD', color: c.text }, ticks: { color: c.text, callback: v => usd(v) },
+          title: { display: true, text: 'USD', color: c.text }, ticks: { color: c.text, callback: v => `$${Number(Number(v).toPrecision(3))}` },
         },
       },
       plugins: {
-        legend: { labels: { color: c.text, boxWidth: 12 } },
+        legend: { labels: { color: c.text, boxWidth: 12, sort: (a, b) => a.datasetIndex - b.datasetIndex } },
         tooltip: {
           callbacks: {
             title: items => (items.length ? title(rows[items[0].dataIndex]) : ''),

@@ -18,6 +18,7 @@ let pendingDraft = null;
 /** Wires the thread view once; `changed()` is told when a thread's listing may have changed. */
 export function initThread(callbacks) {
   hooks = { ...hooks, ...callbacks };
+  followScrolling();
   $('#composer').addEventListener('submit', e => { e.preventDefault(); send(); });
   $('#composer-input').addEventListener('keydown', e => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
@@ -147,6 +148,34 @@ async function reloadAfterChange() {
 
 // ---------------------------------------------------------------- messages
 
+// The conversation scrolls in its own box on wide screens and with the whole thread on phones; either way it sticks to
+// the newest message while the reader is there, as the gauge and the reply change the layout around it.
+let stickToEnd = true;
+
+function scroller() {
+  const list = $('#messages');
+  return getComputedStyle(list).overflowY === 'auto' ? list : $('#thread-view');
+}
+
+function nearEnd() {
+  const s = scroller();
+  return s.scrollHeight - s.scrollTop - s.clientHeight < 120;
+}
+
+function scrollToEnd() {
+  const s = scroller();
+  s.scrollTop = s.scrollHeight;
+  stickToEnd = true;
+}
+
+function followScrolling() {
+  for (const box of [$('#messages'), $('#thread-view')]) {
+    box.addEventListener('scroll', () => { stickToEnd = nearEnd(); }, { passive: true });
+    new ResizeObserver(() => { if (stickToEnd) scrollToEnd(); }).observe(box);
+  }
+  new ResizeObserver(() => { if (stickToEnd) scrollToEnd(); }).observe($('.gauge'));
+}
+
 function renderMessages({ scroll }) {
   const list = $('#messages');
   const items = view.messages.map(m => messageElement(m));
@@ -157,7 +186,8 @@ function renderMessages({ scroll }) {
   }
   list.replaceChildren(...items);
   $('#older-messages').hidden = !view.olderCursor;
-  if (scroll) list.scrollTop = list.scrollHeight;
+  if (scroll) scrollToEnd();
+  else stickToEnd = false;
 }
 
 function roleName(role) {
@@ -233,14 +263,13 @@ async function send() {
   $('#no-messages')?.remove();
   const list = $('#messages');
   list.append(userItem, replyItem);
-  list.scrollTop = list.scrollHeight;
+  scrollToEnd();
   let thinkingBox = null;
   const paint = () => {
     turn.frame = 0;
     setMarkdown(textBox, turn.text);
     if (thinkingBox) $('.thinking-text', thinkingBox).textContent = turn.thinking;
-    const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
-    if (nearBottom) list.scrollTop = list.scrollHeight;
+    if (stickToEnd) scrollToEnd();
   };
   try {
     const events = streamTurn(view.path, { content: text }, {
@@ -313,8 +342,7 @@ function committed(turn, userItem, replyItem) {
   }
   if (turn.summary_error) showThreadError(`The summary could not be written (the turn was stored): ${turn.summary_error}`);
   announce(`Reply received: ${f.tokens(turn.usage?.output_tokens)} output tokens, ${f.usd(turn.usage?.cost_usd)}.`);
-  const list = $('#messages');
-  list.scrollTop = list.scrollHeight;
+  if (stickToEnd) scrollToEnd();
   loadThread().catch(() => {});
   refreshGauge();
   if (view.tab === 'usage') showUsage();
