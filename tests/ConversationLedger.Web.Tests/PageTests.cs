@@ -51,10 +51,11 @@ public sealed class PageTests(WebFixture fixture)
         {
             if ((await setup.Api.GetAsync("/v1/threads?scope=screenshots")).GetProperty("data").GetArrayLength() == 0)
             {
-                // A handbook long enough to be cached: the usage chart shows cache writes, then reads.
-                var handbook = "You are a concise support engineer. " + string.Join(' ', Enumerable.Range(1, 60).Select(n =>
+                // A handbook long enough to be cached (the usage chart shows cache writes, then reads) and, on the small-window
+                // model, to fill the gauge a good part of the way.
+                var handbook = "You are a concise support engineer. " + string.Join(' ', Enumerable.Range(1, 220).Select(n =>
                     $"Rule {n}: confirm the customer's device model and firmware before suggesting a fix, and never ask for a password."));
-                await setup.Api.CreateThreadAsync("screenshots", id, policy: "window:6/2", system: handbook);
+                await setup.Api.CreateThreadAsync("screenshots", id, model: WebFixture.SmallModel, policy: "window:6/2", system: handbook);
                 await setup.Api.CreateThreadAsync("screenshots", "onboarding-7");
                 await setup.Api.TurnAsync("screenshots", "onboarding-7", "How do I invite my team?");
                 foreach (var question in new[] { "My name is Ada and my printer is on fire.", "It is a **LaserJet 4**; the tray is smoking.", "What should I do first?", "And after that?", "What's my name?" })

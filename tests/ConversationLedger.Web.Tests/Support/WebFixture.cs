@@ -83,6 +83,8 @@ public sealed class WebFixture : IAsyncLifetime
             // A failed call is shown at once, not after the SDK's retries.
             ["Anthropic:MaxRetries"] = "0",
         });
+        // Generous for a machine whose two cores run other test projects at the same time.
+        SetDefaultExpectTimeout(15_000);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
