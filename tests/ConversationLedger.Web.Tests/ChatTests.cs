@@ -30,6 +30,46 @@ public sealed class ChatTests(WebFixture fixture)
     }
 
     [SkippableFact]
+    public async Task The_thread_list_filters_by_scope_id_and_metadata_and_pages_newest_first()
+    {
+        fixture.Require();
+        await using var web = await fixture.OpenAsync(fixture.AcmeKey);
+        var page = web.Page;
+        var scope = "list-" + Guid.NewGuid().ToString("N")[..8];
+        for (var i = 1; i <= 30; i++)
+        {
+            await web.Api.PostAsync("/v1/threads", new { scope, id = $"t-{i:D2}", metadata = new Dictionary<string, string> { ["team"] = i % 3 == 0 ? "red" : "blue" } });
+        }
+        await web.Api.TurnAsync(scope, "t-07", "Make me the newest.");
+        await web.SignInAsync();
+        var filters = page.GetByRole(AriaRole.Search);
+
+        await filters.GetByLabel("Scope").FillAsync(scope);
+        await filters.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+        var links = page.Locator("#thread-list a");
+        await Expect(links).ToHaveCountAsync(25);
+        await Expect(links.First).ToHaveAttributeAsync("data-id", "t-07");
+        await Expect(links.First).ToContainTextAsync("2 messages");
+        await page.GetByRole(AriaRole.Button, new() { Name = "More threads" }).ClickAsync();
+        await Expect(links).ToHaveCountAsync(30);
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "More threads" })).ToBeHiddenAsync();
+
+        await filters.GetByLabel("Id contains").FillAsync("t-1");
+        await filters.GetByLabel("Id contains").PressAsync("Enter");
+        await Expect(links).ToHaveCountAsync(10);
+
+        await filters.GetByLabel("Id contains").FillAsync("");
+        await filters.GetByLabel("Metadata").FillAsync("team=red");
+        await filters.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+        await Expect(links).ToHaveCountAsync(10);
+        Assert.All(await links.EvaluateAllAsync<string[]>("links => links.map(l => l.dataset.id)"), id => Assert.Equal(0, int.Parse(id[2..], System.Globalization.CultureInfo.InvariantCulture) % 3));
+
+        await filters.GetByLabel("Metadata").FillAsync("team");
+        await filters.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+        await Expect(page.Locator("#filter-error")).ToContainTextAsync("is not key=value");
+    }
+
+    [SkippableFact]
     public async Task A_thread_created_on_the_page_takes_three_turns_each_streaming_in_before_it_ends()
     {
         fixture.Require();
