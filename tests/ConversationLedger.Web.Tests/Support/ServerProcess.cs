@@ -24,8 +24,19 @@ public sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>Everything it wrote, stdout and stderr.</summary>
     public string Output => string.Join('\n', _output);
 
-    /// <summary>Starts the service with these settings and waits until it listens.</summary>
-    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> settings)
+    /// <summary>Starts the service's own program with these settings and waits until it listens.</summary>
+    public static Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> settings) =>
+        StartAsync([Built("ConversationLedger.Server", "ConversationLedger.Server.dll"), "--urls", "http://127.0.0.1:0",
+            .. settings.Select(s => $"--{s.Key}={s.Value}")], new Dictionary<string, string>());
+
+    /// <summary>
+    /// Starts <c>ledger serve</c> itself on <paramref name="store"/>, with further settings from the environment
+    /// (<c>Server__ModelTable</c> …), as a person runs it: replies from the emulator it starts inside the process.
+    /// </summary>
+    public static Task<ServerProcess> StartLedgerServeAsync(string store, IReadOnlyDictionary<string, string> environment) =>
+        StartAsync([Built("ConversationLedger.Cli", "ledger.dll"), "serve", "--urls", "http://127.0.0.1:0", "--store", store], environment);
+
+    private static async Task<ServerProcess> StartAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -33,16 +44,17 @@ public sealed partial class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(ServerDll());
-        start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add("http://127.0.0.1:0");
-        foreach (var (name, value) in settings)
+        foreach (var argument in arguments)
         {
-            start.ArgumentList.Add($"--{name}={value}");
+            start.ArgumentList.Add(argument);
         }
         start.Environment.Remove("ANTHROPIC_API_KEY"); // never the real API
         start.Environment["DOTNET_ENVIRONMENT"] = "Production";
         start.Environment["Logging__LogLevel__Default"] = "Information";
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
         var server = new ServerProcess(process);
         var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -83,14 +95,15 @@ public sealed partial class ServerProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    // The service's own build output, beside this test project's.
-    private static string ServerDll()
+    // A project's own build output, beside this test project's (the project references make sure it is built).
+    private static string Built(string project, string dll)
     {
-        var folder = AppContext.BaseDirectory.Replace("/tests/ConversationLedger.Web.Tests/bin/", "/src/ConversationLedger.Server/bin/", StringComparison.Ordinal);
-        var path = Path.Combine(folder, "ConversationLedger.Server.dll");
-        return File.Exists(path) ? path : throw new FileNotFoundException("build src/ConversationLedger.Server first", path);
+        var folder = AppContext.BaseDirectory.Replace("/tests/ConversationLedger.Web.Tests/bin/", $"/src/{project}/bin/", StringComparison.Ordinal);
+        var path = Path.Combine(folder, dll);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"build src/{project} first", path);
     }
 
-    [GeneratedRegex(@"Now listening on: (http://\S+)")]
+    // The host's "Now listening on: URL", or ledger serve's own "listening on URL (…)".
+    [GeneratedRegex(@"[Ll]istening on:? (http://[^\s,]+)")]
     private static partial Regex ListeningLine();
 }

@@ -17,7 +17,8 @@ public sealed class WebFixture : IAsyncLifetime
     /// <summary>The model threads get when they name none.</summary>
     public const string DefaultModel = "claude-opus-4-1";
 
-    private const string ModelTable = $$"""
+    /// <summary>The rows <c>Server:ModelTable</c> adds to the built-in models.</summary>
+    public const string ModelTable = $$"""
         {"models": [
           {"id": "{{SmallModel}}", "contextWindow": 16000, "maxOutput": 1024, "inputPerMTok": 3, "outputPerMTok": 15,
            "minCacheableTokens": 1024, "supportsPrefill": true, "thinkingForms": ["enabled", "disabled"], "tokenFactor": 1.0}
@@ -108,12 +109,16 @@ public sealed class WebFixture : IAsyncLifetime
         Skip.If(true, Unavailable);
     }
 
-    /// <summary>A fresh browser context (its own session storage) at the given viewport, and an API client with <paramref name="key"/>.</summary>
-    public async Task<WebSession> OpenAsync(string key, int width = 1280, int height = 860, ColorScheme scheme = ColorScheme.Light)
+    /// <summary>
+    /// A fresh browser context (its own session storage) at the given viewport, and an API client with <paramref name="key"/>,
+    /// on the shared service or on <paramref name="server"/>.
+    /// </summary>
+    public async Task<WebSession> OpenAsync(string key, int width = 1280, int height = 860, ColorScheme scheme = ColorScheme.Light, Uri? server = null)
     {
+        server ??= Server.Url;
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
-            BaseURL = Server.Url.ToString(),
+            BaseURL = server.ToString(),
             ViewportSize = new ViewportSize { Width = width, Height = height },
             ColorScheme = scheme,
             AcceptDownloads = true,
@@ -125,7 +130,7 @@ public sealed class WebFixture : IAsyncLifetime
         Emulator.Script.Clear();
         Emulator.Faults.Clear();
         var page = await context.NewPageAsync();
-        return new WebSession(context, page, new ApiClient(Server.Url, key), key, Emulator);
+        return new WebSession(context, page, new ApiClient(server, key), key, Emulator);
     }
 
     /// <inheritdoc />

@@ -69,6 +69,7 @@ function route() {
   $('#topnav').hidden = false;
   if (!list.loaded) loadThreads({ reset: true });
   const parts = (location.hash || '#/').replace(/^#\/?/, '').split('/');
+  document.title = parts[0] === 'usage' ? 'Usage · ConversationLedger' : 'ConversationLedger';
   if (parts[0] === 't' && parts.length >= 3) {
     document.body.dataset.route = 'thread';
     closeUsage();

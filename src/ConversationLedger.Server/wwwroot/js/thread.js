@@ -104,6 +104,7 @@ async function loadThread() {
   if (!current(generation)) return;
   view.thread = thread;
   $('#thread-title').textContent = thread.id;
+  document.title = `${thread.id} · ConversationLedger`;
   const meta = [
     `scope ${thread.scope}`,
     thread.model ?? 'the default model',
