@@ -181,6 +181,34 @@ public sealed class ThreadTests(WebFixture fixture)
     }
 
     [SkippableFact]
+    public async Task Thinking_streams_in_open_and_is_collapsed_once_the_reply_is_whole()
+    {
+        fixture.Require();
+        await using var web = await fixture.OpenAsync(fixture.AcmeKey);
+        var page = web.Page;
+        var id = "think-" + Guid.NewGuid().ToString("N")[..8];
+        await web.Api.CreateThreadAsync("agents", id, model: WebFixture.ThinkingModel);
+        await web.SignInAsync();
+        await web.OpenThreadAsync("agents", id);
+
+        web.Emulator.Faults.Enqueue("tps:30");
+        await web.SendAsync("Think about it, then answer.");
+        var streaming = page.Locator("#messages [data-streaming] details[data-block='thinking']");
+        await Expect(streaming).ToBeVisibleAsync();
+        await Expect(streaming.Locator(".thinking-text")).Not.ToBeEmptyAsync();
+        Assert.True(await streaming.EvaluateAsync<bool>("d => d.open"), "thinking is open while it streams");
+        await web.WaitForTurnEndAsync();
+
+        var stored = page.Locator("#messages li.msg[data-role='assistant'] details[data-block='thinking']");
+        await Expect(stored).ToHaveCountAsync(1);
+        Assert.False(await stored.EvaluateAsync<bool>("d => d.open"));
+        await Expect(stored.Locator("summary")).ToHaveTextAsync("Thinking");
+        var reply = (await web.Api.MessagesAsync("agents", id))[1];
+        var thinking = reply.GetProperty("content")[0].GetProperty("thinking").GetString();
+        await Expect(stored.Locator(".thinking-text")).ToHaveTextAsync(thinking!);
+    }
+
+    [SkippableFact]
     public async Task Thinking_is_collapsible_and_tool_calls_and_results_are_shown_as_such()
     {
         fixture.Require();

@@ -14,6 +14,9 @@ public sealed class WebFixture : IAsyncLifetime
     /// <summary>A model with a 16,000-token window: the 80 % warning is a few thousand words away.</summary>
     public const string SmallModel = "claude-test-small";
 
+    /// <summary>A model that thinks by default and shows its thinking (summarized), so thinking streams to the page.</summary>
+    public const string ThinkingModel = "claude-test-thinker";
+
     /// <summary>The model threads get when they name none.</summary>
     public const string DefaultModel = "claude-opus-4-1";
 
@@ -21,7 +24,10 @@ public sealed class WebFixture : IAsyncLifetime
     public const string ModelTable = $$"""
         {"models": [
           {"id": "{{SmallModel}}", "contextWindow": 16000, "maxOutput": 1024, "inputPerMTok": 3, "outputPerMTok": 15,
-           "minCacheableTokens": 1024, "supportsPrefill": true, "thinkingForms": ["enabled", "disabled"], "tokenFactor": 1.0}
+           "minCacheableTokens": 1024, "supportsPrefill": true, "thinkingForms": ["enabled", "disabled"], "tokenFactor": 1.0},
+          {"id": "{{ThinkingModel}}", "contextWindow": 200000, "maxOutput": 64000, "inputPerMTok": 3, "outputPerMTok": 15,
+           "minCacheableTokens": 1024, "supportsPrefill": false, "thinkingForms": ["adaptive", "disabled"], "thinksByDefault": true,
+           "defaultThinkingDisplay": "summarized", "effortLevels": ["low", "medium", "high"], "tokenFactor": 1.0}
         ]}
         """;
 
