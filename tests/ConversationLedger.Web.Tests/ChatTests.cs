@@ -85,6 +85,7 @@ public sealed class ChatTests(WebFixture fixture)
         await dialog.GetByLabel("Model").FillAsync(WebFixture.DefaultModel);
         await dialog.GetByLabel("History policy").FillAsync("window:20/10");
         await dialog.GetByLabel("System prompt").FillAsync("You are a concise support engineer.");
+        await web.ScreenshotAsync("desktop-light-new-thread");
         await dialog.GetByRole(AriaRole.Button, new() { Name = "Create" }).ClickAsync();
         await Expect(page.Locator("#thread-title")).ToHaveTextAsync(id);
         await Expect(page).ToHaveURLAsync(new Regex($"#/t/support/{id}$"));

@@ -143,6 +143,7 @@ public sealed class ThreadTests(WebFixture fixture)
         await Expect(warning).ToBeVisibleAsync();
         await Expect(warning).ToContainTextAsync("Before sending");
         await Expect(warning).ToContainTextAsync("16,000-token context window");
+        await web.ScreenshotAsync("desktop-light-warning");
         Assert.Equal(2, (await web.Api.MessagesAsync("gauge", id)).Length);
         var calls = web.Emulator.Requests.Received;
 
@@ -155,6 +156,15 @@ public sealed class ThreadTests(WebFixture fixture)
         Assert.True(after >= 0.8, $"fill after the turn {after}");
         await Expect(page.Locator("#gauge-text")).ToContainTextAsync("Warning");
         await Expect(page.Locator("#messages li.msg").Last.Locator(".msg-foot")).ToContainTextAsync("over the warning level");
+        // The bar drawn is as long as the fill says (once its short transition is over).
+        await page.WaitForFunctionAsync("""
+            () => {
+              const gauge = document.querySelector('#gauge');
+              const drawn = document.querySelector('#gauge-fill').getBoundingClientRect().width / gauge.getBoundingClientRect().width;
+              return Math.abs(drawn - Number(gauge.dataset.fill)) < 0.01;
+            }
+            """);
+        await web.ScreenshotAsync("desktop-light-over-warning");
     }
 
     [SkippableFact]
