@@ -60,7 +60,7 @@ public sealed class ThreadTests(WebFixture fixture)
         Assert.Equal("Answer like a fire marshal.", (await web.Api.GetAsync(ApiClient.Path("ops", id))).GetProperty("system").GetString());
 
         // Fork from the first reply: the copy opens, holding the conversation up to that reply.
-        await page.GetByRole(AriaRole.Button, new() { Name = "Fork from message 2", Exact = true }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Fork here from message 2", Exact = true }).ClickAsync();
         await Expect(page).Not.ToHaveURLAsync(new Regex($"/{id}$"));
         await Expect(page.Locator("#thread-title")).Not.ToHaveTextAsync(id);
         var copy = Uri.UnescapeDataString(new Uri(page.Url).Fragment.Split('/')[^1]);

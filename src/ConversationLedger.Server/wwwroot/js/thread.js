@@ -202,7 +202,7 @@ function messageElement(message, { context } = {}) {
     h('button', { type: 'button', 'aria-label': `${message.pinned ? 'Unpin' : 'Pin'} message ${n}`, onclick: () => togglePin(message) }, message.pinned ? 'Unpin' : 'Pin'),
     text !== null ? h('button', { type: 'button', 'aria-label': `Edit message ${n}`, onclick: () => openEdit(message) }, 'Edit') : null,
     forkPoint(message) !== null
-      ? h('button', { type: 'button', 'aria-label': `Fork from message ${n}`, title: message.role === 'user' ? 'A copy of the thread before this message, with it ready to send again' : 'A copy of the thread up to this reply', onclick: () => forkFrom(message) }, 'Fork here')
+      ? h('button', { type: 'button', 'aria-label': `Fork here from message ${n}`, title: message.role === 'user' ? 'A copy of the thread before this message, with it ready to send again' : 'A copy of the thread up to this reply', onclick: () => forkFrom(message) }, 'Fork here')
       : null);
   const head = h('div', { class: 'msg-head' },
     h('span', { class: 'msg-role' }, roleName(message.role)),
