@@ -103,6 +103,11 @@ async function loadThread() {
   const thread = await request('GET', view.path);
   if (!current(generation)) return;
   view.thread = thread;
+  // The empty conversation's note depends on the thread (reset or new): say it right whichever of the two loads came first.
+  const note = $('#no-messages');
+  if (note) note.textContent = thread.last_sequence > 1
+    ? 'No messages since the last reset. Write the first one below.'
+    : 'No messages yet. Write the first one below.';
   $('#thread-title').textContent = thread.id;
   document.title = `${thread.id} · ConversationLedger`;
   const meta = [
