@@ -297,7 +297,7 @@ async function send() {
           break;
         case 'context_warning':
           showWarning(`This request is at ${f.fill(data.fill)} of the ${f.tokens(data.context_window)}-token context window `
-            + `(about ${f.tokens(data.estimated_input_tokens)} tokens) — the warning level. Older messages will have to be left out soon.`);
+            + `(about ${f.tokens(data.estimated_input_tokens)} tokens), at or over the warning level: soon the policy must leave older messages out, or requests will not fit.`);
           break;
         case 'content_block_delta':
           status.textContent = 'replying…';
@@ -364,6 +364,9 @@ function failed(error, text, turn, userItem, replyItem) {
     replyItem.replaceWith(h('li', { class: 'turn-note', role: 'status' }, 'Stopped. Nothing was stored: the thread is as it was, and your message is back in the box.'));
     announce('Stopped; nothing was stored.');
     refreshGauge();
+    // A call the model had begun is billed though nothing was stored: the thread's cost may have changed.
+    loadThread().catch(() => {});
+    hooks.changed();
     return;
   }
   userItem.classList.replace('pending', 'failed');
@@ -374,6 +377,7 @@ function failed(error, text, turn, userItem, replyItem) {
   if (problem.upstream_request_id) lines.push(h('div', { class: 'small' }, `upstream request ${problem.upstream_request_id}${problem.upstream_status ? ` (status ${problem.upstream_status})` : ''}`));
   lines.push(h('div', { class: 'small' }, 'Nothing was stored; your message is back in the box to send again.'));
   replyItem.replaceWith(h('li', { class: 'turn-error', role: 'alert', dataset: { problem: error instanceof ProblemError ? error.kind : 'error' } }, ...lines));
+  loadThread().catch(() => {});
   hooks.changed();
 }
 
