@@ -33,7 +33,7 @@ public sealed class SearchCommand(CliServices services) : LedgerCommand<SearchSe
         {
             threads++;
             // The whole ledger of each thread, archive included: what was reset away is still there to be found.
-            await foreach (var entry in ThreadViews.ReadAllAsync(session.Store, head.Key, cancellationToken))
+            await foreach (var entry in session.Store.ReadAllAsync(head.Key, cancellationToken: cancellationToken))
             {
                 if (SearchMatch.Find(head.Key, entry, settings.Text) is not { } match)
                 {

@@ -84,7 +84,7 @@ public sealed class ShowCommand(CliServices services) : ThreadCommand<ShowSettin
                 }
                 else
                 {
-                    await foreach (var entry in ThreadViews.ReadAllAsync(session.Store, conversation.Key, cancellationToken))
+                    await foreach (var entry in session.Store.ReadAllAsync(conversation.Key, cancellationToken: cancellationToken))
                     {
                         entries.Add(entry);
                     }

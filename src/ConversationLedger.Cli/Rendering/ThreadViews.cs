@@ -389,28 +389,6 @@ public static class ThreadViews
         Output.WriteRaw(console, Indent(prepared.ToJson()) + "\n");
     }
 
-    /// <summary>Every entry of a thread, archive included, page by page.</summary>
-    public static async IAsyncEnumerable<LedgerEntry> ReadAllAsync(IConversationStore store, ThreadKey key,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(store);
-        const int Page = 500;
-        var after = 0L;
-        while (true)
-        {
-            var page = await store.ReadEntriesAsync(key, after, Page, cancellationToken);
-            foreach (var entry in page)
-            {
-                yield return entry;
-            }
-            if (page.Count < Page)
-            {
-                yield break;
-            }
-            after = page[^1].Sequence;
-        }
-    }
-
     /// <summary>A share as a percentage, "12.5%".</summary>
     public static string Percent(double share, int decimals) =>
         (share * 100).ToString("F" + decimals.ToString(Invariant), Invariant) + "%";

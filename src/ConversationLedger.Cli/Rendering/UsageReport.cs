@@ -23,7 +23,7 @@ public sealed record UsageReport(ThreadKey Key, IReadOnlyList<UsageCall> Calls, 
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(key);
         var entries = new List<LedgerEntry>();
-        await foreach (var entry in ThreadViews.ReadAllAsync(store, key, cancellationToken))
+        await foreach (var entry in store.ReadAllAsync(key, cancellationToken: cancellationToken))
         {
             entries.Add(entry);
         }

@@ -170,7 +170,7 @@ public static class ThreadEndpoints
         var usages = new List<UsageEntry>();
         var summaryTurns = new HashSet<string>(StringComparer.Ordinal);
         long forkedAt = 0;
-        await foreach (var entry in AllEntriesAsync(ledger.Store, key, http.RequestAborted))
+        await foreach (var entry in ledger.Store.ReadAllAsync(key, cancellationToken: http.RequestAborted))
         {
             switch (entry)
             {
@@ -299,25 +299,6 @@ public static class ThreadEndpoints
         }
         await TouchAsync(ledger, state, key, http.RequestAborted);
         return Results.Created(ThreadRoute.PathOf(key), await DescribeAsync(ledger, state, key, http.RequestAborted));
-    }
-
-    private static async IAsyncEnumerable<LedgerEntry> AllEntriesAsync(IConversationStore store, ThreadKey key,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        long after = 0;
-        while (true)
-        {
-            var page = await store.ReadEntriesAsync(key, after, PageRequest.MaxLimit, cancellationToken);
-            foreach (var entry in page)
-            {
-                yield return entry;
-            }
-            if (page.Count < PageRequest.MaxLimit)
-            {
-                yield break;
-            }
-            after = page[^1].Sequence;
-        }
     }
 
     internal static string Tenant(HttpContext http) =>

@@ -599,44 +599,28 @@ public sealed class Conversation
         // Edits and retractions of the range are stored after it (up to the head): a withdrawn turn is never summarized,
         // an edited message is summarized as edited.
         var edits = new Dictionary<long, EditEntry>();
-        for (var after = from - 1; ;)
+        await foreach (var edit in Store.ReadAllAsync(Key, from - 1, head, cancellationToken))
         {
-            var page = await Store.ReadEntriesAsync(Key, after, 1000, cancellationToken);
-            foreach (var edit in page.OfType<EditEntry>().Where(e => e.Target >= from && e.Target <= through))
+            if (edit is EditEntry { Target: var target } e && target >= from && target <= through)
             {
-                edits[edit.Target] = edit;
+                edits[target] = e;
             }
-            if (page.Count < 1000)
-            {
-                break;
-            }
-            after = page[^1].Sequence;
         }
 
-        for (var after = from - 1; after < through;)
+        await foreach (var entry in Store.ReadAllAsync(Key, from - 1, through, cancellationToken))
         {
-            var page = await Store.ReadEntriesAsync(Key, after, (int)Math.Min(through - after, 1000), cancellationToken);
-            if (page.Count == 0)
+            if (entry is not MessageEntry message || edits.GetValueOrDefault(entry.Sequence) is { Retracted: true })
             {
-                break;
+                continue;
             }
-            foreach (var entry in page.OfType<MessageEntry>().Where(e => e.Sequence <= through))
+            var clipped = HistorySummarizer.Clip(edits.GetValueOrDefault(entry.Sequence)?.Replacement ?? message.Message, budget - overhead, out var tokens);
+            if (piece.Count > 0 && overhead + pieceTokens + tokens > budget)
             {
-                var edited = edits.TryGetValue(entry.Sequence, out var edit) ? edit : null;
-                if (edited is { Retracted: true })
-                {
-                    continue;
-                }
-                var message = HistorySummarizer.Clip(edited?.Replacement ?? entry.Message, budget - overhead, out var tokens);
-                if (piece.Count > 0 && overhead + pieceTokens + tokens > budget)
-                {
-                    await FoldAsync();
-                }
-                piece.Add(message);
-                pieceTokens += tokens;
-                pieceThrough = entry.Sequence;
+                await FoldAsync();
             }
-            after = page[^1].Sequence;
+            piece.Add(clipped);
+            pieceTokens += tokens;
+            pieceThrough = entry.Sequence;
         }
         if (piece.Count > 0)
         {

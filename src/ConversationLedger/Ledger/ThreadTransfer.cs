@@ -20,8 +20,6 @@ public static class ThreadTransfer
     /// <summary>The largest import accepted: 32 MiB.</summary>
     public const long MaxImportBytes = 32L * 1024 * 1024;
 
-    private const int PageSize = 1000;
-
     private const int MaxFileDepth = 256;
 
     private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
@@ -58,19 +56,14 @@ public static class ThreadTransfer
         writer.WriteEndArray();
         writer.WriteStartArray("entries");
         // Page through the ledger up to the head we projected, so a concurrent append cannot tear the export.
-        for (long after = 0; after < view.Head.LastSequence;)
+        var written = 0;
+        await foreach (var entry in store.ReadAllAsync(key, throughSequence: view.Head.LastSequence, cancellationToken: cancellationToken))
         {
-            var page = await store.ReadEntriesAsync(key, after, PageSize, cancellationToken);
-            if (page.Count == 0)
+            EntryCodec.WriteEntry(writer, entry);
+            if (++written % ConversationStoreExtensions.ReadAllPageSize == 0)
             {
-                break;
+                await writer.FlushAsync(cancellationToken);
             }
-            foreach (var entry in page.TakeWhile(e => e.Sequence <= view.Head.LastSequence))
-            {
-                EntryCodec.WriteEntry(writer, entry);
-            }
-            after = page[^1].Sequence;
-            await writer.FlushAsync(cancellationToken);
         }
         writer.WriteEndArray();
         writer.WriteEndObject();
