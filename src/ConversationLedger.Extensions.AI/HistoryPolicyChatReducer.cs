@@ -35,13 +35,7 @@ public sealed class HistoryPolicyChatReducer : IChatReducer
         {
             await store.AppendAsync(Key, 0, entries, cancellationToken);
         }
-        var view = ConversationView.Project(await store.ReadWindowAsync(Key, _policy.Plan(), cancellationToken));
-        var selection = _policy.Select(view);
-        for (var reads = 0; reads < 2 && selection.ReadMore is { } more; reads++)
-        {
-            view = ConversationView.Project(await store.ReadWindowAsync(Key, more, cancellationToken));
-            selection = _policy.Select(view);
-        }
+        var selection = (await HistoryPlanner.SelectAsync(store, Key, _policy, cancellationToken)).Selection;
         // Entries are numbered from 1 in the order given, so each selected one is the caller's own message object.
         var kept = selection.Pinned.Concat(selection.Window).Select(m => turns[(int)m.Sequence - 1]);
         return all.Where(m => m.Role == ChatRole.System).Concat(kept).ToList();

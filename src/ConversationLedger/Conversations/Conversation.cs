@@ -193,33 +193,15 @@ public sealed class Conversation
     // How many of the newest messages are read to find the newest turn; a longer tool loop reads the whole conversation.
     private const int LastTurnRead = 64;
 
-    // The newest turn: from the newest turn start among the rows read (consecutive up to the end) to the end.
+    // The newest turn: the newest unit when it is whole among the rows read (else the whole conversation is read).
     private async Task<(ThreadHead Head, IReadOnlyList<LedgerMessage> Turn)> LastTurnAsync(ConversationView view, CancellationToken cancellationToken)
     {
-        int Start(ConversationView v)
-        {
-            var messages = v.Messages;
-            var start = HistoryUnits.PreviousTurnStart(messages, messages.Count - 1, 0);
-            for (var i = Math.Max(start, 0) + 1; start >= 0 && i < messages.Count; i++)
-            {
-                if (!v.Consecutive(messages[i - 1].Ordinal, messages[i].Ordinal))
-                {
-                    return -1; // a pinned turn read from further back, not the newest turn
-                }
-            }
-            return start;
-        }
-        var first = Start(view);
-        if (first < 0 && view.Messages.Count > 0)
+        if (view.Units.Newest is null && view.Messages.Count > 0)
         {
             view = await LoadAsync(cancellationToken);
-            first = Start(view);
         }
-        if (first < 0)
-        {
-            throw new LedgerException($"thread {Key} has no turn since its last reset to take back");
-        }
-        var turn = view.Messages.Skip(first).ToArray();
+        var newest = view.Units.Newest ?? throw new LedgerException($"thread {Key} has no turn since its last reset to take back");
+        var turn = view.Messages.Skip(newest.Start).ToArray();
         if (view.Summary is { } summary && summary.ThroughSequence >= turn[0].Sequence)
         {
             throw new LedgerException($"the newest turn of thread {Key} is part of its summary and can no longer be taken back");
@@ -478,19 +460,12 @@ public sealed class Conversation
     private async Task<(ConversationView View, HistorySelection Selection)> SelectAsync(IHistoryPolicy policy, IReadOnlyList<LedgerMessage> withdrawn,
         CancellationToken cancellationToken)
     {
-        var view = Withdraw(await ReadPolicyWindowAsync(policy.Plan(), cancellationToken), withdrawn);
-        var selection = policy.Select(view);
-        // At most twice (a long tool loop: find its question, then read from where its window stayed); after that the
-        // policy gets what it has, which is a valid selection too.
-        for (var reads = 0; reads < 2 && selection.ReadMore is { } more; reads++)
+        var planned = await HistoryPlanner.SelectAsync(policy, async (spec, ct) =>
         {
-            view = Withdraw(await ReadPolicyWindowAsync(more, cancellationToken), withdrawn);
-            selection = policy.Select(view);
-        }
-        return (view, selection);
-
-        static ConversationView Withdraw(ConversationView view, IReadOnlyList<LedgerMessage> withdrawn) =>
-            withdrawn.Count == 0 ? view : view.Without(withdrawn);
+            var view = await ReadPolicyWindowAsync(spec, ct);
+            return withdrawn.Count == 0 ? view : view.Without(withdrawn);
+        }, cancellationToken);
+        return (planned.View, planned.Selection);
     }
 
     // Has the model summarize what left the window, stores it, and selects again. A failed summary stores nothing more
@@ -558,7 +533,8 @@ public sealed class Conversation
         var wrote = false;
 
         // The instructions and the running summary go with every piece; counted once per piece, not once per message.
-        long Overhead() => O200kTokenCounter.CountText(HistorySummarizer.Instructions) + (summary is null ? 0 : O200kTokenCounter.CountText(summary.Text)) + 64;
+        var counter = _ledger.TokenCounter;
+        long Overhead() => counter.CountText(HistorySummarizer.Instructions) + (summary is null ? 0 : counter.CountText(summary.Text)) + 64;
         var overhead = Overhead();
 
         async Task FoldAsync()
@@ -613,7 +589,7 @@ public sealed class Conversation
             {
                 continue;
             }
-            var clipped = HistorySummarizer.Clip(edits.GetValueOrDefault(entry.Sequence)?.Replacement ?? message.Message, budget - overhead, out var tokens);
+            var clipped = HistorySummarizer.Clip(edits.GetValueOrDefault(entry.Sequence)?.Replacement ?? message.Message, budget - overhead, counter, out var tokens);
             if (piece.Count > 0 && overhead + pieceTokens + tokens > budget)
             {
                 await FoldAsync();
@@ -757,9 +733,8 @@ public sealed class Conversation
         var index = IndexOf(view, sequence);
         ThrowIfThinkingLoopOpen(view, "the pins"); // a pin moves its turn in front of the window
         // Pins apply to whole turns: a lone pinned question or answer would break alternation when sent.
-        var start = Math.Max(HistoryUnits.PreviousTurnStart(view.Messages, index, 1), 0);
-        var end = HistoryUnits.NextTurnStart(view.Messages, start + 1);
-        var pins = view.Messages.Skip(start).Take(end - start)
+        var turn = view.Units.At(index);
+        var pins = view.Messages.Skip(turn.Start).Take(turn.Count)
             .Select(m => (LedgerEntry)new PinEntry(m.Sequence, pinned))
             .ToArray();
         await Store.AppendAsync(Key, view.Head.LastSequence, pins, cancellationToken);

@@ -31,7 +31,7 @@ public sealed class Ledger
         TokenCounter = services.TokenCounter ?? throw new ArgumentException("LedgerServices.TokenCounter is null", nameof(services));
         Calibration = services.Calibration ?? new TokenCalibration(Models);
         Defaults = TurnSettings.From(Options, Options.ResolvePolicy());
-        Requests = new RequestBuilder(Options, Models, Calibration);
+        Requests = new RequestBuilder(Options, Models, Calibration, TokenCounter);
         Telemetry = new LedgerTelemetry(services.LoggerFactory, services.MeterFactory, Options.EnableSensitiveTelemetryData);
     }
 

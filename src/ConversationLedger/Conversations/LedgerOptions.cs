@@ -206,18 +206,9 @@ public sealed class LedgerOptions
         }
         if (HistoryPolicy is null)
         {
-            string? error = null;
-            try
+            if (!HistoryPolicies.TryParse(Policy, out _, out var error))
             {
-                HistoryPolicies.Parse(Policy);
-            }
-            catch (ArgumentException ex)
-            {
-                error = string.IsNullOrWhiteSpace(Policy) ? $"Policy must name a history policy ({HistoryPolicies.Forms})" : $"Policy: {FirstLine(ex)}";
-            }
-            if (error is not null)
-            {
-                yield return (nameof(Policy), error, false);
+                yield return (nameof(Policy), string.IsNullOrWhiteSpace(Policy) ? $"Policy must name a history policy ({HistoryPolicies.Forms})" : $"Policy: {error}", false);
             }
         }
         foreach (var problem in ThinkingProblems(Thinking, nameof(Thinking)))
@@ -267,8 +258,6 @@ public sealed class LedgerOptions
         effort is null or "low" or "medium" or "high" or "max" ? null : $"{name} must be one of low, medium, high, max, not '{effort}' (effort '{effort}' is not one of low, medium, high, max)";
 
     internal void MakeReadOnly() => IsReadOnly = true;
-
-    private static string FirstLine(Exception ex) => ex.Message.Split(" (Parameter", 2)[0];
 
     private void Set<T>(ref T field, T value)
     {

@@ -83,6 +83,12 @@ public sealed record ConversationView
         };
     }
 
+    private HistoryUnits? _units;
+
+    /// <summary>The messages read, grouped into exchanges and tool loops: where history may be cut (built once per view).</summary>
+    public HistoryUnits Units =>
+        _units is { } units && ReferenceEquals(units.Messages, Messages) && units.Total == Head.RunningTokens ? units : _units = HistoryUnits.Of(this);
+
     /// <summary>The messages alone.</summary>
     public IReadOnlyList<Message> AsMessages() => Messages.Select(m => m.Message).ToArray();
 

@@ -1,14 +1,58 @@
 namespace ConversationLedger;
 
 /// <summary>
-/// How history is cut without breaking the API's rules: at turn boundaries. A turn starts at a clean user
-/// message (one that answers no tool call) and runs until the next one, so a tool_use and its tool_result
-/// are never separated and alternation holds on both sides of a cut. A tool loop longer than the window has
-/// no turn boundary to cut at; there history is cut before an assistant message instead, and the request
-/// builder leads it with a user message (the summary, or a note of what was left out). Shared by every policy.
+/// One unit history is cut around: an exchange (a question and its reply) or a tool loop (a question, steps of tool calls
+/// and results, and the final reply), as it lies among the messages read. A unit is never split, so a tool_use never
+/// leaves its tool_result behind and alternation holds on both sides of a cut.
 /// </summary>
-public static class HistoryUnits
+/// <param name="Start">The index of its first message in the list it was found in.</param>
+/// <param name="End">The index after its last message.</param>
+/// <param name="Whole">Whether it starts at its question (a user message that answers no tool call); false for the tail of a tool loop whose question was not read.</param>
+/// <param name="Open">Whether its newest reply calls a tool, so the next message answers it: a tool loop still running.</param>
+/// <param name="Tokens">Its messages' stored tokens.</param>
+public sealed record HistoryUnit(int Start, int End, bool Whole, bool Open, long Tokens)
 {
+    /// <summary>How many messages it holds.</summary>
+    public int Count => End - Start;
+}
+
+/// <summary>
+/// The messages read, grouped into <see cref="HistoryUnit"/>s once: the one place that knows where history may be cut.
+/// Units end at the next question, and where the rows read skip messages that were not read (pinned turns read from
+/// further back come before the newest run). Policies place their windows with <see cref="CutAt"/>; the request builder
+/// fits budgets with <see cref="NextCut"/>.
+/// </summary>
+public sealed class HistoryUnits
+{
+    private readonly HistoryUnit[] _units;
+    private long[]? _tokensBefore;
+
+    private HistoryUnits(IReadOnlyList<LedgerMessage> messages, HistoryUnit[] units, int tail, long total)
+    {
+        Messages = messages;
+        _units = units;
+        Tail = tail;
+        Total = total;
+    }
+
+    /// <summary>The messages grouped.</summary>
+    public IReadOnlyList<LedgerMessage> Messages { get; }
+
+    /// <summary>The units, oldest first.</summary>
+    public IReadOnlyList<HistoryUnit> Units => _units;
+
+    /// <summary>The index where the newest run of consecutive messages begins (messages before it are pinned turns read from further back).</summary>
+    public int Tail { get; }
+
+    /// <summary>The thread's running token total after the newest message (what <see cref="TokensBefore"/> counts back from).</summary>
+    public long Total { get; }
+
+    /// <summary>The tool loop still running (its newest reply calls a tool), or null.</summary>
+    public HistoryUnit? Open => _units is [.., { Open: true } last] && last.Start >= Tail ? last : null;
+
+    /// <summary>The newest unit when it is a whole one in the newest run (the newest turn), or null.</summary>
+    public HistoryUnit? Newest => _units is [.., { Whole: true } last] && last.Start >= Tail ? last : null;
+
     /// <summary>Whether a message can start a request's history: a user message that answers no tool call.</summary>
     public static bool IsTurnStart(Message message)
     {
@@ -16,101 +60,159 @@ public static class HistoryUnits
         return message.Role == Role.User && message.Content.All(b => b.ToolResultFor is null);
     }
 
-    /// <summary>The index of the first turn start at or after <paramref name="index"/> (or the count when there is none).</summary>
-    public static int NextTurnStart(IReadOnlyList<LedgerMessage> messages, int index)
+    /// <summary>The units of a view's messages (with the thread's totals from its head).</summary>
+    public static HistoryUnits Of(ConversationView view)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        return Of(view.Messages, view.Consecutive, view.Head.RunningTokens);
+    }
+
+    /// <summary>The units of consecutive messages (a window).</summary>
+    public static HistoryUnits Of(IReadOnlyList<LedgerMessage> messages) =>
+        Of(messages, static (earlier, later) => later > earlier, Tokens(messages));
+
+    private static HistoryUnits Of(IReadOnlyList<LedgerMessage> messages, Func<long, long, bool> consecutive, long total)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var i = Math.Max(0, index);
-        while (i < messages.Count && !IsTurnStart(messages[i].Message))
+        var units = new List<HistoryUnit>();
+        var tail = 0;
+        var start = 0;
+        long tokens = 0;
+        for (var i = 0; i <= messages.Count; i++)
+        {
+            var gap = i > 0 && i < messages.Count && !consecutive(messages[i - 1].Ordinal, messages[i].Ordinal);
+            if (i > start && (i == messages.Count || gap || IsTurnStart(messages[i].Message)))
+            {
+                units.Add(new HistoryUnit(start, i, IsTurnStart(messages[start].Message), messages[i - 1].Message.CallsTools, tokens));
+                start = i;
+                tokens = 0;
+            }
+            if (gap)
+            {
+                tail = i;
+            }
+            if (i < messages.Count)
+            {
+                tokens += messages[i].Tokens;
+            }
+        }
+        return new HistoryUnits(messages, [.. units], tail, total);
+    }
+
+    /// <summary>The unit holding the message at <paramref name="index"/>.</summary>
+    public HistoryUnit At(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Messages.Count);
+        return _units.First(u => u.End > index);
+    }
+
+    /// <summary>The thread's tokens before the message at <paramref name="index"/> (meaningful in the newest run).</summary>
+    public long TokensBefore(int index)
+    {
+        if (_tokensBefore is null)
+        {
+            var before = new long[Messages.Count + 1];
+            before[Messages.Count] = Total;
+            for (var i = Messages.Count - 1; i >= 0; i--)
+            {
+                before[i] = before[i + 1] - Messages[i].Tokens;
+            }
+            _tokensBefore = before;
+        }
+        return _tokensBefore[index];
+    }
+
+    /// <summary>The first message of the newest run at or after message ordinal <paramref name="ordinal"/> (the count when none is).</summary>
+    public int FirstFromOrdinal(long ordinal) => First(i => Messages[i].Ordinal >= ordinal);
+
+    /// <summary>The first message of the newest run with at least <paramref name="tokens"/> of the thread's tokens before it (the count when none has).</summary>
+    public int FirstAfterTokens(long tokens) => First(i => TokensBefore(i) >= tokens);
+
+    private int First(Func<int, bool> holds)
+    {
+        var i = Tail;
+        while (i < Messages.Count && !holds(i))
         {
             i++;
         }
         return i;
     }
 
-    /// <summary>The index of the last turn start at or before <paramref name="index"/> and not before <paramref name="floor"/>; -1 when there is none.</summary>
-    public static int PreviousTurnStart(IReadOnlyList<LedgerMessage> messages, int index, int floor)
+    /// <summary>
+    /// Where a window that should start at <paramref name="index"/> can start, in the newest run: at the first question
+    /// at or after it; failing that, at the question of the newest unit (sent whole); failing that (a tool loop whose
+    /// question was not read), before its first reply at or after the index — the request builder then leads it with a
+    /// user message. The count when the run is empty.
+    /// </summary>
+    public int CutAt(int index)
     {
-        ArgumentNullException.ThrowIfNull(messages);
-        for (var i = Math.Min(index, messages.Count - 1); i >= Math.Max(floor, 0); i--)
+        index = Math.Clamp(index, Tail, Messages.Count);
+        var newest = -1;
+        foreach (var unit in _units)
         {
-            if (IsTurnStart(messages[i].Message))
+            if (unit.Start < Tail || !unit.Whole)
             {
-                return i;
+                continue;
             }
+            if (unit.Start >= index)
+            {
+                return unit.Start;
+            }
+            newest = unit.Start;
         }
-        return -1;
+        return newest >= 0 ? newest : NextReply(index, Messages.Count);
     }
 
     /// <summary>
-    /// Where history from <paramref name="index"/> on can start: the first turn start at or after it, or, when a tool
-    /// loop leaves none, the first assistant message at or after it (or the count when there is neither).
+    /// The first place after the oldest message where the messages before <paramref name="limit"/> can be cut: the next
+    /// question, or, inside a tool loop, the next reply (dropping one call-and-result step); <paramref name="limit"/> when there is none.
     /// </summary>
-    public static int NextCut(IReadOnlyList<LedgerMessage> messages, int index)
+    public int NextCut(int limit)
     {
-        var turn = NextTurnStart(messages, index);
-        if (turn < messages.Count)
-        {
-            return turn;
-        }
-        var i = Math.Max(0, index);
-        while (i < messages.Count && messages[i].Message.Role != Role.Assistant)
-        {
-            i++;
-        }
-        return i;
+        var question = _units.FirstOrDefault(u => u.Whole && u.Start >= 1 && u.Start < limit);
+        return question is not null ? question.Start : NextReply(1, limit);
     }
 
     /// <summary>
-    /// The pinned messages grown to whole turns (a pinned reply brings its question, a tool call its answer)
-    /// among the messages read, dropping turns that are incomplete in what was read.
+    /// How many messages come before the tool loop that <paramref name="next"/> continues: all of them when it is a new
+    /// question; none when the messages start inside the loop.
     /// </summary>
-    public static IReadOnlyList<LedgerMessage> PinnedTurns(IReadOnlyList<LedgerMessage> messages, int before)
-    {
-        ArgumentNullException.ThrowIfNull(messages);
-        var result = new List<LedgerMessage>();
-        var turn = new List<LedgerMessage>();
-        void Close()
-        {
-            if (turn.Any(m => m.Pinned) && IsComplete(turn))
-            {
-                result.AddRange(turn);
-            }
-            turn.Clear();
-        }
-        for (var i = 0; i < Math.Min(before, messages.Count); i++)
-        {
-            // A turn ends at the next turn start, or where the rows read skip over messages that were not read.
-            if (turn.Count > 0 && (IsTurnStart(messages[i].Message) || messages[i].Ordinal != turn[^1].Ordinal + 1))
-            {
-                Close();
-            }
-            if (turn.Count > 0 || IsTurnStart(messages[i].Message))
-            {
-                turn.Add(messages[i]);
-            }
-        }
-        Close();
-        return result;
-    }
+    public int BeforeLoop(Message next) =>
+        IsTurnStart(next) ? Messages.Count : _units.LastOrDefault(u => u.Whole && u.Start >= 1)?.Start ?? 0;
+
+    /// <summary>
+    /// The pinned units before <paramref name="index"/>, whole: a unit is sent when any of its messages is pinned and it
+    /// can stand alone (its question and its final reply were read, one after the other).
+    /// </summary>
+    public IReadOnlyList<LedgerMessage> PinnedBefore(int index) =>
+        [.. _units
+            .Where(u => u.End <= index && u.Whole && !u.Open && u.Count >= 2 && Messages[u.End - 1].Message.Role == Role.Assistant
+                && Enumerable.Range(u.Start, u.Count).Any(i => Messages[i].Pinned) && Alternates(u))
+            .SelectMany(u => Messages.Skip(u.Start).Take(u.Count))];
 
     /// <summary>Total stored tokens of messages.</summary>
     public static long Tokens(IEnumerable<LedgerMessage> messages) => messages.Sum(m => (long)m.Tokens);
 
-    // A turn can stand alone when its messages are consecutive in the ledger and it ends with a reply that calls no tool.
-    private static bool IsComplete(List<LedgerMessage> turn)
+    private bool Alternates(HistoryUnit unit)
     {
-        if (turn.Count < 2 || turn[^1].Message.Role != Role.Assistant || turn[^1].Message.CallsTools)
+        for (var i = unit.Start + 1; i < unit.End; i++)
         {
-            return false;
-        }
-        for (var k = 1; k < turn.Count; k++)
-        {
-            if (turn[k].Message.Role == turn[k - 1].Message.Role)
+            if (Messages[i].Message.Role == Messages[i - 1].Message.Role)
             {
                 return false;
             }
         }
         return true;
+    }
+
+    private int NextReply(int from, int limit)
+    {
+        var i = from;
+        while (i < limit && Messages[i].Message.Role != Role.Assistant)
+        {
+            i++;
+        }
+        return i;
     }
 }

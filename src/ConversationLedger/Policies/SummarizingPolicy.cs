@@ -1,30 +1,33 @@
 namespace ConversationLedger;
 
 /// <summary>
-/// A window policy whose dropped messages are folded into a running summary instead of being lost. Whenever
-/// messages leave the window that the newest summary does not cover, the selection asks for a new summary
-/// (the previous summary plus the newly dropped entries); the conversation loop has the model write it and
-/// stores it as a ledger entry naming the range it covers. The covered entries stay in the ledger. With a
-/// stepped window, summaries happen once per step and the prefix stays stable in between.
+/// Any policy whose dropped messages are folded into a running summary instead of being lost. Whenever messages leave
+/// the window that the newest summary does not cover, the selection asks for a new summary (the previous summary plus
+/// the newly dropped entries); the conversation loop has the model write it and stores it as a ledger entry naming the
+/// range it covers. The covered entries stay in the ledger. Over a stepped window, summaries happen once per step and the
+/// prefix stays stable in between.
 /// </summary>
 public sealed class SummarizingPolicy : IHistoryPolicy
 {
-    private readonly SlidingWindowPolicy _window;
-
-    /// <summary>Creates the policy over a window policy.</summary>
-    public SummarizingPolicy(SlidingWindowPolicy window)
+    /// <summary>Creates the policy over the policy that picks the window.</summary>
+    public SummarizingPolicy(IHistoryPolicy window)
     {
-        _window = window ?? throw new ArgumentNullException(nameof(window));
+        Window = window ?? throw new ArgumentNullException(nameof(window));
     }
 
-    /// <inheritdoc />
-    public WindowSpec Plan() => _window.Plan();
+    /// <summary>The policy that picks the window; what it leaves out is summarized.</summary>
+    public IHistoryPolicy Window { get; }
 
     /// <inheritdoc />
-    public HistorySelection Select(ConversationView view)
+    public WindowSpec Plan() => Window.Plan();
+
+    /// <inheritdoc />
+    public HistorySelection Select(ConversationView view) => WithSummaryDue(view, Window.Select(view));
+
+    /// <summary>The selection with the summary it makes due: the entries it leaves out that the newest summary does not cover.</summary>
+    internal static HistorySelection WithSummaryDue(ConversationView view, HistorySelection selection)
     {
         ArgumentNullException.ThrowIfNull(view);
-        var selection = _window.Select(view);
         if (selection.Omitted.Count == 0 || selection.Window.Count == 0)
         {
             return selection;
@@ -43,5 +46,5 @@ public sealed class SummarizingPolicy : IHistoryPolicy
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"summarize({_window})";
+    public override string ToString() => $"summarize({Window})";
 }

@@ -21,11 +21,12 @@ public static class HistorySummarizer
     /// The message as the summarizer reads it, cut to about <paramref name="maxTokens"/> (its start and end kept) when it is
     /// longer, so that no summary request goes over the summary model's window; <paramref name="tokens"/> is what it counts.
     /// </summary>
-    public static Message Clip(Message message, long maxTokens, out long tokens)
+    public static Message Clip(Message message, long maxTokens, ITokenCounter counter, out long tokens)
     {
         ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(counter);
         var text = Render(message);
-        tokens = O200kTokenCounter.CountText(text) + 8;
+        tokens = counter.CountText(text) + 8;
         if (tokens <= maxTokens)
         {
             return message;
@@ -33,12 +34,12 @@ public static class HistorySummarizer
         // Roughly three characters a token keeps the cut under the budget; count again to be sure.
         var keep = (int)Math.Max(0, Math.Min(text.Length, (maxTokens - 64) * 3) / 2);
         var clipped = text[..keep] + "\n[… cut to fit the summary request …]\n" + text[^keep..];
-        while (O200kTokenCounter.CountText(clipped) + 8 > maxTokens && keep > 0)
+        while (counter.CountText(clipped) + 8 > maxTokens && keep > 0)
         {
             keep /= 2;
             clipped = text[..keep] + "\n[… cut to fit the summary request …]\n" + text[^keep..];
         }
-        tokens = O200kTokenCounter.CountText(clipped) + 8;
+        tokens = counter.CountText(clipped) + 8;
         return new Message(message.Role, [ContentBlock.CreateText(clipped)]);
     }
 

@@ -9,14 +9,14 @@ namespace ConversationLedger;
 /// (breakpoint) every turn — so between steps the whole previous request is read from the cache, and at a step
 /// the system prompt and pins still are.
 /// </summary>
-internal sealed class RequestBuilder(LedgerOptions options, ModelCatalog models, TokenCalibration calibration)
+internal sealed class RequestBuilder(LedgerOptions options, ModelCatalog models, TokenCalibration calibration, ITokenCounter counter)
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _textTokens = new(StringComparer.Ordinal);
     private readonly TurnSettings _defaults = TurnSettings.From(options, options.ResolvePolicy());
 
-    /// <summary>A builder with the default model table and a fresh calibration.</summary>
+    /// <summary>A builder with the default model table, a fresh calibration and the built-in counter.</summary>
     public RequestBuilder(LedgerOptions options, ModelCatalog? models = null)
-        : this(options, models ?? ModelCatalog.Default, new TokenCalibration(models ?? ModelCatalog.Default))
+        : this(options, models ?? ModelCatalog.Default, new TokenCalibration(models ?? ModelCatalog.Default), O200kTokenCounter.Instance)
     {
     }
 
@@ -140,8 +140,9 @@ internal sealed class RequestBuilder(LedgerOptions options, ModelCatalog models,
                 return current;
             }
             // Before the loop the new message continues, the window is cut where its question's request cut it.
-            var before = MessagesBeforeLoop(current.Window, next);
-            var cut = HistoryUnits.NextCut(before > 0 ? current.Window.Take(before).ToArray() : current.Window, 1);
+            var units = HistoryUnits.Of(current.Window);
+            var before = units.BeforeLoop(next);
+            var cut = units.NextCut(before > 0 ? before : current.Window.Count);
             var intoLoop = before == 0 && cut < current.Window.Count;
             if (before > 0 || (intoLoop && current.Pinned.Count == 0 && current.Summary is null))
             {
@@ -171,17 +172,6 @@ internal sealed class RequestBuilder(LedgerOptions options, ModelCatalog models,
         }
     }
 
-    // How many of the window's messages come before the tool loop the new message continues (all of them when it starts a
-    // turn; none when the window starts inside the loop).
-    private static int MessagesBeforeLoop(IReadOnlyList<LedgerMessage> window, Message next)
-    {
-        if (HistoryUnits.IsTurnStart(next))
-        {
-            return window.Count;
-        }
-        return Math.Max(HistoryUnits.PreviousTurnStart(window, window.Count - 1, 1), 0);
-    }
-
     // A text block: its text plus the block's framing.
     private int TextTokens(string text) => CachedCount(text) + 1;
 
@@ -195,7 +185,7 @@ internal sealed class RequestBuilder(LedgerOptions options, ModelCatalog models,
         {
             _textTokens.Clear(); // a bound, not an eviction policy: system prompts, tools and summaries repeat a lot
         }
-        return _textTokens[text] = O200kTokenCounter.CountText(text);
+        return _textTokens[text] = counter.CountText(text);
     }
 
     private static ContentBlock Mark(ContentBlock block, string? ttl, List<string> breakpoints, string where)
@@ -226,7 +216,7 @@ internal sealed class RequestBuilder(LedgerOptions options, ModelCatalog models,
     // (when it is not, the API refuses them either way). Elsewhere, after a cut, the prompt before older thinking blocks
     // has changed: they go.
     private static int LoopStart(HistorySelection selection, Message next, ModelInfo model, TurnSettings turn) =>
-        selection.Pinned.Count + (turn.ThinksOn(model) ? MessagesBeforeLoop(selection.Window, next) : selection.Window.Count);
+        selection.Pinned.Count + (turn.ThinksOn(model) ? HistoryUnits.Of(selection.Window).BeforeLoop(next) : selection.Window.Count);
 
     // On models that take mid-conversation system messages, a prompt set while the window still holds messages from
     // before it goes as a system message at the turn it took effect, and the prompt it replaced stays on top: the cached

@@ -2,9 +2,15 @@ using Microsoft.ML.Tokenizers;
 
 namespace ConversationLedger;
 
-/// <summary>Estimates the input tokens of messages and requests, locally and fast. Implementations are thread-safe.</summary>
+/// <summary>
+/// Estimates input tokens locally and fast: the one port the ledger counts through (messages when stored, system prompts,
+/// summaries, tool definitions and summary pieces when requests are fitted). Implementations are thread-safe.
+/// </summary>
 public interface ITokenCounter
 {
+    /// <summary>Estimated tokens of plain text (a system prompt, a summary, tool definitions), without the framing of the block that carries it.</summary>
+    int CountText(string text);
+
     /// <summary>Estimated tokens one message adds to a request.</summary>
     int CountTokens(Message message);
 
@@ -81,6 +87,9 @@ public sealed class O200kTokenCounter : ITokenCounter
         }
         return longest;
     }
+
+    /// <inheritdoc />
+    int ITokenCounter.CountText(string text) => CountText(text);
 
     /// <inheritdoc />
     public int CountTokens(Message message)

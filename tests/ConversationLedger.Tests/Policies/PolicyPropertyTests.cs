@@ -10,28 +10,18 @@ public sealed class PolicyPropertyTests
         new ModelInfo { Id = "tiny", ContextWindow = 6000, MaxOutput = 1000, InputPerMTok = 3, OutputPerMTok = 15, MinCacheableTokens = 100, ThinkingForms = ["adaptive", "disabled"] },
     ]);
 
-    public static IEnumerable<object[]> Policies() =>
-    [
-        [KeepAllPolicy.Instance],
-        [SlidingWindowPolicy.TruncateOldest(messages: 6)],
-        [SlidingWindowPolicy.TruncateOldest(tokens: 1500)],
-        [SlidingWindowPolicy.Guide(10)],
-        [new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 8, MessageStep = 4 })],
-        [new SlidingWindowPolicy(new SlidingWindowOptions { Messages = null, Tokens = 2000, TokenStep = 500 })],
-        [new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 6, MessageStep = 4 }))],
-        [LedgerOptions.DefaultPolicy],
-    ];
+    public static IEnumerable<object[]> Policies() => HistoryPolicies.Examples.Select(name => new object[] { HistoryPolicies.Parse(name) });
 
-    private static IHistoryPolicy PolicyAt(int index) => (IHistoryPolicy)Policies().ElementAt(Math.Abs(index) % Policies().Count())[0];
+    private static IHistoryPolicy PolicyAt(int index) => HistoryPolicies.Parse(HistoryPolicies.Examples[Math.Abs(index % HistoryPolicies.Examples.Count)]);
 
     [Property(MaxTest = 300)]
     public void Every_policy_yields_a_request_the_API_accepts_and_that_fits_the_budget(PositiveInt seed, byte turns, int policyIndex) =>
         AssertSendable(seed.Get, turns % 60, PolicyAt(policyIndex), agentic: seed.Get % 3 == 0, thinking: seed.Get % 2 == 0);
 
     [Theory]
-    [InlineData(15, 59, 1)] // ends in a tool loop longer than the window: once left an empty window
-    public void Ledgers_that_once_broke_a_policy_stay_sendable(int seed, int turns, int policyIndex) =>
-        AssertSendable(seed, turns, PolicyAt(policyIndex));
+    [InlineData(15, 59, "truncate:6")] // ends in a tool loop longer than the window: once left an empty window
+    public void Ledgers_that_once_broke_a_policy_stay_sendable(int seed, int turns, string policy) =>
+        AssertSendable(seed, turns, HistoryPolicies.Parse(policy));
 
     private static void AssertSendable(int seed, int turns, IHistoryPolicy policy, bool agentic = false, bool thinking = false)
     {
@@ -41,20 +31,13 @@ public sealed class PolicyPropertyTests
         {
             options.Thinking = ThinkingOptions.Adaptive;
         }
-        var view = ConversationView.Project(store.ReadWindowAsync(RandomLedger.Key, policy.Plan()).GetAwaiter().GetResult());
+        var (view, selection) = HistoryPlanner.SelectAsync(store, RandomLedger.Key, policy).GetAwaiter().GetResult();
         // After an open tool call the next message is its result; otherwise a new question.
         var openCall = view.Messages.Count > 0 ? view.Messages[^1].Message.Content.FirstOrDefault(b => b.ToolUse is not null)?.ToolUse : null;
         var next = openCall is null ? Message.User("and now?") : new Message(Role.User, [ContentBlock.CreateToolResult(openCall.Id, "and now?")]);
         PreparedRequest prepared;
         try
         {
-            // As the conversation loop does: a selection that asks for a wider read gets it and selects again.
-            var selection = policy.Select(view);
-            for (var reads = 0; reads < 2 && selection.ReadMore is { } more; reads++)
-            {
-                view = ConversationView.Project(store.ReadWindowAsync(RandomLedger.Key, more).GetAwaiter().GetResult());
-                selection = policy.Select(view);
-            }
             prepared = new RequestBuilder(options, SmallWindow).Build(view, selection, next, O200kTokenCounter.Instance.CountTokens(next));
         }
         catch (ContextBudgetExceededException ex)

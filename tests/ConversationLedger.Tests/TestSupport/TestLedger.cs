@@ -44,7 +44,9 @@ internal sealed class CharacterTokenCounter : ITokenCounter
 {
     public static CharacterTokenCounter Instance { get; } = new();
 
-    public int CountTokens(Message message) => 4 + message.Content.Sum(b => b.ReadableText().Length / 4 + 1);
+    public int CountText(string text) => text.Length / 4;
 
-    public long CountTokens(ModelRequest request) => 3 + request.Messages.Sum(CountTokens);
+    public int CountTokens(Message message) => 4 + message.Content.Sum(b => CountText(b.ReadableText()) + 1);
+
+    public long CountTokens(ModelRequest request) => 3 + request.System.Sum(b => CountText(b.ReadableText()) + 1) + request.Messages.Sum(CountTokens);
 }
