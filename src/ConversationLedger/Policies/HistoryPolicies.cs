@@ -25,6 +25,7 @@ public static class HistoryPolicies
             : SlidingWindowPolicy.TruncateOldest(messages: Count(args!))),
         new("window", "window:N[/STEP]", ["window:8/4", "window:2000t/500t"], args => new SlidingWindowPolicy(Window(Required(args)))),
         new("summarize", "summarize:N[/STEP]", ["summarize:6/4"], args => new SummarizingPolicy(new SlidingWindowPolicy(Window(Required(args))))),
+        new("keep-last-tokens", "keep-last-tokens:T", ["keep-last-tokens:1200"], args => new KeepLastTokensPolicy(Count(Required(args)))),
     ];
 
     /// <summary>The accepted forms, for help texts and errors.</summary>

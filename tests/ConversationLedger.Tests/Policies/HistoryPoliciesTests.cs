@@ -13,6 +13,7 @@ public sealed class HistoryPoliciesTests
     [InlineData("summarize:12", "summarize(window(12 messages, pins))")]
     [InlineData("summarize:8000t/2000t", "summarize(window(8000 tokens, step 2000 tokens, pins))")]
     [InlineData("window:500t", "window(500 tokens, pins)")]
+    [InlineData("keep-last-tokens:1200", "keep-last-tokens(1200)")]
     public void A_policy_name_gives_that_policy(string spec, string described)
     {
         Assert.Equal(described, HistoryPolicies.Parse(spec).ToString());
