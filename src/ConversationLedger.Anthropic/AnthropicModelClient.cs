@@ -157,11 +157,11 @@ public sealed class AnthropicModelClient : IModelClient
             case OperationCanceledException when cancellationToken.IsCancellationRequested:
                 return null; // the caller cancelled: let the cancellation surface as it is
             case AnthropicApiException api:
-                return new ModelCallException(api.ApiMessage ?? api.ResponseBody ?? "no message", (int)api.StatusCode,
+                return ModelCallException.ForApiError(api.ApiMessage ?? api.ResponseBody ?? "no message", (int)api.StatusCode,
                     api.Type?.Raw(), api.RequestID ?? requestId, RetryAfter(api), ex);
             case AnthropicSseException sse:
                 var sseRequest = sse.Body is { ValueKind: JsonValueKind.Object } b && b.TryGetProperty("request_id", out var r) ? r.GetString() : null;
-                return new ModelCallException($"the stream ended with an error event: {sse.ApiMessage}", null, sse.Type?.Raw(), sseRequest ?? requestId, null, ex);
+                return ModelCallException.ForApiError($"the stream ended with an error event: {sse.ApiMessage}", null, sse.Type?.Raw(), sseRequest ?? requestId, null, ex);
             case TaskCanceledException { InnerException: TimeoutException }:
                 return new ModelCallException("the request timed out", requestId: requestId, innerException: ex);
             case AnthropicIOException or HttpRequestException or IOException:

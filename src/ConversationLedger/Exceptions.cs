@@ -104,9 +104,11 @@ public sealed class UnknownModelException(string model)
 
 /// <summary>
 /// A model call that failed: an API error, a dropped connection, a cut stream or a timeout. Nothing was committed.
-/// The message keeps the status, the API's error type and message and the request id; never the API key.
+/// The message keeps the status, the API's error type and message and the request id; never the API key. The API errors
+/// a caller handles differently have types of their own (<see cref="ForApiError"/> picks it): <see cref="RateLimitedException"/>,
+/// <see cref="OverloadedException"/> and <see cref="PromptTooLongException"/>.
 /// </summary>
-public sealed class ModelCallException : LedgerException
+public class ModelCallException : LedgerException
 {
     /// <summary>Creates the exception.</summary>
     public ModelCallException(string message, int? statusCode = null, string? errorType = null, string? requestId = null,
@@ -135,8 +137,23 @@ public sealed class ModelCallException : LedgerException
     /// <summary>The API's own error message.</summary>
     public string ApiMessage { get; }
 
-    /// <summary>Whether the API said the prompt does not fit the model's context window.</summary>
-    public bool IsPromptTooLong => ApiMessage.Contains("prompt is too long", StringComparison.OrdinalIgnoreCase);
+    /// <summary>
+    /// The exception for an error the API answered with: by status or error type (a stream's error event has only the
+    /// type), and a 400 whose message says the prompt is too long (the API gives that no type of its own).
+    /// </summary>
+    public static ModelCallException ForApiError(string message, int? statusCode, string? errorType, string? requestId = null,
+        TimeSpan? retryAfter = null, Exception? innerException = null)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return (statusCode, errorType) switch
+        {
+            (429, _) or (null, "rate_limit_error") => new RateLimitedException(message, statusCode, errorType, requestId, retryAfter, innerException),
+            (529, _) or (null, "overloaded_error") => new OverloadedException(message, statusCode, errorType, requestId, retryAfter, innerException),
+            (400 or 413 or null, "invalid_request_error") when message.Contains("prompt is too long", StringComparison.OrdinalIgnoreCase)
+                => new PromptTooLongException(message, statusCode, errorType, requestId, innerException),
+            _ => new ModelCallException(message, statusCode, errorType, requestId, retryAfter, innerException),
+        };
+    }
 
     private static string Format(string message, int? status, string? type, string? requestId)
     {
@@ -144,3 +161,15 @@ public sealed class ModelCallException : LedgerException
         return requestId is null ? $"{head}: {message}; nothing was stored" : $"{head}: {message} (request {requestId}); nothing was stored";
     }
 }
+
+/// <summary>The API refused the call for this key's rate limit (429); <see cref="ModelCallException.RetryAfter"/> says when to try again.</summary>
+public sealed class RateLimitedException(string message, int? statusCode, string? errorType, string? requestId, TimeSpan? retryAfter, Exception? innerException)
+    : ModelCallException(message, statusCode, errorType, requestId, retryAfter, innerException);
+
+/// <summary>The API is overloaded (529, or an <c>overloaded_error</c> event in a stream); trying again later usually works.</summary>
+public sealed class OverloadedException(string message, int? statusCode, string? errorType, string? requestId, TimeSpan? retryAfter, Exception? innerException)
+    : ModelCallException(message, statusCode, errorType, requestId, retryAfter, innerException);
+
+/// <summary>The API said the prompt does not fit the model's context window: history must be cut further, or the model changed.</summary>
+public sealed class PromptTooLongException(string message, int? statusCode, string? errorType, string? requestId, Exception? innerException)
+    : ModelCallException(message, statusCode, errorType, requestId, null, innerException);

@@ -93,12 +93,14 @@ public sealed class AnthropicModelClientTests(EmulatorFixture fixture) : IClassF
     }
 
     [Theory]
-    [InlineData("429", 429, "rate_limit_error")]
-    [InlineData("529", 529, "overloaded_error")]
-    [InlineData("500", 500, "api_error")]
-    public async Task Api_errors_keep_status_type_message_and_request_id(string fault, int status, string type)
+    [InlineData("429", 429, "rate_limit_error", typeof(RateLimitedException))]
+    [InlineData("529", 529, "overloaded_error", typeof(OverloadedException))]
+    [InlineData("500", 500, "api_error", typeof(ModelCallException))]
+    public async Task Api_errors_keep_status_type_message_and_request_id(string fault, int status, string type, Type exception)
     {
-        var error = await Assert.ThrowsAsync<ModelCallException>(() => fixture.Client().SendAsync(Request(headers: Fault(fault))));
+        var error = await Assert.ThrowsAnyAsync<ModelCallException>(() => fixture.Client().SendAsync(Request(headers: Fault(fault))));
+
+        Assert.IsType(exception, error);
 
         Assert.Equal(status, error.StatusCode);
         Assert.Equal(type, error.ErrorType);
@@ -110,7 +112,7 @@ public sealed class AnthropicModelClientTests(EmulatorFixture fixture) : IClassF
     [Fact]
     public async Task A_rate_limit_error_carries_the_retry_after_the_API_asked_for()
     {
-        var error = await Assert.ThrowsAsync<ModelCallException>(() => fixture.Client().SendAsync(Request(headers: Fault("429:7"))));
+        var error = await Assert.ThrowsAsync<RateLimitedException>(() => fixture.Client().SendAsync(Request(headers: Fault("429:7"))));
 
         Assert.Equal(TimeSpan.FromSeconds(7), error.RetryAfter);
     }
@@ -135,9 +137,9 @@ public sealed class AnthropicModelClientTests(EmulatorFixture fixture) : IClassF
     {
         var huge = Request(string.Join(' ', Enumerable.Repeat("token", 210_000)), model: "claude-haiku-4-5");
 
-        var error = await Assert.ThrowsAsync<ModelCallException>(() => fixture.Client().SendAsync(huge));
+        var error = await Assert.ThrowsAsync<PromptTooLongException>(() => fixture.Client().SendAsync(huge));
 
-        Assert.True(error.IsPromptTooLong, error.Message);
+        Assert.Equal(400, error.StatusCode);
     }
 
     [Fact]
@@ -159,7 +161,7 @@ public sealed class AnthropicModelClientTests(EmulatorFixture fixture) : IClassF
     [InlineData("drop")]
     public async Task A_broken_stream_is_an_error_not_a_short_reply(string fault)
     {
-        var error = await Assert.ThrowsAsync<ModelCallException>(async () =>
+        var error = await Assert.ThrowsAnyAsync<ModelCallException>(async () =>
         {
             await foreach (var _ in fixture.Client().StreamAsync(Request(headers: Fault(fault))))
             {

@@ -96,8 +96,8 @@ public static class Problems
     {
         var (status, name) = m switch
         {
-            { IsPromptTooLong: true } => (422, "context-budget"),
-            { StatusCode: 429 or 529 } => (503, "upstream-unavailable"),
+            PromptTooLongException => (422, "context-budget"),
+            RateLimitedException or OverloadedException => (503, "upstream-unavailable"),
             { StatusCode: null, InnerException: TaskCanceledException { InnerException: TimeoutException } } => (504, "upstream-timeout"),
             _ => (502, "upstream-error"),
         };

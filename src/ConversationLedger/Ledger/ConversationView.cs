@@ -85,9 +85,15 @@ public sealed record ConversationView
 
     private HistoryUnits? _units;
 
+    /// <summary>
+    /// The first message ordinal the policy's own plan read (set by <see cref="HistoryPlanner"/>; 0: all rows). Rows before it
+    /// were read for pins or by a wider read, and a window never falls back to a question among them.
+    /// </summary>
+    internal long PlannedFrom { get; init; }
+
     /// <summary>The messages read, grouped into exchanges and tool loops: where history may be cut (built once per view).</summary>
     public HistoryUnits Units =>
-        _units is { } units && ReferenceEquals(units.Messages, Messages) && units.Total == Head.RunningTokens ? units : _units = HistoryUnits.Of(this);
+        _units is { } units && ReferenceEquals(units.Messages, Messages) && units.Total == Head.RunningTokens && units.PlannedFrom == PlannedFrom ? units : _units = HistoryUnits.Of(this);
 
     /// <summary>The messages alone.</summary>
     public IReadOnlyList<Message> AsMessages() => Messages.Select(m => m.Message).ToArray();

@@ -61,40 +61,48 @@ public static class HistoryPlanner
         var messages = view.Messages;
         var firstRead = units.Tail < messages.Count ? messages[units.Tail].Ordinal : view.Head.RunningMessages + 1;
         var olderUnread = firstRead > view.MessagesBeforeReset + 1;
-        if (units.Open is not { } loop)
-        {
-            return (policy.Select(view), null);
-        }
-        if (!loop.Whole)
+        if (units.Open is not { } loop || !loop.Whole)
         {
             // A loop longer than the rows read: look further back for its question. Meanwhile the window is placed as
             // usual (and cut inside the loop, before a reply).
-            return (policy.Select(view), olderUnread ? new WindowSpec { LastMessages = LoopLookBack * Math.Max(messages.Count - units.Tail, MinLoopRead) } : null);
+            var more = units.Open is not null && olderUnread ? new WindowSpec { LastMessages = LoopLookBack * Math.Max(messages.Count - units.Tail, MinLoopRead) } : null;
+            return (policy.Select(Planned(view, From(plan, view.Head.RunningMessages, view))), more);
         }
 
         // The plan as it read when the question was sent, in terms of today's head.
-        var messagesThen = messages[loop.Start].Ordinal - 1;
-        var then = new WindowSpec
-        {
-            FromMessage = plan.LastMessages is { } last
-                ? Math.Max(Math.Max(messagesThen - last + 1, plan.FromMessage ?? 1), view.MessagesBeforeReset + 1)
-                : plan.FromMessage,
-            LastTokens = plan.LastTokens + loop.Tokens,
-        };
-        var before = view with
+        var then = From(plan, messages[loop.Start].Ordinal - 1, view) with { LastTokens = plan.LastTokens + loop.Tokens };
+        var before = Planned(view, then) with
         {
             Head = view.Head with
             {
                 LastSequence = messages[loop.Start].Sequence - 1,
-                RunningMessages = messagesThen,
+                RunningMessages = messages[loop.Start].Ordinal - 1,
                 RunningTokens = view.Head.RunningTokens - loop.Tokens,
             },
             Messages = [.. messages.Take(loop.Start).Where((m, i) => m.Pinned || Holds(then, m.Ordinal, units.TokensBefore(i), view.Head.RunningTokens))],
         };
         var selection = policy.Select(before);
         selection = selection with { Window = [.. selection.Window, .. messages.Skip(loop.Start)] };
-        var more = olderUnread && Holds(then, firstRead - 1, units.TokensBefore(units.Tail) - 1, view.Head.RunningTokens) ? then : null;
-        return (selection, more);
+        return (selection, olderUnread && Holds(then, firstRead - 1, units.TokensBefore(units.Tail) - 1, view.Head.RunningTokens) ? then : null);
+    }
+
+    // A plan read when the thread had this many messages, its LastMessages turned into the FromMessage it stood for.
+    private static WindowSpec From(WindowSpec plan, long messages, ConversationView view) => new()
+    {
+        FromMessage = plan.LastMessages is { } last ? Math.Max(Math.Max(messages - last + 1, plan.FromMessage ?? 1), view.MessagesBeforeReset + 1) : plan.FromMessage,
+        LastTokens = plan.LastTokens,
+    };
+
+    // The view marked with the first message its plan read (what the policy falls back to no question before).
+    private static ConversationView Planned(ConversationView view, WindowSpec read)
+    {
+        var units = view.Units;
+        var i = units.Tail;
+        while (i < view.Messages.Count && !Holds(read, view.Messages[i].Ordinal, units.TokensBefore(i), view.Head.RunningTokens))
+        {
+            i++;
+        }
+        return view with { PlannedFrom = i < view.Messages.Count ? view.Messages[i].Ordinal : long.MaxValue };
     }
 
     // Whether a read (its LastMessages already turned into FromMessage) holds the message at this ordinal with this many of

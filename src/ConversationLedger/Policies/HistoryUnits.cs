@@ -27,13 +27,24 @@ public sealed class HistoryUnits
     private readonly HistoryUnit[] _units;
     private long[]? _tokensBefore;
 
-    private HistoryUnits(IReadOnlyList<LedgerMessage> messages, HistoryUnit[] units, int tail, long total)
+    private HistoryUnits(IReadOnlyList<LedgerMessage> messages, HistoryUnit[] units, int tail, long total, long plannedFrom)
     {
         Messages = messages;
         _units = units;
         Tail = tail;
         Total = total;
+        PlannedFrom = plannedFrom;
+        _floor = tail;
+        while (_floor < messages.Count && messages[_floor].Ordinal < plannedFrom)
+        {
+            _floor++;
+        }
     }
+
+    // The first message of the newest run the policy's plan read: a window falls back to no question before it.
+    private readonly int _floor;
+
+    internal long PlannedFrom { get; }
 
     /// <summary>The messages grouped.</summary>
     public IReadOnlyList<LedgerMessage> Messages { get; }
@@ -64,14 +75,14 @@ public sealed class HistoryUnits
     public static HistoryUnits Of(ConversationView view)
     {
         ArgumentNullException.ThrowIfNull(view);
-        return Of(view.Messages, view.Consecutive, view.Head.RunningTokens);
+        return Of(view.Messages, view.Consecutive, view.Head.RunningTokens, view.PlannedFrom);
     }
 
     /// <summary>The units of consecutive messages (a window).</summary>
     public static HistoryUnits Of(IReadOnlyList<LedgerMessage> messages) =>
-        Of(messages, static (earlier, later) => later > earlier, Tokens(messages));
+        Of(messages, static (earlier, later) => later > earlier, Tokens(messages), 0);
 
-    private static HistoryUnits Of(IReadOnlyList<LedgerMessage> messages, Func<long, long, bool> consecutive, long total)
+    private static HistoryUnits Of(IReadOnlyList<LedgerMessage> messages, Func<long, long, bool> consecutive, long total, long plannedFrom)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var units = new List<HistoryUnit>();
@@ -96,7 +107,7 @@ public sealed class HistoryUnits
                 tokens += messages[i].Tokens;
             }
         }
-        return new HistoryUnits(messages, [.. units], tail, total);
+        return new HistoryUnits(messages, [.. units], tail, total, plannedFrom);
     }
 
     /// <summary>The unit holding the message at <paramref name="index"/>.</summary>
@@ -141,9 +152,9 @@ public sealed class HistoryUnits
 
     /// <summary>
     /// Where a window that should start at <paramref name="index"/> can start, in the newest run: at the first question
-    /// at or after it; failing that, at the question of the newest unit (sent whole); failing that (a tool loop whose
-    /// question was not read), before its first reply at or after the index — the request builder then leads it with a
-    /// user message. The count when the run is empty.
+    /// at or after it; failing that, at the question of the newest unit (sent whole) if the policy's plan read it; failing
+    /// that (a tool loop whose question was not read), before its first reply at or after the index — the request builder
+    /// then leads it with a user message. The count when the run is empty.
     /// </summary>
     public int CutAt(int index)
     {
@@ -159,7 +170,10 @@ public sealed class HistoryUnits
             {
                 return unit.Start;
             }
-            newest = unit.Start;
+            if (unit.Start >= _floor)
+            {
+                newest = unit.Start;
+            }
         }
         return newest >= 0 ? newest : NextReply(index, Messages.Count);
     }
