@@ -40,7 +40,7 @@ public sealed class EmulatorServer : IAsyncDisposable
     public FaultSchedule Faults { get; } = new();
 
     /// <summary>The prompt cache (per API key and model).</summary>
-    public PromptCache Cache { get; }
+    internal PromptCache Cache { get; }
 
     /// <summary>The base URL, e.g. <c>http://127.0.0.1:5123</c> (no trailing slash).</summary>
     /// <exception cref="InvalidOperationException">The server has not been started.</exception>

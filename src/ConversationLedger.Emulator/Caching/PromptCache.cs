@@ -5,7 +5,7 @@ namespace ConversationLedger.Emulator;
 /// <param name="CacheReadTokens">Tokens read from the cache.</param>
 /// <param name="CacheWrite5mTokens">Tokens written with the 5-minute TTL.</param>
 /// <param name="CacheWrite1hTokens">Tokens written with the 1-hour TTL.</param>
-public sealed record CacheAccounting(long InputTokens, long CacheReadTokens, long CacheWrite5mTokens, long CacheWrite1hTokens)
+internal sealed record CacheAccounting(long InputTokens, long CacheReadTokens, long CacheWrite5mTokens, long CacheWrite1hTokens)
 {
     /// <summary>All tokens written to the cache.</summary>
     public long CacheWriteTokens => CacheWrite5mTokens + CacheWrite1hTokens;
@@ -21,7 +21,7 @@ public sealed record CacheAccounting(long InputTokens, long CacheReadTokens, lon
 /// For each breakpoint, a hit is looked for at block boundaries up to <see cref="LookbackBlocks"/> blocks back.
 /// Thread-safe.
 /// </summary>
-public sealed class PromptCache
+internal sealed class PromptCache
 {
     /// <summary>How many blocks before a breakpoint a hit is looked for (the API documents about 20).</summary>
     public const int LookbackBlocks = 20;

@@ -9,7 +9,7 @@ namespace ConversationLedger.Emulator;
 /// each with its tokens, the hash of the exact prefix up to and including it, and its breakpoint TTL if marked.
 /// Token figures come from <see cref="O200kTokenCounter"/>, so the blocks add up to its count of the request.
 /// </summary>
-public sealed class PromptLayout
+internal sealed class PromptLayout
 {
     private PromptLayout(IReadOnlyList<PromptBlock> blocks, long totalTokens)
     {
@@ -166,4 +166,4 @@ public sealed class PromptLayout
 /// <param name="Tokens">This block's tokens.</param>
 /// <param name="CumulativeTokens">Tokens of the prefix up to and including this block.</param>
 /// <param name="BreakpointTtl">"5m" or "1h" when the block is a cache breakpoint; otherwise null.</param>
-public sealed record PromptBlock(string PrefixHash, long Tokens, long CumulativeTokens, string? BreakpointTtl);
+internal sealed record PromptBlock(string PrefixHash, long Tokens, long CumulativeTokens, string? BreakpointTtl);

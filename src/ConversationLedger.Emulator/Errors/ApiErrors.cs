@@ -6,7 +6,7 @@ namespace ConversationLedger.Emulator;
 /// The one place that words the emulator's errors the way the Messages API does (see docs/anthropic-api.md's
 /// table of messages quoted from public bug reports). Paths follow the API: <c>messages.N.content.K</c>.
 /// </summary>
-public static class ApiErrors
+internal static class ApiErrors
 {
     /// <summary>The error type of a 400.</summary>
     public const string InvalidRequest = "invalid_request_error";

@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace ConversationLedger.Emulator;
 
 /// <summary>The one place that writes the API's response bodies: messages, usage and the error envelope.</summary>
-public static class ResponseJson
+internal static class ResponseJson
 {
     // Content blocks are copied verbatim; strings the emulator writes itself use the API's relaxed escaping.
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };

@@ -6,4 +6,4 @@ namespace ConversationLedger.Emulator;
 /// <param name="StopSequence">The stop sequence that ended it, if one did.</param>
 /// <param name="OutputTokens">Output tokens, thinking included, by <see cref="O200kTokenCounter"/>.</param>
 /// <param name="ThinkingTokens">The part of <paramref name="OutputTokens"/> spent in thinking blocks.</param>
-public sealed record Reply(IReadOnlyList<ContentBlock> Content, string StopReason, string? StopSequence, long OutputTokens, long ThinkingTokens);
+internal sealed record Reply(IReadOnlyList<ContentBlock> Content, string StopReason, string? StopSequence, long OutputTokens, long ThinkingTokens);

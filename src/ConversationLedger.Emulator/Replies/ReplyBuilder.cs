@@ -10,7 +10,7 @@ namespace ConversationLedger.Emulator;
 /// shows what the emulator received (message count, input tokens, earliest and latest user text), so a client
 /// that forgets history is visible. Stateless and thread-safe.
 /// </summary>
-public static partial class ReplyBuilder
+internal static partial class ReplyBuilder
 {
     /// <summary>How much of the earliest and latest user text the default reply quotes.</summary>
     public const int QuoteLength = 60;

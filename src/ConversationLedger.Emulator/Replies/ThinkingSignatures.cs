@@ -10,7 +10,7 @@ namespace ConversationLedger.Emulator;
 /// the same way, except in the latest assistant message, where the API says such blocks "cannot be modified".
 /// Signatures the emulator did not write (scripted ones) are not checked. Stateless and thread-safe.
 /// </summary>
-public static class ThinkingSignatures
+internal static class ThinkingSignatures
 {
     /// <summary>How the emulator's signatures start.</summary>
     public const string Prefix = "emu1.";

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace ConversationLedger.Emulator;
 
 /// <summary>A Messages API request body that passed the emulator's shape checks.</summary>
-public sealed record ParsedRequest
+internal sealed record ParsedRequest
 {
     /// <summary>The request as the core library models it (used for token counting and validation).</summary>
     public required ModelRequest Request { get; init; }

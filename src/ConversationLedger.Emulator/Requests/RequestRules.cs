@@ -5,7 +5,7 @@ namespace ConversationLedger.Emulator;
 /// model's limit, the core validator's rules (API mode), what the model refuses (<see cref="ModelRules"/>: thinking forms,
 /// effort, forced tool use, prefill, system messages, sampling parameters), thinking signatures and the breakpoint limit.
 /// </summary>
-public static class RequestRules
+internal static class RequestRules
 {
     /// <summary>The API's limit on cache_control breakpoints in one request.</summary>
     public const int MaxCacheBreakpoints = 4;
