@@ -55,13 +55,12 @@ public sealed class ConversationLedgerBuilder
         return Store(_ => new PostgresConversationStore(dataSource));
     }
 
-    /// <summary>Keeps threads in Redis, connecting with a StackExchange.Redis configuration string; the container owns the connection.</summary>
+    /// <summary>Keeps threads in Redis, connecting with a StackExchange.Redis configuration string; the container owns the store and so its connection.</summary>
     public ConversationLedgerBuilder UseRedis(string configuration, string keyPrefix = "cl:")
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(configuration);
-        Services.RemoveAll<LedgerRedisConnection>();
-        Services.AddSingleton(_ => new LedgerRedisConnection(ConnectionMultiplexer.Connect(configuration)));
-        return Store(sp => new RedisConversationStore(sp.GetRequiredService<LedgerRedisConnection>().Multiplexer, keyPrefix));
+        // The store opens the connection and closes it when the container disposes the store.
+        return Store(_ => RedisConversationStore.Connect(configuration, keyPrefix));
     }
 
     /// <summary>Keeps threads in Redis through the caller's connection (not disposed by the container).</summary>

@@ -1,7 +1,6 @@
 using ConversationLedger.Anthropic;
 using ConversationLedger.Emulator;
 using Microsoft.Extensions.Hosting;
-using StackExchange.Redis;
 
 namespace ConversationLedger.Extensions.DependencyInjection;
 
@@ -62,14 +61,6 @@ internal sealed class EmulatorModelClient(InProcessEmulator emulator) : IModelCl
         });
         return Interlocked.CompareExchange(ref _client, created, null) ?? created;
     }
-}
-
-/// <summary>A Redis connection the container opened, and so closes.</summary>
-internal sealed class LedgerRedisConnection(IConnectionMultiplexer multiplexer) : IAsyncDisposable
-{
-    public IConnectionMultiplexer Multiplexer { get; } = multiplexer;
-
-    public ValueTask DisposeAsync() => Multiplexer.DisposeAsync();
 }
 
 /// <summary>A PostgreSQL data source the container opened, and so disposes.</summary>

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using ConversationLedger.Cli.Hosting;
 using ConversationLedger.Cli.Rendering;
+using ConversationLedger.Storage;
 using Spectre.Console;
 using Spectre.Console.Cli;
 

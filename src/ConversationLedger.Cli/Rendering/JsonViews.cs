@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ConversationLedger.Storage;
 using Spectre.Console;
 
 namespace ConversationLedger.Cli.Rendering;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using ConversationLedger.Storage;
 using Spectre.Console;
 
 namespace ConversationLedger.Cli.Rendering;

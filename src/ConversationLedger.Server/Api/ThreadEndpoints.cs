@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using ConversationLedger.Server.Auth;
 using ConversationLedger.Server.State;
+using ConversationLedger.Storage;
 using Microsoft.Extensions.Options;
 
 namespace ConversationLedger.Server.Api;

@@ -29,43 +29,4 @@ public sealed record ThreadHead
 
     /// <summary>The head of a thread that has no entries yet.</summary>
     public static ThreadHead Empty(ThreadKey key) => new() { Key = key };
-
-    /// <summary>
-    /// Numbers new entries after this head and computes their running sums; the one place where stores get
-    /// sequence numbers, so every store numbers entries the same way. Returns the entries and the new head.
-    /// </summary>
-    public (IReadOnlyList<LedgerEntry> Entries, ThreadHead Head) Advance(IReadOnlyList<LedgerEntry> entries, DateTimeOffset now)
-    {
-        ArgumentNullException.ThrowIfNull(entries);
-        var sequence = LastSequence;
-        var tokens = RunningTokens;
-        var messages = RunningMessages;
-        var reset = ResetSequence;
-        var stamped = new LedgerEntry[entries.Count];
-        for (var i = 0; i < entries.Count; i++)
-        {
-            var entry = entries[i];
-            sequence++;
-            tokens += entry.Tokens;
-            if (entry.Kind == EntryKind.Message)
-            {
-                messages++;
-            }
-            if (entry.Kind == EntryKind.Reset)
-            {
-                reset = sequence;
-            }
-            stamped[i] = entry with { Sequence = sequence, RecordedAt = now, RunningTokens = tokens, RunningMessages = messages };
-        }
-        var head = this with
-        {
-            LastSequence = sequence,
-            RunningTokens = tokens,
-            RunningMessages = messages,
-            ResetSequence = reset,
-            CreatedAt = Exists ? CreatedAt : now,
-            UpdatedAt = now,
-        };
-        return (stamped, head);
-    }
 }

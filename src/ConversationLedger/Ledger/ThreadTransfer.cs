@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ConversationLedger.Storage;
 
 namespace ConversationLedger;
 

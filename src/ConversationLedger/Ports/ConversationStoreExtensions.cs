@@ -6,7 +6,7 @@ namespace ConversationLedger;
 public static class ConversationStoreExtensions
 {
     /// <summary>The page size <see cref="ReadAllAsync"/> reads with.</summary>
-    public const int ReadAllPageSize = 1000;
+    internal const int ReadAllPageSize = 1000;
 
     /// <summary>
     /// The thread's entries after <paramref name="afterSequence"/> through <paramref name="throughSequence"/> (archive

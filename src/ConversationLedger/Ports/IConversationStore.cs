@@ -101,42 +101,4 @@ public sealed record PageRequest(string? Cursor = null, int Limit = 50)
 }
 
 /// <summary>A page of threads and the cursor of the next page (null when this is the last).</summary>
-public sealed record ThreadPage(IReadOnlyList<ThreadHead> Threads, string? NextCursor)
-{
-    /// <summary>
-    /// A page from up to <paramref name="limit"/> + 1 threads in listing order: stores read one more than they return,
-    /// and the extra one says whether a next page exists.
-    /// </summary>
-    public static ThreadPage FromOneMore(IReadOnlyList<ThreadHead> heads, int limit)
-    {
-        ArgumentNullException.ThrowIfNull(heads);
-        var next = heads.Count > limit ? ThreadCursor.After(heads[limit - 1]).Encode() : null;
-        return new ThreadPage(heads.Take(limit).ToArray(), next);
-    }
-}
-
-/// <summary>Argument checks every store makes the same way.</summary>
-public static class StoreArguments
-{
-    /// <summary>Checks a turn lease's arguments: a key, a holder that is not blank, and (when given) a positive duration.</summary>
-    public static void CheckLease(ThreadKey key, string holder, TimeSpan? duration = null)
-    {
-        ArgumentNullException.ThrowIfNull(key);
-        ArgumentException.ThrowIfNullOrWhiteSpace(holder);
-        if (duration is { } d)
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(d, TimeSpan.Zero, nameof(duration));
-        }
-    }
-
-    /// <summary>Checks a fork's keys: both given, both in one tenant.</summary>
-    public static void CheckFork(ThreadKey source, ThreadKey target)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(target);
-        if (source.Tenant != target.Tenant)
-        {
-            throw new ArgumentException("a thread can only be forked within its tenant", nameof(target));
-        }
-    }
-}
+public sealed record ThreadPage(IReadOnlyList<ThreadHead> Threads, string? NextCursor);

@@ -1,3 +1,5 @@
+using ConversationLedger.Storage;
+
 namespace ConversationLedger;
 
 /// <summary>
@@ -31,9 +33,7 @@ public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null)
     /// <inheritdoc />
     public Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(key);
-        ArgumentNullException.ThrowIfNull(entries);
-        ArgumentOutOfRangeException.ThrowIfNegative(expectedSequence);
+        StoreArguments.CheckAppend(key, expectedSequence, entries);
         cancellationToken.ThrowIfCancellationRequested();
         var state = _threads.GetOrAdd(key, k => new ThreadState(ThreadHead.Empty(k)));
         lock (state)
@@ -43,10 +43,7 @@ public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null)
                 // Lost a race with a delete: start over on a fresh state.
                 return AppendAsync(key, expectedSequence, entries, cancellationToken);
             }
-            if (state.Head.LastSequence != expectedSequence)
-            {
-                throw new ConcurrencyConflictException(key, expectedSequence, state.Head.LastSequence);
-            }
+            StoreConditions.ThrowIfMoved(state.Head, expectedSequence);
             var (stamped, head) = state.Head.Advance(entries, _time.GetUtcNow());
             state.Add(stamped, head);
             return Task.FromResult(new AppendResult(stamped, head));
@@ -56,8 +53,7 @@ public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null)
     /// <inheritdoc />
     public Task<ThreadWindow> ReadWindowAsync(ThreadKey key, WindowSpec window, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(key);
-        ArgumentNullException.ThrowIfNull(window);
+        StoreArguments.CheckWindow(key, window);
         cancellationToken.ThrowIfCancellationRequested();
         if (!_threads.TryGetValue(key, out var state))
         {
@@ -72,9 +68,7 @@ public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null)
     /// <inheritdoc />
     public Task<IReadOnlyList<LedgerEntry>> ReadEntriesAsync(ThreadKey key, long afterSequence, int limit, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(key);
-        ArgumentOutOfRangeException.ThrowIfNegative(afterSequence);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        StoreArguments.CheckEntries(key, afterSequence, limit);
         cancellationToken.ThrowIfCancellationRequested();
         if (!_threads.TryGetValue(key, out var state))
         {
@@ -91,12 +85,8 @@ public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null)
     /// <inheritdoc />
     public Task<ThreadPage> ListThreadsAsync(string tenant, string? scope, PageRequest page, CancellationToken cancellationToken = default)
     {
-        ThreadKey.CheckPart(tenant, nameof(tenant));
-        ArgumentNullException.ThrowIfNull(page);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(page.Limit, nameof(page));
+        var (after, limit) = StoreArguments.CheckList(tenant, page);
         cancellationToken.ThrowIfCancellationRequested();
-        var after = ThreadCursor.Decode(page.Cursor);
-        var limit = Math.Min(page.Limit, PageRequest.MaxLimit);
         var heads = new List<ThreadHead>();
         foreach (var (key, state) in _threads)
         {
@@ -119,7 +109,7 @@ public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null)
             .ThenBy(h => h.Key.ThreadId, StringComparer.Ordinal)
             .Take(limit + 1)
             .ToList();
-        return Task.FromResult(ThreadPage.FromOneMore(ordered, limit));
+        return Task.FromResult(ThreadCursor.PageFromOneMore(ordered, limit));
     }
 
     /// <inheritdoc />
@@ -127,37 +117,25 @@ public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null)
     {
         StoreArguments.CheckFork(source, target);
         cancellationToken.ThrowIfCancellationRequested();
-        if (!_threads.TryGetValue(source, out var from))
+        var sourceHead = ThreadHead.Empty(source);
+        List<LedgerEntry> prefix = [];
+        if (_threads.TryGetValue(source, out var from))
         {
-            throw new LedgerNotFoundException($"thread {source} does not exist");
-        }
-        List<LedgerEntry> prefix;
-        lock (from)
-        {
-            if (atSequence < 1 || atSequence > from.Head.LastSequence)
+            lock (from)
             {
-                throw new LedgerNotFoundException($"thread {source} has no entry {atSequence} (it has {from.Head.LastSequence})");
+                sourceHead = from.Head;
+                prefix = from.Entries.GetRange(0, (int)Math.Clamp(atSequence, 0, from.Entries.Count));
             }
-            prefix = from.Entries.GetRange(0, (int)atSequence);
         }
+        StoreConditions.ThrowIfNoForkPoint(sourceHead, atSequence);
         var state = _threads.GetOrAdd(target, k => new ThreadState(ThreadHead.Empty(k)));
         lock (state)
         {
-            if (state.Head.Exists)
-            {
-                throw new ConcurrencyConflictException(target, 0, state.Head.LastSequence);
-            }
-            var last = prefix[^1];
-            var copiedHead = state.Head with
-            {
-                LastSequence = last.Sequence,
-                RunningTokens = last.RunningTokens,
-                RunningMessages = last.RunningMessages,
-                ResetSequence = prefix.LastOrDefault(e => e.Kind == EntryKind.Reset)?.Sequence ?? 0,
-            };
-            var (stamped, head) = copiedHead.Advance([new ForkEntry(source, atSequence)], _time.GetUtcNow());
-            state.Add(prefix, copiedHead);
-            state.Add(stamped, head with { CreatedAt = head.UpdatedAt });
+            StoreConditions.ThrowIfForkTargetExists(state.Head);
+            var copied = ThreadHeads.Copied(target, prefix);
+            var (stamped, head) = copied.Fork(source, atSequence, _time.GetUtcNow());
+            state.Add(prefix, copied);
+            state.Add(stamped, head);
             return Task.FromResult(state.Head);
         }
     }
@@ -317,28 +295,24 @@ public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null)
             return picked.Values.ToArray();
         }
 
-        // The position in _messageIndexes of the window's first message.
+        // The position in _messageIndexes of the window's first message. A message's ordinal is its position + 1 (every
+        // thread numbers its messages 1, 2, …), so the stores' ordinal arithmetic applies as it is.
         private int FirstWindowMessage(WindowSpec spec, long boundary)
         {
-            var first = LowerBound(i => Entries[_messageIndexes[i]].Sequence > boundary);
-            if (spec.FromMessage is { } from)
-            {
-                first = Math.Max(first, LowerBound(i => Entries[_messageIndexes[i]].RunningMessages >= from));
-            }
-            if (spec.LastMessages is { } last)
-            {
-                first = Math.Max(first, _messageIndexes.Count - last);
-            }
+            var messagesAtReset = boundary > 0 ? Entries[(int)boundary - 1].RunningMessages : 0;
+            long? firstInBudget = null;
             if (spec.LastTokens is { } budget)
             {
                 var floor = Head.RunningTokens - budget;
-                first = Math.Max(first, LowerBound(i =>
+                var position = LowerBound(i =>
                 {
                     var e = Entries[_messageIndexes[i]];
                     return e.RunningTokens - e.Tokens >= floor;
-                }));
+                });
+                firstInBudget = position < _messageIndexes.Count ? position + 1 : null;
             }
-            return Math.Min(first, _messageIndexes.Count);
+            var lo = WindowBounds.FirstMessage(spec, Head, messagesAtReset, firstInBudget);
+            return (int)Math.Min(lo - 1, _messageIndexes.Count);
         }
 
         // The first position where the monotonic predicate holds.

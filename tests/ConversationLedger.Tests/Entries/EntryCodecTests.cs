@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ConversationLedger.Storage;
 using ConversationLedger.Tests.TestSupport;
 
 namespace ConversationLedger.Tests.Entries;

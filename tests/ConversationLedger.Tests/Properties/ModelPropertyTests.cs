@@ -1,3 +1,4 @@
+using ConversationLedger.Storage;
 using FsCheck;
 using FsCheck.Xunit;
 

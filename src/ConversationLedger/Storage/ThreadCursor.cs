@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Text;
 
-namespace ConversationLedger;
+namespace ConversationLedger.Storage;
 
 /// <summary>
 /// Keyset cursor for thread listings (newest activity first, then scope and thread id), so pages stay stable
-/// while threads are written. Shared by every store so cursors look the same everywhere.
+/// while threads are written. For store implementations: shared by every store so cursors look the same everywhere.
 /// </summary>
 public sealed record ThreadCursor(DateTimeOffset UpdatedAt, string Scope, string ThreadId)
 {
@@ -14,6 +14,17 @@ public sealed record ThreadCursor(DateTimeOffset UpdatedAt, string Scope, string
     {
         ArgumentNullException.ThrowIfNull(head);
         return new ThreadCursor(head.UpdatedAt, head.Key.Scope, head.Key.ThreadId);
+    }
+
+    /// <summary>
+    /// A page from up to <paramref name="limit"/> + 1 threads in listing order: stores read one more than they return,
+    /// and the extra one says whether a next page exists (its cursor is the one after the page's last thread).
+    /// </summary>
+    public static ThreadPage PageFromOneMore(IReadOnlyList<ThreadHead> heads, int limit)
+    {
+        ArgumentNullException.ThrowIfNull(heads);
+        var next = heads.Count > limit ? After(heads[limit - 1]).Encode() : null;
+        return new ThreadPage(heads.Take(limit).ToArray(), next);
     }
 
     /// <summary>The cursor as an opaque string.</summary>

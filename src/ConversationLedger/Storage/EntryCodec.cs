@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace ConversationLedger;
+namespace ConversationLedger.Storage;
 
 /// <summary>
 /// The one place where ledger entries become stored text and back. Stores keep the kind and the payload

@@ -1,0 +1,164 @@
+using ConversationLedger.Storage;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace ConversationLedger.Postgres;
+
+// Reads: the window a policy asks for (one snapshot), pages of entries and thread listings.
+public sealed partial class PostgresConversationStore
+{
+    /// <inheritdoc />
+    public async Task<ThreadWindow> ReadWindowAsync(ThreadKey key, WindowSpec window, CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckWindow(key, window);
+        await using var connection = await OpenAsync(cancellationToken);
+        // Repeatable read: the head and the rows come from one snapshot.
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        // The head and the window's first message ordinal in one round trip, so the window query gets a constant lower
+        // bound and the planner sees a short index range (a bound computed inside the query looks like a third of the table).
+        await using var bounds = Command(connection, transaction, BoundsSql, key);
+        bounds.Parameters.Add(new NpgsqlParameter<long?>("budget", NpgsqlDbType.Bigint) { TypedValue = window.LastTokens });
+        ThreadHead head;
+        long lo;
+        await using (var reader = await bounds.ExecuteReaderAsync(cancellationToken))
+        {
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return new ThreadWindow(ThreadHead.Empty(key), []);
+            }
+            head = ReadHead(reader, key, 0);
+            lo = WindowBounds.FirstMessage(window, head, reader.GetInt64(6), reader.GetInt64(7));
+        }
+        // Simple queries with constant bounds, batched (two round trips): their plans stay index lookups and short
+        // ranges even before statistics catch up with a fast-growing thread, which one big join did not.
+        var picked = new SortedDictionary<long, LedgerEntry>();
+        await using (var first = new NpgsqlBatch(connection, transaction))
+        {
+            first.BatchCommands.Add(BatchCommand(MessagesSql, key, ("lo", lo)));
+            first.BatchCommands.Add(BatchCommand(PinsSql, key, ("boundary", head.ResetSequence)));
+            first.BatchCommands.Add(BatchCommand(NewestOfKindSql, key, ("kind", "system_prompt"), ("boundary", 0L)));
+            first.BatchCommands.Add(BatchCommand(NewestOfKindSql, key, ("kind", "summary"), ("boundary", head.ResetSequence)));
+            first.BatchCommands.Add(BatchCommand(NewestOfKindSql, key, ("kind", "reset"), ("boundary", 0L)));
+            await ReadBatchAsync(first, picked, cancellationToken);
+        }
+        var windowMessages = picked.Values.OfType<MessageEntry>().Select(m => m.Sequence).ToArray();
+        var targets = picked.Values.OfType<PinEntry>().Select(p => p.Target).Distinct().ToArray();
+        await using (var second = new NpgsqlBatch(connection, transaction))
+        {
+            second.BatchCommands.Add(BatchCommand(MessagesAtSql, key, ("seqs", targets)));
+            second.BatchCommands.Add(BatchCommand(EditsOfSql, key, ("targets", windowMessages.Concat(targets).Distinct().ToArray())));
+            var later = new SortedDictionary<long, LedgerEntry>();
+            await ReadBatchAsync(second, later, cancellationToken);
+            foreach (var (sequence, entry) in later.Where(e => e.Value is MessageEntry))
+            {
+                picked[sequence] = entry;
+            }
+            var shown = picked.Values.OfType<MessageEntry>().Select(m => m.Sequence).ToHashSet();
+            foreach (var edit in later.Values.OfType<EditEntry>().Where(e => shown.Contains(e.Target)))
+            {
+                picked[edit.Sequence] = edit;
+            }
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return new ThreadWindow(head, picked.Values.ToArray());
+    }
+
+    // The head, the message ordinal at the newest reset, and the first message of a token budget (each an index lookup).
+    private const string BoundsSql = """
+        SELECT h.last_sequence, h.running_tokens, h.running_messages, h.reset_sequence, h.created_at, h.updated_at,
+            COALESCE((SELECT e.running_messages FROM entries e
+                      WHERE e.tenant = @t AND e.scope = @s AND e.thread_id = @id AND e.kind = 'reset' AND e.sequence = h.reset_sequence), 0),
+            CASE WHEN @budget::bigint IS NULL THEN 0 ELSE COALESCE(
+                (SELECT e.running_messages FROM entries e
+                 WHERE e.tenant = @t AND e.scope = @s AND e.thread_id = @id AND e.kind = 'message'
+                   AND e.running_tokens >= h.running_tokens - @budget AND e.running_tokens - e.tokens >= h.running_tokens - @budget
+                 ORDER BY e.running_tokens, e.running_messages LIMIT 1), h.running_messages + 1) END
+        FROM threads h WHERE h.tenant = @t AND h.scope = @s AND h.thread_id = @id
+        """;
+
+    // The window's parts; each an index lookup or a short index range.
+    internal const string MessagesSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= @lo ORDER BY running_messages";
+    internal const string PinsSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'pin' AND sequence > @boundary ORDER BY kind, sequence";
+    internal const string NewestOfKindSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = @kind AND sequence > @boundary ORDER BY kind DESC, sequence DESC LIMIT 1";
+    internal const string MessagesAtSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND sequence = ANY(@seqs) AND kind = 'message'";
+    internal const string EditsOfSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND target = ANY(@targets) AND kind = 'edit'";
+
+    internal static IReadOnlyList<string> WindowQueries { get; } = [MessagesSql, PinsSql, NewestOfKindSql, MessagesAtSql, EditsOfSql];
+
+    private static NpgsqlBatchCommand BatchCommand(string sql, ThreadKey key, params (string Name, object Value)[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.AddWithValue("t", key.Tenant);
+        command.Parameters.AddWithValue("s", key.Scope);
+        command.Parameters.AddWithValue("id", key.ThreadId);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        return command;
+    }
+
+    private static async Task ReadBatchAsync(NpgsqlBatch batch, SortedDictionary<long, LedgerEntry> into, CancellationToken cancellationToken)
+    {
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        do
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var entry = EntryRows.Read(reader, RecordedAt(reader));
+                into[entry.Sequence] = entry;
+            }
+        }
+        while (await reader.NextResultAsync(cancellationToken));
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<LedgerEntry>> ReadEntriesAsync(ThreadKey key, long afterSequence, int limit, CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckEntries(key, afterSequence, limit);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null,
+            $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND sequence > @after ORDER BY sequence LIMIT @limit", key);
+        command.Parameters.AddWithValue("after", afterSequence);
+        command.Parameters.AddWithValue("limit", limit);
+        return await ReadEntriesAsync(command, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<ThreadPage> ListThreadsAsync(string tenant, string? scope, PageRequest page, CancellationToken cancellationToken = default)
+    {
+        var (after, limit) = StoreArguments.CheckList(tenant, page);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        // COLLATE "C": the cursor compares scope and thread id ordinally, like every other store.
+        command.CommandText = $"""
+            SELECT tenant, scope, thread_id, last_sequence, running_tokens, running_messages, reset_sequence, created_at, updated_at
+            FROM threads WHERE tenant = @t {(scope is null ? "" : "AND scope = @s")}
+            {(after is null ? "" : "AND (updated_at < @at OR (updated_at = @at AND (scope COLLATE \"C\" > @cs OR (scope = @cs AND thread_id COLLATE \"C\" > @cid))))")}
+            ORDER BY updated_at DESC, scope COLLATE "C", thread_id COLLATE "C" LIMIT @limit
+            """;
+        command.Parameters.AddWithValue("t", tenant);
+        command.Parameters.AddWithValue("s", (object?)scope ?? DBNull.Value);
+        command.Parameters.AddWithValue("limit", limit + 1);
+        if (after is not null)
+        {
+            command.Parameters.AddWithValue("at", after.UpdatedAt.ToUniversalTime());
+            command.Parameters.AddWithValue("cs", after.Scope);
+            command.Parameters.AddWithValue("cid", after.ThreadId);
+        }
+        var heads = new List<ThreadHead>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                heads.Add(ReadHead(reader, new ThreadKey(reader.GetString(0), reader.GetString(1), reader.GetString(2)), 3));
+            }
+        }
+        return ThreadCursor.PageFromOneMore(heads, limit);
+    }
+
+    private static Task<IReadOnlyList<LedgerEntry>> ReadEntriesAsync(NpgsqlCommand command, CancellationToken cancellationToken) =>
+        EntryRows.ReadAllAsync(command, RecordedAt, cancellationToken);
+
+    private static DateTimeOffset RecordedAt(System.Data.Common.DbDataReader reader) => reader.GetFieldValue<DateTimeOffset>(EntryRows.RecordedAtColumn);
+}

@@ -1,0 +1,178 @@
+using ConversationLedger.Storage;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace ConversationLedger.Postgres;
+
+// Writes: appends, forks and erasure, serialized per thread on its head row (see the locks in the main file).
+public sealed partial class PostgresConversationStore
+{
+    /// <inheritdoc />
+    public async Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckAppend(key, expectedSequence, entries);
+        await using var connection = await OpenAsync(cancellationToken);
+        try
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var head = await ReadHeadAsync(connection, transaction, key, AppendLock, cancellationToken);
+            StoreConditions.ThrowIfMoved(head, expectedSequence);
+            var (stamped, next) = head.Advance(entries, Now());
+            // A concurrent writer that read the same head inserts the same sequence numbers: the unique key lets one win.
+            await InsertAsync(connection, transaction, key, stamped, cancellationToken);
+            await WriteHeadAsync(connection, transaction, next, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            await RefreshStatisticsAfterBulkAsync(connection, stamped.Count, cancellationToken);
+            return new AppendResult(stamped, next);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            var actual = await ReadHeadAsync(connection, null, key, NoLock, CancellationToken.None);
+            throw new ConcurrencyConflictException(key, expectedSequence, actual.LastSequence);
+        }
+    }
+
+    /// <summary>Appends of at least this many entries (imports, forks) refresh the planner's statistics.</summary>
+    public const int BulkAppendEntries = 1000;
+
+    // Measured: right after a 100,000-entry import, before autovacuum's ANALYZE ran, the planner misjudged the window
+    // ranges and a turn took ~180 ms instead of ~4 ms. A bulk write refreshes the statistics itself (best effort:
+    // the data is committed either way).
+    private static async Task RefreshStatisticsAfterBulkAsync(NpgsqlConnection connection, int written, CancellationToken cancellationToken)
+    {
+        if (written < BulkAppendEntries)
+        {
+            return;
+        }
+        try
+        {
+            await using var analyze = new NpgsqlCommand("ANALYZE entries", connection);
+            await analyze.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (PostgresException)
+        {
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<ThreadHead> ForkAsync(ThreadKey source, long atSequence, ThreadKey target, CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckFork(source, target);
+        await using var connection = await OpenAsync(cancellationToken);
+        try
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            StoreConditions.ThrowIfNoForkPoint(await ReadHeadAsync(connection, transaction, source, ForkSourceLock, cancellationToken), atSequence);
+            StoreConditions.ThrowIfForkTargetExists(await ReadHeadAsync(connection, transaction, target, NoLock, cancellationToken));
+            // Copy the prefix inside the database: rows are immutable, so a copy is exact (sums included).
+            await using (var copy = Command(connection, transaction, $"""
+                INSERT INTO entries (tenant, scope, thread_id, sequence, kind, payload, target, turn_id, recorded_at, tokens, running_tokens, running_messages)
+                SELECT @t2, @s2, @id2, sequence, kind, payload, target, turn_id, recorded_at, tokens, running_tokens, running_messages
+                FROM entries WHERE {ThreadFilter} AND sequence <= @at
+                """, source))
+            {
+                copy.Parameters.AddWithValue("t2", target.Tenant);
+                copy.Parameters.AddWithValue("s2", target.Scope);
+                copy.Parameters.AddWithValue("id2", target.ThreadId);
+                copy.Parameters.AddWithValue("at", atSequence);
+                await copy.ExecuteNonQueryAsync(cancellationToken);
+            }
+            var copied = ThreadHead.Empty(target) with { LastSequence = atSequence };
+            await using (var sums = Command(connection, transaction, $"""
+                SELECT running_tokens, running_messages,
+                       COALESCE((SELECT MAX(sequence) FROM entries WHERE {ThreadFilter} AND kind = 'reset'), 0)
+                FROM entries WHERE {ThreadFilter} AND sequence = @at
+                """, target))
+            {
+                sums.Parameters.AddWithValue("at", atSequence);
+                await using var reader = await sums.ExecuteReaderAsync(cancellationToken);
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    copied = copied with { RunningTokens = reader.GetInt64(0), RunningMessages = reader.GetInt64(1), ResetSequence = reader.GetInt64(2) };
+                }
+            }
+            var (stamped, head) = copied.Fork(source, atSequence, Now());
+            await InsertAsync(connection, transaction, target, stamped, cancellationToken);
+            await WriteHeadAsync(connection, transaction, head, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            await RefreshStatisticsAfterBulkAsync(connection, (int)Math.Min(atSequence, int.MaxValue), cancellationToken);
+            return head;
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            var actual = await ReadHeadAsync(connection, null, target, NoLock, CancellationToken.None);
+            throw new ConcurrencyConflictException(target, 0, actual.LastSequence);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> DeleteThreadAsync(ThreadKey key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // The head first: it waits for an append or fork holding it (see AppendLock), so the entries delete sees theirs.
+        await using (var lease = Command(connection, transaction, $"DELETE FROM turn_leases WHERE {ThreadFilter}", key))
+        {
+            await lease.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using var threads = Command(connection, transaction, $"DELETE FROM threads WHERE {ThreadFilter}", key);
+        var count = await threads.ExecuteNonQueryAsync(cancellationToken);
+        await using (var entries = Command(connection, transaction, $"DELETE FROM entries WHERE {ThreadFilter} AND {Headless}", key))
+        {
+            await entries.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return count > 0;
+    }
+
+    /// <inheritdoc />
+    public async Task<int> DeleteTenantAsync(string tenant, CancellationToken cancellationToken = default)
+    {
+        ThreadKey.CheckPart(tenant, nameof(tenant));
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // Heads first, as in DeleteThreadAsync.
+        await using (var leases = new NpgsqlCommand("DELETE FROM turn_leases WHERE tenant = @t", connection, transaction))
+        {
+            leases.Parameters.AddWithValue("t", tenant);
+            await leases.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using var threads = new NpgsqlCommand("DELETE FROM threads WHERE tenant = @t", connection, transaction);
+        threads.Parameters.AddWithValue("t", tenant);
+        var count = await threads.ExecuteNonQueryAsync(cancellationToken);
+        await using (var entries = new NpgsqlCommand($"DELETE FROM entries WHERE tenant = @t AND {Headless}", connection, transaction))
+        {
+            entries.Parameters.AddWithValue("t", tenant);
+            await entries.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return count;
+    }
+
+    private static async Task InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ThreadKey key,
+        IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken)
+    {
+        // One round trip for the whole batch: arrays unnested into rows.
+        await using var command = Command(connection, transaction, """
+            INSERT INTO entries (tenant, scope, thread_id, sequence, kind, payload, target, turn_id, recorded_at, tokens, running_tokens, running_messages)
+            SELECT @t, @s, @id, * FROM unnest(@seq, @kind, @payload, @target, @turn, @at, @tokens, @rt, @rm)
+            """, key);
+        command.Parameters.AddWithValue("seq", entries.Select(e => e.Sequence).ToArray());
+        command.Parameters.AddWithValue("kind", entries.Select(e => EntryCodec.KindName(e.Kind)).ToArray());
+        command.Parameters.AddWithValue("payload", entries.Select(EntryCodec.EncodePayload).ToArray());
+        command.Parameters.Add(new NpgsqlParameter<long?[]>("target", NpgsqlDbType.Array | NpgsqlDbType.Bigint)
+        {
+            TypedValue = entries.Select(EntryCodec.TargetOf).ToArray(),
+        });
+        command.Parameters.Add(new NpgsqlParameter<string?[]>("turn", NpgsqlDbType.Array | NpgsqlDbType.Text)
+        {
+            TypedValue = entries.Select(e => e.TurnId).ToArray(),
+        });
+        command.Parameters.AddWithValue("at", entries.Select(e => e.RecordedAt.ToUniversalTime()).ToArray());
+        command.Parameters.AddWithValue("tokens", entries.Select(e => e.Tokens).ToArray());
+        command.Parameters.AddWithValue("rt", entries.Select(e => e.RunningTokens).ToArray());
+        command.Parameters.AddWithValue("rm", entries.Select(e => e.RunningMessages).ToArray());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
