@@ -185,15 +185,21 @@ public sealed class ContentBlock : IEquatable<ContentBlock>
             }
             if (ttl is not null)
             {
-                w.WriteStartObject("cache_control");
-                w.WriteString("type", "ephemeral");
-                if (ttl != "5m")
-                {
-                    w.WriteString("ttl", ttl);
-                }
-                w.WriteEndObject();
+                WriteCacheControl(w, ttl);
             }
         });
+    }
+
+    /// <summary>Writes a <c>cache_control</c> property: ephemeral, with its TTL unless it is the API's default (5m).</summary>
+    internal static void WriteCacheControl(Utf8JsonWriter writer, string ttl)
+    {
+        writer.WriteStartObject("cache_control");
+        writer.WriteString("type", "ephemeral");
+        if (ttl != "5m")
+        {
+            writer.WriteString("ttl", ttl);
+        }
+        writer.WriteEndObject();
     }
 
     /// <summary>All text this block carries that a model would read (for token estimates and search).</summary>

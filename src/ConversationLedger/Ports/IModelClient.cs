@@ -107,13 +107,7 @@ public sealed record ModelRequest
         }
         if (AutomaticCacheTtl is not null)
         {
-            writer.WriteStartObject("cache_control");
-            writer.WriteString("type", "ephemeral");
-            if (AutomaticCacheTtl != "5m")
-            {
-                writer.WriteString("ttl", AutomaticCacheTtl);
-            }
-            writer.WriteEndObject();
+            ContentBlock.WriteCacheControl(writer, AutomaticCacheTtl);
         }
         if (stream && !forCounting)
         {
