@@ -1,4 +1,7 @@
 using ConversationLedger.Cli.Commands;
+using ConversationLedger.Cli.Commands.Service;
+using ConversationLedger.Cli.Commands.Threads;
+using ConversationLedger.Cli.Commands.Transfer;
 using ConversationLedger.Cli.Hosting;
 using ConversationLedger.Cli.Rendering;
 using Spectre.Console;
