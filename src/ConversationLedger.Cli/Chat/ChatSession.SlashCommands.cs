@@ -85,12 +85,15 @@ public sealed partial class ChatSession
     private async Task ShowHistoryAsync(string name, string argument, CancellationToken cancellationToken) =>
         ThreadViews.WriteConversation(Console, await _conversation.LoadAsync(cancellationToken));
 
-    private Task ShowUsageAsync(string name, string argument, CancellationToken cancellationToken) =>
-        ThreadViews.WriteUsageAsync(Console, _session.Store, Thread, _session.Ledger.Models, cancellationToken);
+    private async Task ShowUsageAsync(string name, string argument, CancellationToken cancellationToken) =>
+        UsageViews.WriteUsage(Console, await ThreadUsage.ReadAsync(_session.Store, Thread, cancellationToken), _session.Ledger.Models);
 
-    private Task InspectAsync(string name, string argument, CancellationToken cancellationToken) =>
-        ThreadViews.WriteInspectAsync(Console, _conversation, _session.Ledger, _turn,
-            argument.Length > 0 ? argument : "(your next message)", raw: false, cancellationToken);
+    private async Task InspectAsync(string name, string argument, CancellationToken cancellationToken)
+    {
+        var next = argument.Length > 0 ? argument : "(your next message)";
+        var prepared = await _conversation.PreviewAsync(Message.User(next), _turn, cancellationToken);
+        InspectView.Write(Console, prepared, _session.Ledger, _turn.Policy ?? _session.Ledger.Policy, next, raw: false, cancellationToken);
+    }
 
     private async Task PinAsync(string name, string argument, CancellationToken cancellationToken)
     {
@@ -135,7 +138,7 @@ public sealed partial class ChatSession
     private async Task UndoAsync(string name, string argument, CancellationToken cancellationToken)
     {
         var withdrawn = await _conversation.UndoAsync(cancellationToken);
-        Console.MarkupLine($"[green]undone:[/] the newest turn ({withdrawn.Count} messages, from \"{Markup.Escape(Shorten(withdrawn[0].Message.Text, 40))}\") is withdrawn"
+        Console.MarkupLine($"[green]undone:[/] the newest turn ({withdrawn.Count} messages, from \"{Markup.Escape(Formats.Shorten(withdrawn[0].Message.Text, 40))}\") is withdrawn"
             + " [dim](a ledger event: the messages stay in the ledger, ledger show --all lists them; the next request is sent without them)[/]");
     }
 
@@ -182,7 +185,7 @@ public sealed partial class ChatSession
         var pins = (await _conversation.LoadAsync(cancellationToken)).Messages.Where(m => m.Pinned).Select(m => "#" + m.Sequence.ToString(CultureInfo.InvariantCulture)).ToArray();
         Console.MarkupLine($"policy [bold]{Markup.Escape((_turn.Policy ?? _session.Ledger.Policy).ToString() ?? "")}[/]"
             + $"[dim] · pinned: {(pins.Length == 0 ? "none" : string.Join(", ", pins))} · prompt caching: {(options.PromptCaching ? options.CacheTtl : "off")}"
-            + $" · warn at {ThreadViews.Percent(options.WarnAtFill, 0)} · /inspect shows what the next request carries[/]");
+            + $" · warn at {Formats.Percent(options.WarnAtFill, 0)} · /inspect shows what the next request carries[/]");
     }
 
     private Task ModelAsync(string name, string argument, CancellationToken cancellationToken)
@@ -236,11 +239,5 @@ public sealed partial class ChatSession
         Console.MarkupLine("[dim]you (from the editor):[/]");
         Console.WriteLine(message);
         await SendAsync(message, cancellationToken);
-    }
-
-    private static string Shorten(string text, int max)
-    {
-        var line = text.ReplaceLineEndings(" ");
-        return line.Length <= max ? line : string.Concat(line.AsSpan(0, max), "…");
     }
 }

@@ -152,7 +152,7 @@ public sealed partial class ChatSession
                     case TurnContextWarning warning:
                         // Known before the call: say it before the reply, as the guide advises.
                         Console.WriteLine();
-                        Console.MarkupLine($"[bold yellow]warning: this request fills {ThreadViews.Percent(warning.Request.Fill, 0)} of the context window; /reset starts afresh[/]");
+                        Console.MarkupLine($"[bold yellow]warning: this request fills {Formats.Percent(warning.Request.Fill, 0)} of the context window; /reset starts afresh[/]");
                         break;
                     case TurnCommitted committed:
                         Console.WriteLine();

@@ -46,13 +46,14 @@ public sealed class InspectCommand(CliServices services) : ThreadCommand<Inspect
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
         var conversation = await session.OpenExistingAsync(settings.Thread, cancellationToken);
+        var prepared = await conversation.PreviewAsync(Message.User(settings.Message), null, cancellationToken);
         if (settings.Json)
         {
-            await JsonViews.WriteInspectAsync(Console, conversation, session.Ledger, null, settings.Message, cancellationToken);
+            JsonViews.WriteInspect(Console, prepared, session.Ledger, session.Ledger.Policy);
         }
         else
         {
-            await ThreadViews.WriteInspectAsync(Console, conversation, session.Ledger, null, settings.Message, settings.Raw, cancellationToken);
+            InspectView.Write(Console, prepared, session.Ledger, session.Ledger.Policy, settings.Message, settings.Raw, cancellationToken);
         }
         return 0;
     }

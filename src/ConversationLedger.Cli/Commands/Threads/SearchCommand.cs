@@ -50,7 +50,7 @@ public sealed class SearchCommand(CliServices services) : LedgerCommand<SearchCo
         var matches = new List<SearchMatch>();
         var threads = 0;
         var more = false;
-        await foreach (var head in ThreadViews.ListAllAsync(session.Store, session.Tenant, session.Scope, cancellationToken))
+        await foreach (var head in session.Store.ListAllThreadsAsync(session.Tenant, session.Scope, cancellationToken))
         {
             threads++;
             // The whole ledger of each thread, archive included: what was reset away is still there to be found.

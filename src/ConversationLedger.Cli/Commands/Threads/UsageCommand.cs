@@ -52,19 +52,19 @@ public sealed class UsageCommand(CliServices services) : LedgerCommand<UsageComm
     protected override async Task<int> RunAsync(Settings settings, CancellationToken cancellationToken)
     {
         await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
-        var reports = new List<UsageReport>();
+        var reports = new List<ThreadUsage>();
         if (settings.All)
         {
-            await foreach (var head in ThreadViews.ListAllAsync(session.Store, session.Tenant, session.Scope, cancellationToken))
+            await foreach (var head in session.Store.ListAllThreadsAsync(session.Tenant, session.Scope, cancellationToken))
             {
-                reports.Add(await UsageReport.ReadAsync(session.Store, head.Key, cancellationToken));
+                reports.Add(await ThreadUsage.ReadAsync(session.Store, head.Key, cancellationToken));
             }
         }
         else
         {
             var thread = settings.Thread ?? CliDefaults.Thread;
             await session.RequireThreadAsync(thread, cancellationToken);
-            reports.Add(await UsageReport.ReadAsync(session.Store, session.Key(thread), cancellationToken));
+            reports.Add(await ThreadUsage.ReadAsync(session.Store, session.Key(thread), cancellationToken));
         }
         var byDay = settings.By == "day";
         if (settings.Json)
@@ -80,11 +80,11 @@ public sealed class UsageCommand(CliServices services) : LedgerCommand<UsageComm
         }
         else if (settings.All || byDay)
         {
-            ThreadViews.WriteUsageSummary(Console, session.Scope, reports, byDay);
+            UsageViews.WriteUsageSummary(Console, session.Scope, reports, byDay);
         }
         else
         {
-            ThreadViews.WriteUsage(Console, reports[0], session.Ledger.Models);
+            UsageViews.WriteUsage(Console, reports[0], session.Ledger.Models);
         }
         return 0;
     }
