@@ -47,16 +47,13 @@ public sealed record ThreadUsage(ThreadKey Key, IReadOnlyList<UsageCall> Calls, 
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(entries);
         var forkedAt = entries.OfType<ForkEntry>().LastOrDefault();
-        var summaryCommits = new HashSet<string>(StringComparer.Ordinal);
+        // A summary's call shares its commit's turn id; gathered first, so the order within a commit does not matter.
+        var summaryCommits = entries.OfType<SummaryEntry>().Select(s => s.TurnId).OfType<string>().ToHashSet(StringComparer.Ordinal);
         var calls = new List<UsageCall>();
         var turn = 0;
         foreach (var entry in entries)
         {
-            if (entry is SummaryEntry { TurnId: { } summaryCommit })
-            {
-                summaryCommits.Add(summaryCommit);
-            }
-            else if (entry is UsageEntry usage)
+            if (entry is UsageEntry usage)
             {
                 var inherited = forkedAt is not null && usage.Sequence < forkedAt.Sequence;
                 calls.Add(usage.Record.Uncommitted is not null ? new UsageCall(usage, UsageCallKind.Uncommitted, null, inherited)
