@@ -33,6 +33,20 @@ public sealed class ThreadUsageTests
     }
 
     [Fact]
+    public void A_summary_call_is_told_apart_whatever_its_place_in_the_commit()
+    {
+        LedgerEntry[] entries =
+        [
+            Call(3, "summary-1", 50, 0.001m),
+            new SummaryEntry("so far", 1, 2, "claude-haiku-5-5", 100, 10) { Sequence = 4, TurnId = "summary-1" },
+        ];
+
+        var usage = ThreadUsage.From(Key, entries);
+
+        Assert.Equal(UsageCallKind.Summary, Assert.Single(usage.Calls).Kind);
+    }
+
+    [Fact]
     public void A_forks_calls_before_its_fork_entry_are_inherited_and_left_out_of_its_own_totals()
     {
         LedgerEntry[] entries =
