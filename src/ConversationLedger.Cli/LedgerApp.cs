@@ -1,4 +1,7 @@
 using ConversationLedger.Cli.Commands;
+using ConversationLedger.Cli.Commands.Service;
+using ConversationLedger.Cli.Commands.Threads;
+using ConversationLedger.Cli.Commands.Transfer;
 using ConversationLedger.Cli.Hosting;
 using ConversationLedger.Cli.Rendering;
 using Spectre.Console;
@@ -30,6 +33,7 @@ public static class LedgerApp
             config.SetApplicationVersion(Version);
             // An unknown option is a bad command line (exit 2), not something to ignore.
             config.UseStrictParsing();
+            config.SetHelpProvider(new PolicyFormsHelp(config.Settings));
             config.ConfigureConsole(services.Console);
             config.CancellationExitCode(CommandGuard.CancelledExitCode);
             config.SetExceptionHandler((exception, _) => Fail(services, exception));

@@ -178,19 +178,68 @@ public sealed class ChatCommandTests
     }
 
     [Fact]
-    public async Task Slash_commands_show_history_usage_inspect_threads_and_help()
+    public async Task Slash_history_shows_the_messages_with_their_entry_numbers()
     {
         var cli = new CliHarness();
 
-        var result = await cli.RunAsync("one\n/history\n/usage\n/inspect\n/threads\n/help\n/policy\n/nonsense\n", "chat");
+        var result = await cli.RunAsync("one\n/history\n", "chat");
 
         Assert.Contains("you #1", result.Output);
+        Assert.Contains("claude #2", result.Output);
+    }
+
+    [Fact]
+    public async Task Slash_usage_shows_the_calls_and_a_chart_of_prompt_tokens()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("one\n/usage\n", "chat");
+
         Assert.Contains("prompt tokens per turn", result.Output);
+        Assert.Contains("cost per turn (USD)", result.Output);
+    }
+
+    [Fact]
+    public async Task Slash_inspect_shows_the_next_request_body_with_the_text_given()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("one\n/inspect and then?\n", "chat");
+
+        Assert.Contains("next user: and then?", result.Output);
         Assert.Contains("\"messages\"", result.Output);
+        Assert.Single(cli.Model.Requests); // a preview sends nothing
+    }
+
+    [Fact]
+    public async Task Slash_threads_marks_the_thread_the_chat_is_in()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("one\n/threads\n", "chat");
+
         Assert.Contains("default (here)", result.Output);
-        Assert.Contains("/pin N, /unpin N", result.Output);
-        Assert.Contains("policy", result.Output);
-        Assert.Contains("unknown command /nonsense", result.Output);
+    }
+
+    [Fact]
+    public async Task Slash_policy_names_the_policy_in_force_and_the_pins()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("one\n/policy\n", "chat");
+
+        Assert.Contains($"policy {HistoryPolicies.Parse("default")} · pinned: #1, #2 · prompt caching:", result.Output);
+    }
+
+    [Fact]
+    public async Task An_unknown_slash_command_is_one_error_line_and_the_chat_goes_on()
+    {
+        var cli = new CliHarness();
+
+        var result = await cli.RunAsync("/nonsense\none\n", "chat");
+
+        Assert.Contains("error: unknown command /nonsense; /help lists them", result.Output);
+        Assert.Single(cli.Model.Requests);
     }
 
     [Fact]

@@ -8,17 +8,62 @@ namespace ConversationLedger.Cli.Commands;
 
 /// <summary><c>ledger chat</c>: the conversation loop, on a thread that persists.</summary>
 [Description("Chat in a thread: replies stream as they arrive; the thread is resumed when it exists")]
-public sealed class ChatCommand(CliServices services) : LedgerCommand<ChatSettings>(services)
+public sealed class ChatCommand(CliServices services) : LedgerCommand<ChatCommand.Settings>(services)
 {
+    /// <summary>Options of <c>ledger chat</c>.</summary>
+    public sealed class Settings : LedgerSettings
+    {
+        /// <summary>The thread to talk in; resumed if it exists.</summary>
+        [CommandOption("-t|--thread <ID>")]
+        [Description("The thread to talk in; resumed when it exists")]
+        [DefaultValue("default")]
+        public string Thread { get; set; } = "default";
+
+        /// <summary>The most tokens a reply may have.</summary>
+        [CommandOption("--max-tokens <N>")]
+        [Description("The most tokens a reply may have (default 1024; a thinking budget comes on top)")]
+        public int? MaxTokens { get; set; }
+
+        /// <summary>The system prompt, or @file to read it from a file.</summary>
+        [CommandOption("--system <TEXT>")]
+        [Description("Sets the system prompt (TEXT or @file); a change is recorded in the ledger")]
+        public string? System { get; set; }
+
+        /// <summary>Extended thinking: adaptive, off, between-tools or a token budget (null: the model's default).</summary>
+        [CommandOption("--thinking <MODE>")]
+        [Description("Thinking: adaptive, off, between-tools, or a token budget (at least 1024, for models that take budgets); default: the model's own. Thinking streams dimly before each reply")]
+        public string? Thinking { get; set; }
+
+        /// <summary>The effort level (output_config.effort).</summary>
+        [CommandOption("--effort <LEVEL>")]
+        [Description("How much effort the model spends: low, medium, high or max (as the model allows); default: the API's (high)")]
+        public string? Effort { get; set; }
+
+        /// <summary>What adaptive thinking shows.</summary>
+        [CommandOption("--thinking-display <DISPLAY>")]
+        [Description("What adaptive thinking returns: summarized (readable) or omitted (signature only; the reply starts sooner); default: the model's")]
+        public string? ThinkingDisplay { get; set; }
+
+        /// <summary>The thinking setting these options ask for, or null for the model's default.</summary>
+        public ThinkingOptions? ThinkingOptions() => Thinking?.ToLowerInvariant() switch
+        {
+            null when ThinkingDisplay is null => null,
+            null or "adaptive" => new ThinkingOptions { Display = ThinkingDisplay },
+            "off" => ConversationLedger.ThinkingOptions.Off,
+            "between-tools" => new ThinkingOptions { Mode = ThinkingMode.BetweenTools },
+            var budget => ConversationLedger.ThinkingOptions.WithBudget(int.Parse(budget, global::System.Globalization.CultureInfo.InvariantCulture)),
+        };
+    }
+
     /// <inheritdoc />
-    protected override ValidationResult ValidateMore(ChatSettings settings) =>
+    protected override ValidationResult ValidateMore(Settings settings) =>
         CheckId(settings.Thread, "thread")
         ?? (settings.System is ['@', .. var path] && !File.Exists(path) ? ValidationResult.Error($"--system {settings.System}: no such file")
             : settings.MaxTokens is <= 0 ? ValidationResult.Error($"--max-tokens {settings.MaxTokens}: give a positive number of tokens")
             : CheckThinking(settings) is { } error ? ValidationResult.Error(error)
             : ValidationResult.Success());
 
-    private static string? CheckThinking(ChatSettings settings)
+    private static string? CheckThinking(Settings settings)
     {
         if (settings.Thinking?.ToLowerInvariant() is { } mode && mode is not ("adaptive" or "off" or "between-tools"))
         {
@@ -41,7 +86,7 @@ public sealed class ChatCommand(CliServices services) : LedgerCommand<ChatSettin
     }
 
     /// <inheritdoc />
-    protected override async Task<int> RunAsync(ChatSettings settings, CancellationToken cancellationToken)
+    protected override async Task<int> RunAsync(Settings settings, CancellationToken cancellationToken)
     {
         var system = settings.System is ['@', .. var path] ? (await File.ReadAllTextAsync(path, cancellationToken)).Trim() : settings.System;
         await using var session = await OpenAsync(settings, withModel: true, cancellationToken);
@@ -71,7 +116,7 @@ public sealed class ChatCommand(CliServices services) : LedgerCommand<ChatSettin
 
     // The policy and model chosen for the thread last time (/policy, /model, or the options) apply when neither the
     // options nor the environment name one; what the options name is remembered for next time.
-    private (IHistoryPolicy? Policy, string? Model) Remembered(ChatSettings settings, ThreadFiles files, Ledger ledger)
+    private (IHistoryPolicy? Policy, string? Model) Remembered(Settings settings, ThreadFiles files, Ledger ledger)
     {
         var remembered = files.ReadSettings();
         var chosenPolicy = !string.IsNullOrWhiteSpace(settings.Policy) ? settings.Policy : null;

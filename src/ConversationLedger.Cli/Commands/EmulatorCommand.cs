@@ -8,10 +8,25 @@ namespace ConversationLedger.Cli.Commands;
 
 /// <summary><c>ledger emulator [--port N]</c>: the local Messages API until Ctrl+C.</summary>
 [Description("Run the local Messages API emulator until Ctrl+C (point ANTHROPIC_BASE_URL at it)")]
-public sealed class EmulatorCommand(CliServices services) : AsyncCommand<EmulatorSettings>
+public sealed class EmulatorCommand(CliServices services) : AsyncCommand<EmulatorCommand.Settings>
 {
+    /// <summary>Options of <c>ledger emulator</c>.</summary>
+    public sealed class Settings : CommandSettings
+    {
+        /// <summary>The loopback port (0 picks a free one).</summary>
+        [CommandOption("-p|--port <N>")]
+        [Description("The loopback port to listen on (default: a free one)")]
+        [DefaultValue(0)]
+        public int Port { get; set; }
+
+        /// <summary>A fault applied to every request, e.g. <c>ttft:500,tps:5</c> (slow streaming) or <c>529</c>.</summary>
+        [CommandOption("--fault <SPEC>")]
+        [Description("A fault for every request: 429[[:S]], 529, 500, drop, cut:K, error-event[[:K]], ttft:MS, tps:N (combine with commas)")]
+        public string? Fault { get; set; }
+    }
+
     /// <inheritdoc />
-    public override ValidationResult Validate(CommandContext context, EmulatorSettings settings)
+    public override ValidationResult Validate(CommandContext context, Settings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
         if (settings.Port is < 0 or > 65535)
@@ -24,7 +39,7 @@ public sealed class EmulatorCommand(CliServices services) : AsyncCommand<Emulato
     }
 
     /// <inheritdoc />
-    public override Task<int> ExecuteAsync(CommandContext context, EmulatorSettings settings, CancellationToken cancellationToken) =>
+    public override Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
         CommandGuard.RunAsync(services, async () =>
         {
             await using var server = new EmulatorServer();

@@ -38,10 +38,9 @@ public abstract class LedgerCommand<TSettings>(CliServices services) : AsyncComm
             CliDefaults.Store(settings.Store, Services.Environment);
             CliDefaults.Policy(settings.Policy, Services.Environment);
         }
-        catch (Exception ex) when (ex is FormatException or ArgumentException)
+        catch (FormatException ex)
         {
-            // An ArgumentException's message ends in " (Parameter 'spec')": not for the user.
-            return ValidationResult.Error(ex.Message.Split(" (Parameter", 2)[0]);
+            return ValidationResult.Error(ex.Message);
         }
         return CheckId(settings.Scope, "scope") ?? ValidateMore(settings);
     }

@@ -35,12 +35,13 @@ public static class CliDefaults
     }
 
     /// <summary>The history policy: --policy, else LEDGER_POLICY, else the cache-aware default.</summary>
-    /// <exception cref="ArgumentException">The name is not a policy.</exception>
+    /// <exception cref="FormatException">The name is not a policy; the message says what was wrong.</exception>
     public static IHistoryPolicy Policy(string? option, Func<string, string?> environment)
     {
         ArgumentNullException.ThrowIfNull(environment);
         var spec = !string.IsNullOrWhiteSpace(option) ? option : environment("LEDGER_POLICY");
-        return string.IsNullOrWhiteSpace(spec) ? LedgerOptions.DefaultPolicy : HistoryPolicies.Parse(spec);
+        return string.IsNullOrWhiteSpace(spec) ? LedgerOptions.DefaultPolicy
+            : HistoryPolicies.TryParse(spec, out var policy, out var error) ? policy : throw new FormatException(error);
     }
 
     /// <summary>The store used when none is configured.</summary>

@@ -115,7 +115,7 @@ public static class JsonViews
     /// request_id, stop_reason, input_tokens, cache_read_input_tokens, cache_creation_input_tokens, output_tokens,
     /// cost_usd, context_fill}], "total", "inherited"}</c>; <c>total</c> is this thread's own calls (inherited ones left out).
     /// </summary>
-    public static void WriteUsage(IAnsiConsole console, UsageReport report, ModelCatalog models)
+    public static void WriteUsage(IAnsiConsole console, ThreadUsage report, ModelCatalog models)
     {
         ArgumentNullException.ThrowIfNull(report);
         ArgumentNullException.ThrowIfNull(models);
@@ -132,7 +132,7 @@ public static class JsonViews
                 json.WriteStartObject();
                 json.WriteNumber("sequence", call.Entry.Sequence);
                 json.WriteString("recorded_at", call.Entry.RecordedAt);
-                json.WriteString("kind", call.Kind);
+                json.WriteString("kind", UsageViews.KindName(call.Kind));
                 WriteNumberOrNull(json, "turn", call.TurnNumber);
                 WriteStringOrNull(json, "uncommitted", record.Uncommitted);
                 json.WriteBoolean("inherited", call.Inherited);
@@ -144,9 +144,9 @@ public static class JsonViews
                 json.WriteNumber("cache_creation_input_tokens", record.Usage.CacheCreationInputTokens);
                 json.WriteNumber("output_tokens", record.Usage.OutputTokens);
                 json.WriteNumber("cost_usd", record.CostUsd);
-                if (models.TryGet(record.Model, out var info) && info.ContextWindow > 0)
+                if (call.ContextFill(models) is { } fill)
                 {
-                    json.WriteNumber("context_fill", Math.Round((double)record.Usage.TotalInputTokens / info.ContextWindow, 6));
+                    json.WriteNumber("context_fill", Math.Round(fill, 6));
                 }
                 else
                 {
@@ -155,8 +155,8 @@ public static class JsonViews
                 json.WriteEndObject();
             }
             json.WriteEndArray();
-            WriteTotals(json, "total", UsageTotals.Of(report.Own.Select(c => c.Record)));
-            WriteTotals(json, "inherited", UsageTotals.Of(report.Inherited.Select(c => c.Record)));
+            WriteTotals(json, "total", report.OwnTotals);
+            WriteTotals(json, "inherited", report.InheritedTotals);
             json.WriteEndObject();
         });
     }
@@ -166,7 +166,7 @@ public static class JsonViews
     /// (an id) or "day" (yyyy-MM-dd), calls, input_tokens, cache_read_input_tokens, cache_creation_input_tokens,
     /// output_tokens, cost_usd}], "total"}</c>; each call counted once (a fork's inherited calls are left out).
     /// </summary>
-    public static void WriteUsageSummary(IAnsiConsole console, string scope, IReadOnlyList<UsageReport> reports, bool byDay)
+    public static void WriteUsageSummary(IAnsiConsole console, string scope, IReadOnlyList<ThreadUsage> reports, bool byDay)
     {
         ArgumentNullException.ThrowIfNull(reports);
         Output.WriteJson(console, json =>
@@ -175,7 +175,7 @@ public static class JsonViews
             json.WriteString("scope", scope);
             json.WriteString("by", byDay ? "day" : "thread");
             json.WriteStartArray("rows");
-            foreach (var (label, totals) in ThreadViews.UsageRows(reports, byDay))
+            foreach (var (label, totals) in UsageViews.Groups(reports, byDay))
             {
                 json.WriteStartObject();
                 json.WriteString(byDay ? "day" : "thread", label);
@@ -224,12 +224,11 @@ public static class JsonViews
     /// "summary", "pinned", "window", "omitted", "cache_breakpoints", "estimated_input_tokens", "context_window", "fill",
     /// "budget", "cost_estimate": {input_max_usd, output_max_usd}, "request"}</c>; <c>request</c> is the body as it would be sent.
     /// </summary>
-    public static async Task WriteInspectAsync(IAnsiConsole console, Conversation conversation, Ledger ledger, TurnOptions? turn, string nextMessage,
-        CancellationToken cancellationToken = default)
+    public static void WriteInspect(IAnsiConsole console, PreparedRequest prepared, Ledger ledger, IHistoryPolicy policy)
     {
-        ArgumentNullException.ThrowIfNull(conversation);
+        ArgumentNullException.ThrowIfNull(prepared);
         ArgumentNullException.ThrowIfNull(ledger);
-        var prepared = await conversation.PreviewAsync(Message.User(nextMessage), turn, cancellationToken);
+        ArgumentNullException.ThrowIfNull(policy);
         var request = prepared.Request;
         var parts = prepared.Parts;
         var selection = prepared.Selection;
@@ -237,7 +236,7 @@ public static class JsonViews
         {
             json.WriteStartObject();
             json.WriteString("model", request.Model);
-            json.WriteString("policy", (turn?.Policy ?? ledger.Policy).ToString());
+            json.WriteString("policy", policy.ToString());
             json.WriteStartObject("parts");
             json.WriteNumber("tools", parts.Tools);
             json.WriteNumber("system", parts.System);

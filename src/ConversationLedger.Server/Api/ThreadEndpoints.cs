@@ -11,7 +11,7 @@ namespace ConversationLedger.Server.Api;
 /// (settings, system prompt, pins, edits, reset), fork, export, import, delete, and erasing the caller's tenant. Every read and
 /// write is keyed by the caller's tenant: another tenant's thread answers exactly like a missing one.
 /// </summary>
-public static class ThreadEndpoints
+public static partial class ThreadEndpoints
 {
     /// <summary>The path every thread route starts with.</summary>
     public const string ThreadPath = "/threads/{scope}/{id}";
@@ -120,188 +120,6 @@ public static class ThreadEndpoints
         return Results.NoContent();
     }
 
-    private static async Task<IResult> MessagesAsync(HttpContext http, Ledger ledger, ServiceState state, long? after, long? before, int? limit)
-    {
-        var key = await KnownAsync(http, state);
-        var view = await ledger.Open(key).LoadAsync(http.RequestAborted);
-        var size = CheckLimit(limit, 100);
-        IEnumerable<LedgerMessage> page;
-        string? next;
-        if (after is { } a)
-        {
-            var rest = view.Messages.Where(m => m.Ordinal > a).ToArray();
-            page = rest.Take(size);
-            next = rest.Length > size ? rest[size - 1].Ordinal.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
-        }
-        else
-        {
-            // Newest first by default, as a chat shows it: the page is the newest messages before the cursor, in order.
-            var earlier = view.Messages.Where(m => before is null || m.Ordinal < before).ToArray();
-            page = earlier.Skip(Math.Max(0, earlier.Length - size));
-            next = earlier.Length > size ? earlier[^size].Ordinal.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
-        }
-        return Results.Ok(new Page<MessageResponse>(page.Select(Representations.Message).ToArray(), next));
-    }
-
-    private static async Task<IResult> EntriesAsync(HttpContext http, Ledger ledger, ServiceState state, long? after, long? before, int? limit)
-    {
-        var key = await KnownAsync(http, state);
-        var size = CheckLimit(limit, 100);
-        IReadOnlyList<LedgerEntry> entries;
-        string? next;
-        if (before is { } b)
-        {
-            var from = Math.Max(0, b - 1 - size);
-            entries = (await ledger.Store.ReadEntriesAsync(key, from, size, http.RequestAborted)).Where(e => e.Sequence < b).ToArray();
-            next = from > 0 && entries.Count > 0 ? entries[0].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
-        }
-        else
-        {
-            entries = await ledger.Store.ReadEntriesAsync(key, Math.Max(0, after ?? 0), size + 1, http.RequestAborted);
-            next = entries.Count > size ? entries[size - 1].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
-            entries = entries.Take(size).ToArray();
-        }
-        var data = entries.Select(e => new RawJson(ApiJson.Write(w => EntryCodec.WriteEntry(w, e)))).ToArray();
-        return Results.Ok(new Page<RawJson>(data, next));
-    }
-
-    private static async Task<IResult> UsageAsync(HttpContext http, Ledger ledger, ServiceState state)
-    {
-        var key = await KnownAsync(http, state);
-        var usages = new List<UsageEntry>();
-        var summaryTurns = new HashSet<string>(StringComparer.Ordinal);
-        long forkedAt = 0;
-        await foreach (var entry in ledger.Store.ReadAllAsync(key, cancellationToken: http.RequestAborted))
-        {
-            switch (entry)
-            {
-                case SummaryEntry { TurnId: { } summaryTurn }:
-                    summaryTurns.Add(summaryTurn);
-                    break;
-                case ForkEntry fork:
-                    forkedAt = fork.Sequence; // what came before the newest fork entry was copied from the parent
-                    break;
-                case UsageEntry usage:
-                    usages.Add(usage);
-                    break;
-            }
-        }
-        var calls = usages.Select(u => Representations.Usage(u, u.TurnId is { } t && summaryTurns.Contains(t) ? "summary" : "turn", inherited: u.Sequence < forkedAt)).ToArray();
-        return Results.Ok(new UsageResponse(calls, Representations.Totals(calls), null));
-    }
-
-    private static async Task<IResult> InspectAsync(HttpContext http, Ledger ledger, ServiceState state)
-    {
-        var (key, thread) = await KnownThreadAsync(http, state);
-        var body = await ApiJson.ReadAsync<TurnRequest>(http.Request);
-        var message = body.Content.ValueKind is System.Text.Json.JsonValueKind.Undefined
-            ? Message.User("(the next message)")
-            : Representations.UserMessage(body.Content);
-        var prepared = await ledger.Open(key).PreviewAsync(message, TurnRequests.Options(thread, body), http.RequestAborted);
-        return Results.Ok(Representations.Inspect(prepared, ledger.Options.WarnAtFill));
-    }
-
-    private static async Task<IResult> ResetAsync(HttpContext http, Ledger ledger, ServiceState state)
-    {
-        var key = await KnownAsync(http, state);
-        var body = await ApiJson.ReadAsync<ResetRequest>(http.Request);
-        await ledger.Open(key).ResetAsync(body.Reason, http.RequestAborted);
-        return await ChangedAsync(ledger, state, key, http.RequestAborted);
-    }
-
-    private static async Task<IResult> ForkAsync(HttpContext http, Ledger ledger, ServiceState state)
-    {
-        var (key, thread) = await KnownThreadAsync(http, state);
-        var body = await ApiJson.ReadAsync<ForkRequest>(http.Request);
-        var target = NewKey(key.Tenant, body.Scope ?? key.Scope, body.Id ?? NewId());
-        if (!await state.CreateThreadAsync(thread with { Key = target }, http.RequestAborted))
-        {
-            return Problems.Result(Problems.Conflict($"thread {target.ThreadId} already exists in scope {target.Scope}"));
-        }
-        try
-        {
-            await ledger.Open(key).ForkAsync(target, body.At, http.RequestAborted);
-        }
-        catch
-        {
-            await state.DeleteThreadAsync(target, CancellationToken.None);
-            throw;
-        }
-        await TouchAsync(ledger, state, target, http.RequestAborted);
-        return Results.Created(ThreadRoute.PathOf(target), await DescribeAsync(ledger, state, target, http.RequestAborted));
-    }
-
-    private static async Task<IResult> PinAsync(HttpContext http, Ledger ledger, ServiceState state)
-    {
-        var key = await KnownAsync(http, state);
-        var body = await ApiJson.ReadAsync<PinRequest>(http.Request);
-        await ledger.Open(key).PinAsync(body.Sequence, http.RequestAborted);
-        return await ChangedAsync(ledger, state, key, http.RequestAborted);
-    }
-
-    private static async Task<IResult> UnpinAsync(HttpContext http, Ledger ledger, ServiceState state, long sequence)
-    {
-        var key = await KnownAsync(http, state);
-        await ledger.Open(key).UnpinAsync(sequence, http.RequestAborted);
-        return await ChangedAsync(ledger, state, key, http.RequestAborted);
-    }
-
-    private static async Task<IResult> EditAsync(HttpContext http, Ledger ledger, ServiceState state, long sequence)
-    {
-        var key = await KnownAsync(http, state);
-        var body = await ApiJson.ReadAsync<EditRequest>(http.Request);
-        var conversation = ledger.Open(key);
-        var original = (await conversation.LoadAsync(http.RequestAborted)).Messages.FirstOrDefault(m => m.Sequence == sequence)
-            ?? throw new LedgerNotFoundException($"thread {key.ThreadId} has no message at entry {sequence} since its last reset");
-        var replacement = Representations.UserMessage(body.Content);
-        if (original.Message.Role != Role.User)
-        {
-            replacement = new Message(original.Message.Role, replacement.Content);
-        }
-        await conversation.EditAsync(sequence, replacement, http.RequestAborted);
-        return await ChangedAsync(ledger, state, key, http.RequestAborted);
-    }
-
-    private static async Task<IResult> SystemAsync(HttpContext http, Ledger ledger, ServiceState state)
-    {
-        var key = await KnownAsync(http, state);
-        var body = await ApiJson.ReadAsync<SystemPromptRequest>(http.Request);
-        await ledger.Open(key).SetSystemPromptAsync(body.Text ?? throw new ArgumentException("text is required (\"\" clears the prompt)", "text"), http.RequestAborted);
-        return await ChangedAsync(ledger, state, key, http.RequestAborted);
-    }
-
-    private static async Task ExportAsync(HttpContext http, Ledger ledger, ServiceState state)
-    {
-        var key = await KnownAsync(http, state);
-        http.Response.ContentType = "application/json";
-        http.Response.Headers.ContentDisposition = $"attachment; filename=\"{SafeFileName(key.ThreadId)}.json\"";
-        await ThreadTransfer.ExportAsync(ledger.Store, key, http.Response.Body, http.RequestAborted);
-    }
-
-    private static async Task<IResult> ImportAsync(HttpContext http, Ledger ledger, ServiceState state, string? scope, string? id)
-    {
-        var key = NewKey(Tenant(http), scope ?? "default", id ?? NewId());
-        var document = new MemoryStream();
-        await http.Request.Body.CopyToAsync(document, http.RequestAborted);
-        // Parsed and checked before anything is recorded: a bad file changes nothing.
-        var entries = ThreadTransfer.Parse(document.GetBuffer().AsMemory(0, (int)document.Length), ledger.TokenCounter);
-        if (!await state.CreateThreadAsync(new ThreadInfo { Key = key }, http.RequestAborted))
-        {
-            return Problems.Result(Problems.Conflict($"thread {key.ThreadId} already exists in scope {key.Scope}"));
-        }
-        try
-        {
-            await ledger.Store.AppendAsync(key, 0, entries, http.RequestAborted);
-        }
-        catch
-        {
-            await state.DeleteThreadAsync(key, CancellationToken.None);
-            throw;
-        }
-        await TouchAsync(ledger, state, key, http.RequestAborted);
-        return Results.Created(ThreadRoute.PathOf(key), await DescribeAsync(ledger, state, key, http.RequestAborted));
-    }
-
     internal static string Tenant(HttpContext http) =>
         LedgerAuthentication.TenantOf(http.User, http.RequestServices.GetRequiredService<IOptions<ServerOptions>>().Value.TenantClaim)
         ?? throw new InvalidOperationException("an authorized request names its tenant");
@@ -341,13 +159,9 @@ public static class ThreadEndpoints
         }
         if (thread.Policy is { } policy)
         {
-            try
+            if (!HistoryPolicies.TryParse(policy, out _, out var error))
             {
-                HistoryPolicies.Parse(policy);
-            }
-            catch (ArgumentException ex)
-            {
-                throw new ArgumentException(ex.Message.Split(" (Parameter", 2)[0], "policy", ex);
+                throw new ArgumentException(error, "policy");
             }
         }
         return thread;

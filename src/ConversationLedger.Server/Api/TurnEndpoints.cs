@@ -50,7 +50,7 @@ public static class TurnEndpoints
         http.Response.Headers.Location = ThreadRoute.PathOf(key, "/turns/" + turn.Id);
         if (streamed)
         {
-            await WriteEventsAsync(http, Local(turn, -1, http.RequestAborted), turn, body.CancelOnDisconnect);
+            await WriteEventsAsync(http, turn.ReadAsync(-1, http.RequestAborted), turn, body.CancelOnDisconnect);
             return;
         }
         try
@@ -88,7 +88,7 @@ public static class TurnEndpoints
         var last = TurnEvent.ParseId(http.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? http.Request.Query["last_event_id"].FirstOrDefault());
         if (runner.Find(key.Tenant, turnId) is { } local && local.Key == key)
         {
-            await WriteEventsAsync(http, Local(local, last?.Index ?? -1, http.RequestAborted), local, cancelOnDisconnect: false);
+            await WriteEventsAsync(http, local.ReadAsync(last?.Index ?? -1, http.RequestAborted), local, cancelOnDisconnect: false);
             return;
         }
         var record = await RecordAsync(state, key, turnId, http.RequestAborted);
@@ -111,14 +111,6 @@ public static class TurnEndpoints
         return await state.RequestCancelAsync(key.Tenant, record.TurnId, http.RequestAborted)
             ? Results.Accepted()
             : Problems.Result(Problems.Conflict("the turn has already finished"));
-    }
-
-    private static async IAsyncEnumerable<TurnEvent> Local(RunningTurn turn, int afterIndex, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await foreach (var e in turn.ReadAsync(afterIndex, cancellationToken))
-        {
-            yield return e;
-        }
     }
 
     // A turn running or run on another instance: wait for its end, then send what the client has not seen of the stored reply.
@@ -214,16 +206,10 @@ public static class TurnEndpoints
             var e = outcome.Response is { } r
                 ? new TurnEvent(0, "turn_committed", JsonSerializer.Serialize(r, ApiJson.Options), r.Text.Length, 0)
                 : new TurnEvent(0, "error", JsonSerializer.Serialize(outcome.Problem, ApiJson.Options), 0, 0);
-            await WriteEventsAsync(http, One(e), null, cancelOnDisconnect: false);
+            await WriteEventsAsync(http, new[] { e }.ToAsyncEnumerable(), null, cancelOnDisconnect: false);
             return;
         }
         await Result(outcome).ExecuteAsync(http);
-    }
-
-    private static async IAsyncEnumerable<TurnEvent> One(TurnEvent e)
-    {
-        await Task.CompletedTask;
-        yield return e;
     }
 
     private static IResult Result(TurnOutcome outcome) =>

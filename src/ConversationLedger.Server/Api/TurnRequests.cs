@@ -23,7 +23,7 @@ public static class TurnRequests
         {
             Model = request.Model ?? thread.Model,
             MaxTokens = request.MaxTokens,
-            Policy = policy is null ? null : Parse(() => HistoryPolicies.Parse(policy), "policy"),
+            Policy = policy is null ? null : HistoryPolicies.TryParse(policy, out var parsed, out var error) ? parsed : throw new ArgumentException(error, "policy"),
             Thinking = request.Thinking is { } thinking ? Thinking(thinking) : null,
             Effort = request.Effort,
             Tools = request.Tools,
@@ -38,18 +38,6 @@ public static class TurnRequests
         { ValueKind: JsonValueKind.Number } n when n.TryGetInt32(out var budget) && budget >= ThinkingOptions.MinBudgetTokens => ThinkingOptions.WithBudget(budget),
         _ => throw new ArgumentException($"thinking must be \"adaptive\", \"off\" or a budget of at least {ThinkingOptions.MinBudgetTokens} tokens", "thinking"),
     };
-
-    private static T Parse<T>(Func<T> parse, string field)
-    {
-        try
-        {
-            return parse();
-        }
-        catch (ArgumentException ex)
-        {
-            throw new ArgumentException(ex.Message.Split(" (Parameter", 2)[0], field, ex);
-        }
-    }
 }
 
 /// <summary>Checks on free text that arrives in ids and metadata.</summary>

@@ -36,4 +36,26 @@ public static class ConversationStoreExtensions
             after = page[^1].Sequence;
         }
     }
+
+    /// <summary>
+    /// Every thread of <paramref name="scope"/> (newest activity first, as <see cref="IConversationStore.ListThreadsAsync"/>
+    /// orders them), read page by page as the caller consumes them.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="store"/> is null.</exception>
+    public static async IAsyncEnumerable<ThreadHead> ListAllThreadsAsync(this IConversationStore store, string tenant, string? scope,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        string? cursor = null;
+        do
+        {
+            var page = await store.ListThreadsAsync(tenant, scope, new PageRequest(Limit: PageRequest.MaxLimit, Cursor: cursor), cancellationToken);
+            foreach (var head in page.Threads)
+            {
+                yield return head;
+            }
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+    }
 }

@@ -3,56 +3,11 @@ using ConversationLedger.Cli.Tests.Support;
 
 namespace ConversationLedger.Cli.Tests;
 
-public sealed class TransferAndHelpTests : IDisposable
+public sealed class TransferTests : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("ledger-cli-").FullName;
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
-
-    [Fact]
-    public async Task Help_lists_every_command()
-    {
-        var cli = new CliHarness();
-
-        var result = await cli.RunAsync("", "--help");
-
-        foreach (var command in new[] { "chat", "demo", "threads", "show", "inspect", "usage", "reset", "fork", "export", "import", "delete", "search", "info", "emulator" })
-        {
-            Assert.Contains($"    {command} ", result.Output);
-        }
-    }
-
-    [Theory]
-    [InlineData("chat")]
-    [InlineData("demo")]
-    [InlineData("threads")]
-    [InlineData("show")]
-    [InlineData("inspect")]
-    [InlineData("usage")]
-    [InlineData("reset")]
-    [InlineData("fork")]
-    [InlineData("export")]
-    [InlineData("import")]
-    [InlineData("delete")]
-    [InlineData("search")]
-    [InlineData("info")]
-    [InlineData("emulator")]
-    public async Task Every_command_prints_its_help(string command)
-    {
-        var cli = new CliHarness();
-
-        var result = await cli.RunAsync("", command, "--help");
-
-        Assert.Equal(0, result.ExitCode);
-        Assert.Contains(command == "emulator" ? "--fault" : "--policy", result.Output);
-        Assert.Contains(command == "emulator" ? "429[:S]" : "guide[:N]", result.Output);
-    }
-
-    [Fact]
-    public void The_policy_forms_in_help_are_the_parser_forms()
-    {
-        Assert.Equal(ConversationLedger.Cli.Commands.LedgerSettings.PolicyFormsMarkup, Spectre.Console.Markup.Escape(HistoryPolicies.Forms));
-    }
 
     [Fact]
     public async Task Export_without_a_file_writes_the_document_to_the_output()

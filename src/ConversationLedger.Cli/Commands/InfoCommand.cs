@@ -3,83 +3,8 @@ using ConversationLedger.Cli.Hosting;
 using ConversationLedger.Cli.Rendering;
 using ConversationLedger.Storage;
 using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace ConversationLedger.Cli.Commands;
-
-/// <summary><c>ledger search TEXT</c>.</summary>
-[Description("Find text in the messages (edits, system prompts and summaries too) of every thread of the scope")]
-public sealed class SearchCommand(CliServices services) : LedgerCommand<SearchSettings>(services)
-{
-    /// <inheritdoc />
-    protected override bool Paged => true;
-
-    /// <inheritdoc />
-    protected override StoreAccess Access => StoreAccess.ReadOnly;
-
-    /// <inheritdoc />
-    protected override ValidationResult ValidateMore(SearchSettings settings) =>
-        string.IsNullOrWhiteSpace(settings.Text) ? ValidationResult.Error("give the text to find")
-        : settings.Limit is > 0 and <= 10_000 ? ValidationResult.Success()
-        : ValidationResult.Error("--limit must be 1–10000");
-
-    /// <inheritdoc />
-    protected override async Task<int> RunAsync(SearchSettings settings, CancellationToken cancellationToken)
-    {
-        await using var session = await OpenAsync(settings, withModel: false, cancellationToken);
-        var matches = new List<SearchMatch>();
-        var threads = 0;
-        var more = false;
-        await foreach (var head in ThreadViews.ListAllAsync(session.Store, session.Tenant, session.Scope, cancellationToken))
-        {
-            threads++;
-            // The whole ledger of each thread, archive included: what was reset away is still there to be found.
-            await foreach (var entry in session.Store.ReadAllAsync(head.Key, cancellationToken: cancellationToken))
-            {
-                if (SearchMatch.Find(head.Key, entry, settings.Text) is not { } match)
-                {
-                    continue;
-                }
-                if (matches.Count == settings.Limit)
-                {
-                    more = true;
-                    break;
-                }
-                matches.Add(match);
-            }
-            if (more)
-            {
-                break;
-            }
-        }
-        if (settings.Json)
-        {
-            JsonViews.WriteSearch(Console, settings.Text, matches, more);
-            return 0;
-        }
-        var terminal = Output.IsTerminal(Console);
-        foreach (var match in matches)
-        {
-            var what = $"{match.Key.ThreadId} #{match.Entry.Sequence} {match.Role ?? EntryCodec.KindName(match.Entry.Kind)}";
-            if (terminal)
-            {
-                var s = match.Snippet;
-                Console.MarkupLine($"[bold]{Markup.Escape(match.Key.ThreadId)}[/] [dim]#{match.Entry.Sequence} {Markup.Escape(match.Role ?? EntryCodec.KindName(match.Entry.Kind))}:[/] "
-                    + $"{Markup.Escape(s[..match.At])}[bold yellow]{Markup.Escape(s.Substring(match.At, match.Length))}[/]{Markup.Escape(s[(match.At + match.Length)..])}");
-            }
-            else
-            {
-                Output.WriteRaw(Console, $"{what}: {match.Snippet}\n");
-            }
-        }
-        var found = matches.Select(m => m.Key).Distinct().Count();
-        Console.MarkupLine(matches.Count == 0
-            ? $"[dim]no match in {threads} thread{(threads == 1 ? "" : "s")} of scope {Markup.Escape(session.Scope)}[/]"
-            : $"[dim]{matches.Count} match{(matches.Count == 1 ? "" : "es")} in {found} thread{(found == 1 ? "" : "s")}"
-                + (more ? $"; more exist (--limit {settings.Limit} stopped the search)" : $" of the {threads} in scope {Markup.Escape(session.Scope)}") + "[/]");
-        return 0;
-    }
-}
 
 /// <summary><c>ledger info</c>.</summary>
 [Description("Where the data is and what a command would use: store, scope, model, policy, Claude or the emulator (never the key)")]
