@@ -68,7 +68,7 @@ internal static class AgentLoopScenario
         var refused = 0;
         void Count(TurnResult turn, bool inLoop)
         {
-            var usage = turn.Usage.Record.Usage;
+            var usage = turn.Usage;
             cost += models.Cost(Model, usage with { OutputTokens = 0 });
             cacheRead += usage.CacheReadInputTokens;
             prompt += usage.TotalInputTokens;

@@ -123,7 +123,7 @@ internal static class TokenEconomyScenario
             }
             emulator.Script.Enqueue(ScriptedReply.Text(ScenarioText.OfTokens(turn == 4 ? 3000 : 150, $"Reply {turn}:", seed: 1000 + turn)));
             last = await chat.SendAsync(UserText(turn));
-            var usage = last.Usage.Record.Usage;
+            var usage = last.Usage;
             if (turn == change?.Turn)
             {
                 (change.Read, change.Written) = (usage.CacheReadInputTokens, usage.CacheCreationInputTokens);

@@ -106,7 +106,7 @@ internal static class TokenEstimation
         {
             emulator.Script.Enqueue(ScriptedReply.Text(ScenarioText.OfTokens(40 + turn * 13 % 400, $"Reply {turn}:", seed: 2000 + turn)));
             var result = await chat.SendAsync(ScenarioText.OfTokens(20 + turn * 71 % 1500, $"Question {turn}:", seed: 3000 + turn));
-            var reported = result.Usage.Record.Usage.TotalInputTokens;
+            var reported = result.Usage.TotalInputTokens;
             errors.Add(Math.Abs(result.Request.EstimatedInputTokens - reported) * 100.0 / reported);
             rawErrors.Add(Math.Abs(result.Request.Parts.Total - reported) * 100.0 / reported);
             if (turn % 5 == 0)

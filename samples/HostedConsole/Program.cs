@@ -17,6 +17,6 @@ await host.StartAsync();
 var chat = host.Services.GetRequiredService<Ledger>().Open(new ThreadKey("samples", "hosted-console", "main"));
 var turn = await chat.SendAsync("Hello! What can you see of our conversation?");
 Console.WriteLine(turn.ReplyText);
-Console.WriteLine($"({turn.MessagesSent} messages sent, {turn.Usage.Record.Usage.TotalInputTokens} input tokens, stored in {database})");
+Console.WriteLine($"({turn.MessagesSent} messages sent, {turn.Usage.TotalInputTokens} input tokens, stored in {database})");
 
 await host.StopAsync();

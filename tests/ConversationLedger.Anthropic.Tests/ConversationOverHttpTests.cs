@@ -80,9 +80,9 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         var first = await chat.SendAsync("hello");
         var second = await chat.SendAsync("and again");
 
-        Assert.True(first.Usage.Record.Usage.CacheCreationInputTokens > 0);
-        Assert.True(second.Usage.Record.Usage.CacheReadInputTokens >= first.Usage.Record.Usage.CacheCreationInputTokens);
-        Assert.True(second.Usage.Record.CostUsd < first.Usage.Record.CostUsd * 2);
+        Assert.True(first.Usage.CacheCreationInputTokens > 0);
+        Assert.True(second.Usage.CacheReadInputTokens >= first.Usage.CacheCreationInputTokens);
+        Assert.True(second.CostUsd < first.CostUsd * 2);
     }
 
     [Fact]
@@ -105,13 +105,13 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         var wire = fixture.Emulator.Requests.Snapshot().Select(r => JsonDocument.Parse(r.Body).RootElement).ToList();
         Assert.Equal(2, wire.Count);
         Assert.All(wire, body => Assert.Equal("get_weather", body.GetProperty("tools")[0].GetProperty("name").GetString()));
-        Assert.Equal("tool_use", call.Usage.Record.StopReason);
+        Assert.Equal("tool_use", call.StopReason);
         Assert.Equal(["user", "assistant", "user"], wire[1].GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("role").GetString()));
-        Assert.Equal("end_turn", answer.Usage.Record.StopReason);
+        Assert.Equal("end_turn", answer.StopReason);
         // The definitions count against the budget: the estimate includes them as the emulator's count does.
         Assert.True(answer.Request.Parts.Tools > 20);
         // The local count, scaled by the model's starting tokenizer factor, is what the model counts.
-        Assert.Equal(answer.Usage.Record.Usage.TotalInputTokens, TokenCalibration.Apply(answer.Request.Parts.Total, ModelCatalog.Default.Get(answer.Request.Request.Model).TokenFactor));
+        Assert.Equal(answer.Usage.TotalInputTokens, TokenCalibration.Apply(answer.Request.Parts.Total, ModelCatalog.Default.Get(answer.Request.Request.Model).TokenFactor));
         var stored = (await chat.LoadAsync()).Messages.Select(m => m.Message).ToList();
         Assert.Equal(4, stored.Count);
         Assert.Empty(ConversationValidator.Validate(stored, ValidationOptions.StrictHistory));
@@ -168,7 +168,7 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         await LoopAsync("Crawl the whole site.", 8); // longer than the window: the next question's window starts inside it
         var turn = await LoopAsync("Now check the links.", 3);
 
-        Assert.Equal("end_turn", turn.Usage.Record.StopReason);
+        Assert.Equal("end_turn", turn.StopReason);
         Assert.True(turn.Request.Selection.IsCut);
     }
 
@@ -195,7 +195,7 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         var next = await chat.SendAsync("And what is left to do?");
 
         Assert.Empty(next.Request.Selection.Omitted);
-        Assert.Equal("end_turn", next.Usage.Record.StopReason);
+        Assert.Equal("end_turn", next.StopReason);
     }
 
     [Theory]
@@ -227,7 +227,7 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
 
         Assert.DoesNotContain(before.Request.Request.Messages, m => m.Content.Any(b => b.IsThinking));
         Assert.True(after.Request.Request.Messages[^2].Content[0].IsThinking); // written after the change: kept
-        Assert.Equal("end_turn", after.Usage.Record.StopReason);
+        Assert.Equal("end_turn", after.StopReason);
     }
 
     [Fact]
@@ -251,10 +251,10 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         // Default thinking on Sonnet 5.5 (display omitted): every reply's signed thinking went back and passed the API's checks.
         Assert.All(sent.Messages.Where(m => m.Role == Role.Assistant), m => Assert.True(m.Content[0].IsThinking));
         // The prefix before the change was read from the cache: all of the second turn's prompt, and the turn after.
-        Assert.True(changed.Usage.Record.Usage.CacheReadInputTokens >= second.Usage.Record.Usage.TotalInputTokens - 1,
-            $"{changed.Usage.Record.Usage} after {second.Usage.Record.Usage}");
-        Assert.True(next.Usage.Record.Usage.CacheReadInputTokens >= changed.Usage.Record.Usage.TotalInputTokens - 1,
-            $"{next.Usage.Record.Usage} after {changed.Usage.Record.Usage}");
+        Assert.True(changed.Usage.CacheReadInputTokens >= second.Usage.TotalInputTokens - 1,
+            $"{changed.Usage} after {second.Usage}");
+        Assert.True(next.Usage.CacheReadInputTokens >= changed.Usage.TotalInputTokens - 1,
+            $"{next.Usage} after {changed.Usage}");
     }
 
     [Theory]
@@ -305,7 +305,7 @@ public sealed class ConversationOverHttpTests(EmulatorFixture fixture) : IClassF
         var call = turn!.Reply.Message.Content.Single(b => b.ToolUse is not null).ToolUse!;
         Assert.Equal("toolu_07", call.Id);
         Assert.Equal(JsonDocument.Parse(input).RootElement.GetRawText(), call.Input.GetRawText());
-        Assert.Equal("tool_use", turn.Usage.Record.StopReason);
+        Assert.Equal("tool_use", turn.StopReason);
         // The loop goes on with the result, streamed too.
         await foreach (var _ in chat.StreamAsync(new Message(Role.User, [ContentBlock.CreateToolResult("toolu_07", "-2°C, snow")])))
         {

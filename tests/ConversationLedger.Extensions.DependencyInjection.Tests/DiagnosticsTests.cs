@@ -51,10 +51,10 @@ public sealed class DiagnosticsTests
         Assert.Equal(2, lines.Count);
         var fields = lines[^1].State.ToDictionary(p => p.Key, p => p.Value);
         Assert.Equal(_key.ToString(), fields["Thread"]);
-        Assert.Equal(turn.Usage.Record.Model, fields["Model"]);
-        Assert.Equal(turn.Usage.Record.Usage.TotalInputTokens, fields["InputTokens"]);
-        Assert.Equal(turn.Usage.Record.Usage.OutputTokens, fields["OutputTokens"]);
-        Assert.Equal(turn.Usage.Record.CostUsd, fields["CostUsd"]);
+        Assert.Equal(turn.UsageEntry.Record.Model, fields["Model"]);
+        Assert.Equal(turn.Usage.TotalInputTokens, fields["InputTokens"]);
+        Assert.Equal(turn.Usage.OutputTokens, fields["OutputTokens"]);
+        Assert.Equal(turn.CostUsd, fields["CostUsd"]);
         Assert.Equal(0, fields["Omissions"]);
         Assert.Equal(0L, fields["OmittedMessages"]);
         Assert.InRange((double)fields["CacheHitRatio"]!, 0, 1);
@@ -98,7 +98,7 @@ public sealed class DiagnosticsTests
 
         var turn = await host.Services.GetRequiredService<Ledger>().Open(_key).SendAsync("hello");
 
-        var usage = turn.Usage.Record.Usage;
+        var usage = turn.Usage;
         Assert.True(usage.TotalInputTokens > 0 && usage.OutputTokens > 0);
         var tokens = metrics.Of(LedgerDiagnostics.TokenUsage);
         Assert.All(tokens, m => Assert.Equal("{token}", m.Unit));
@@ -109,7 +109,7 @@ public sealed class DiagnosticsTests
             Assert.Equal("chat", m.Tags["gen_ai.operation.name"]);
             Assert.Equal("anthropic", m.Tags["gen_ai.provider.name"]);
             Assert.Equal(turn.Request.Request.Model, m.Tags["gen_ai.request.model"]);
-            Assert.Equal(turn.Usage.Record.Model, m.Tags["gen_ai.response.model"]);
+            Assert.Equal(turn.UsageEntry.Record.Model, m.Tags["gen_ai.response.model"]);
         });
         var duration = Assert.Single(metrics.Of(LedgerDiagnostics.OperationDuration));
         Assert.Equal("s", duration.Unit);
@@ -156,9 +156,9 @@ public sealed class DiagnosticsTests
         Assert.Equal("chat", span.GetTagItem("gen_ai.operation.name"));
         Assert.Equal("anthropic", span.GetTagItem("gen_ai.provider.name"));
         Assert.Equal(turn.Request.Request.Model, span.GetTagItem("gen_ai.request.model"));
-        Assert.Equal(turn.Usage.Record.Model, span.GetTagItem("gen_ai.response.model"));
-        Assert.Equal(turn.Usage.Record.Usage.TotalInputTokens, span.GetTagItem("gen_ai.usage.input_tokens"));
-        Assert.Equal(turn.Usage.Record.Usage.OutputTokens, span.GetTagItem("gen_ai.usage.output_tokens"));
+        Assert.Equal(turn.UsageEntry.Record.Model, span.GetTagItem("gen_ai.response.model"));
+        Assert.Equal(turn.Usage.TotalInputTokens, span.GetTagItem("gen_ai.usage.input_tokens"));
+        Assert.Equal(turn.Usage.OutputTokens, span.GetTagItem("gen_ai.usage.output_tokens"));
         Assert.DoesNotContain(span.TagObjects, t => t.Value?.ToString()?.Contains(Secret, StringComparison.Ordinal) == true);
         Assert.Null(span.GetTagItem("gen_ai.input.messages"));
     }

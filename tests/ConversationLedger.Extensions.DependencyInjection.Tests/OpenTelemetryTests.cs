@@ -34,7 +34,7 @@ public sealed class OpenTelemetryTests
         metering.ForceFlush();
 
         var span = Assert.Single(spans, s => Equals(s.GetTagItem("gen_ai.conversation.id"), key.ToString()));
-        Assert.Equal(turn.Usage.Record.Usage.OutputTokens, span.GetTagItem("gen_ai.usage.output_tokens"));
+        Assert.Equal(turn.Usage.OutputTokens, span.GetTagItem("gen_ai.usage.output_tokens"));
         var tokens = Assert.Single(metrics, m => m.Name == LedgerDiagnostics.TokenUsage);
         Assert.Equal("{token}", tokens.Unit);
         Assert.Equal(MetricType.Histogram, tokens.MetricType);
@@ -49,7 +49,7 @@ public sealed class OpenTelemetryTests
                 }
             }
         }
-        Assert.True(sum >= turn.Usage.Record.Usage.OutputTokens);
+        Assert.True(sum >= turn.Usage.OutputTokens);
         Assert.Contains(metrics, m => m.Name == LedgerDiagnostics.OperationDuration && m.Unit == "s");
         await host.StopAsync();
     }

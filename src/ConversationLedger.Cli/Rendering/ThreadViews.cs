@@ -108,13 +108,13 @@ public static class ThreadViews
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(turn);
-        var usage = turn.Usage.Record.Usage;
+        var usage = turn.Usage;
         var fill = turn.ContextWindow > 0
             ? $"context {Formats.Percent(turn.ContextFill, 1)} of {Formats.Count(turn.ContextWindow)}"
             : "context window unknown";
         console.MarkupLine($"[dim]in {Formats.Count(usage.InputTokens)} · out {Formats.Count(usage.OutputTokens)}"
             + $" · cache read {Formats.Count(usage.CacheReadInputTokens)} write {Formats.Count(usage.CacheCreationInputTokens)}"
-            + $" · {Formats.Money(turn.Usage.Record.CostUsd)} · {turn.MessagesSent} message{(turn.MessagesSent == 1 ? "" : "s")} sent · {fill}[/]");
+            + $" · {Formats.Money(turn.CostUsd)} · {turn.MessagesSent} message{(turn.MessagesSent == 1 ? "" : "s")} sent · {fill}[/]");
         if (turn.StopReason is "max_tokens")
         {
             console.MarkupLine($"[yellow]the reply was cut at max_tokens ({Formats.Count(turn.Request.Request.MaxTokens)}); /max-tokens N raises it[/]");

@@ -6,7 +6,7 @@ using System.Text.Json.Serialization;
 namespace ConversationLedger.Server.Api;
 
 /// <summary>How the API reads and writes JSON: snake_case names as the Messages API uses, unknown fields refused.</summary>
-public static class ApiJson
+internal static class ApiJson
 {
     /// <summary>The serializer options of every request and response.</summary>
     public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
@@ -66,7 +66,7 @@ public static class ApiJson
 
 /// <summary>JSON text written as it is (messages and entries, kept verbatim by the ledger).</summary>
 [JsonConverter(typeof(Converter))]
-public sealed record RawJson(string Json)
+internal sealed record RawJson(string Json)
 {
     /// <summary>A message as the Messages API writes it.</summary>
     public static RawJson Of(Message message)

@@ -4,7 +4,7 @@ namespace ConversationLedger.Server.Api;
 
 #pragma warning disable CA2227 // request bodies are bound by the serializer
 /// <summary>POST /v1/threads.</summary>
-public sealed class CreateThreadRequest
+internal sealed class CreateThreadRequest
 {
     /// <summary>The scope (a ticket, a document); <c>default</c> when missing.</summary>
     public string? Scope { get; set; }
@@ -29,7 +29,7 @@ public sealed class CreateThreadRequest
 }
 
 /// <summary>PATCH a thread: only the fields given change (an empty model or policy goes back to the default).</summary>
-public sealed class UpdateThreadRequest
+internal sealed class UpdateThreadRequest
 {
     /// <summary>The model.</summary>
     public string? Model { get; set; }
@@ -45,7 +45,7 @@ public sealed class UpdateThreadRequest
 }
 
 /// <summary>POST …/turns, and the body of POST …/inspect.</summary>
-public sealed class TurnRequest
+internal sealed class TurnRequest
 {
     /// <summary>The user message: a string, or an array of content blocks as the Messages API takes them.</summary>
     public JsonElement Content { get; set; }
@@ -82,7 +82,7 @@ public sealed class TurnRequest
 }
 
 /// <summary>POST …/fork.</summary>
-public sealed class ForkRequest
+internal sealed class ForkRequest
 {
     /// <summary>The entry to fork at (the newest when missing).</summary>
     public long? At { get; set; }
@@ -95,28 +95,28 @@ public sealed class ForkRequest
 }
 
 /// <summary>POST …/pins.</summary>
-public sealed class PinRequest
+internal sealed class PinRequest
 {
     /// <summary>The message's entry sequence.</summary>
     public long Sequence { get; set; }
 }
 
 /// <summary>PUT …/messages/{sequence}: the message's new content, checked as a turn's would be.</summary>
-public sealed class EditRequest
+internal sealed class EditRequest
 {
     /// <summary>A string or an array of content blocks.</summary>
     public JsonElement Content { get; set; }
 }
 
 /// <summary>PUT …/system.</summary>
-public sealed class SystemPromptRequest
+internal sealed class SystemPromptRequest
 {
     /// <summary>The new system prompt ("" clears it).</summary>
     public string? Text { get; set; }
 }
 
 /// <summary>POST …/reset.</summary>
-public sealed class ResetRequest
+internal sealed class ResetRequest
 {
     /// <summary>Why (kept in the entry).</summary>
     public string? Reason { get; set; }
@@ -124,7 +124,7 @@ public sealed class ResetRequest
 #pragma warning restore CA2227
 
 /// <summary>A thread as listed and returned.</summary>
-public sealed record ThreadResponse(
+internal sealed record ThreadResponse(
     string Scope, string Id, string Path, string? Model, string? Policy, IReadOnlyDictionary<string, string> Metadata, int? RetentionDays,
     DateTimeOffset CreatedAt, DateTimeOffset ActivityAt, long Messages, long Tokens, decimal CostUsd, DateTimeOffset? ArchivedAt)
 {
@@ -136,16 +136,16 @@ public sealed record ThreadResponse(
 }
 
 /// <summary>A page of items and the cursor of the next one (null on the last page).</summary>
-public sealed record Page<T>(IReadOnlyList<T> Data, string? NextCursor);
+internal sealed record Page<T>(IReadOnlyList<T> Data, string? NextCursor);
 
 /// <summary>A message of the current conversation.</summary>
-public sealed record MessageResponse(long Sequence, long Ordinal, string Role, RawJson Content, int Tokens, bool Pinned, bool Edited);
+internal sealed record MessageResponse(long Sequence, long Ordinal, string Role, RawJson Content, int Tokens, bool Pinned, bool Edited);
 
 /// <summary>
 /// The usage of one model call. <see cref="Kind"/> is <c>turn</c>, <c>summary</c> or <c>uncommitted</c> (billed, but part of no
 /// stored turn: <see cref="Uncommitted"/> says why); an <see cref="Inherited"/> call was copied from the thread a fork came from.
 /// </summary>
-public sealed record CallUsage(
+internal sealed record CallUsage(
     long Sequence, string? TurnId, DateTimeOffset RecordedAt, string Kind, string Model, long InputTokens, long CacheReadInputTokens,
     long CacheCreationInputTokens, long OutputTokens, decimal CostUsd, string? RequestId, string? StopReason)
 {
@@ -157,21 +157,21 @@ public sealed record CallUsage(
 }
 
 /// <summary>Sums over a thread's own calls (inherited ones left out).</summary>
-public sealed record UsageTotals(long Calls, long InputTokens, long CacheReadInputTokens, long CacheCreationInputTokens, long OutputTokens, decimal CostUsd);
+internal sealed record UsageTotals(long Calls, long InputTokens, long CacheReadInputTokens, long CacheCreationInputTokens, long OutputTokens, decimal CostUsd);
 
 /// <summary>A thread's calls and totals.</summary>
-public sealed record UsageResponse(IReadOnlyList<CallUsage> Calls, UsageTotals Totals, string? NextCursor);
+internal sealed record UsageResponse(IReadOnlyList<CallUsage> Calls, UsageTotals Totals, string? NextCursor);
 
 /// <summary>How full the context window was.</summary>
-public sealed record ContextResponse(long Window, double Fill, bool Warning, int MessagesSent, long EstimatedInputTokens);
+internal sealed record ContextResponse(long Window, double Fill, bool Warning, int MessagesSent, long EstimatedInputTokens);
 
 /// <summary>A committed turn.</summary>
-public sealed record TurnResponse(
+internal sealed record TurnResponse(
     string Id, string Status, string Scope, string ThreadId, long Sequence, MessageResponse User, MessageResponse Reply, string Text,
     string? StopReason, CallUsage Usage, ContextResponse Context, string? SummaryError);
 
 /// <summary>The next request as it would be sent, and what the history policy did to the conversation.</summary>
-public sealed record InspectResponse(
+internal sealed record InspectResponse(
     RawJson Request, IReadOnlyDictionary<string, long> Parts, long EstimatedInputTokens, long ContextWindow, long Budget, double Fill,
     IReadOnlyList<string> Breakpoints, IReadOnlyList<OmissionResponse> Omitted, long? SummaryId, decimal EstimatedCostUsd)
 {
@@ -189,10 +189,10 @@ public sealed record InspectResponse(
 }
 
 /// <summary>A range of entry sequences.</summary>
-public sealed record SequenceRange(long FromSequence, long ThroughSequence);
+internal sealed record SequenceRange(long FromSequence, long ThroughSequence);
 
 /// <summary>A tenant's usage per UTC day, and its totals.</summary>
-public sealed record TenantUsageResponse(DateOnly From, DateOnly To, IReadOnlyList<State.DailyUsage> Days, UsageTotals Totals);
+internal sealed record TenantUsageResponse(DateOnly From, DateOnly To, IReadOnlyList<State.DailyUsage> Days, UsageTotals Totals);
 
 /// <summary>Messages the policy left out of a request.</summary>
-public sealed record OmissionResponse(long FromSequence, long ThroughSequence, long Messages, string Reason);
+internal sealed record OmissionResponse(long FromSequence, long ThroughSequence, long Messages, string Reason);

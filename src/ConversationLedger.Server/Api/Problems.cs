@@ -7,7 +7,7 @@ namespace ConversationLedger.Server.Api;
 /// Every error the API returns, as RFC 9457 problem details with a stable <c>type</c> (<c>urn:conversation-ledger:problem:NAME</c>),
 /// a short title, the reason in <c>detail</c> and, where one field is at fault, its name in <c>field</c>. Bad input is a 4xx, never a 500.
 /// </summary>
-public static class Problems
+internal static class Problems
 {
     /// <summary>The prefix of every problem type.</summary>
     public const string TypePrefix = "urn:conversation-ledger:problem:";

@@ -3,7 +3,7 @@ using ConversationLedger.Server.State;
 namespace ConversationLedger.Server.Api;
 
 /// <summary>How the ledger's types look on the wire: one place, so JSON replies, streams and replays agree.</summary>
-public static class Representations
+internal static class Representations
 {
     /// <summary>A thread.</summary>
     public static ThreadResponse Thread(ThreadInfo thread)
@@ -64,7 +64,7 @@ public static class Representations
         ArgumentNullException.ThrowIfNull(turn);
         var request = turn.Request;
         return new TurnResponse(turn.TurnId, "committed", turn.Key.Scope, turn.Key.ThreadId, turn.Head.LastSequence,
-            Message(turn.User), Message(turn.Reply), turn.ReplyText, turn.StopReason, Usage(turn.Usage, "turn"),
+            Message(turn.User), Message(turn.Reply), turn.ReplyText, turn.StopReason, Usage(turn.UsageEntry, "turn"),
             new ContextResponse(turn.ContextWindow, Math.Round(turn.ContextFill, 4), turn.ContextWarning, turn.MessagesSent, request.EstimatedInputTokens),
             turn.SummaryError);
     }

@@ -5,7 +5,7 @@ using ConversationLedger.Server.State;
 namespace ConversationLedger.Server.Api;
 
 /// <summary>The caller's tenant as a whole: its usage day by day, and erasing it.</summary>
-public static class TenantEndpoints
+internal static class TenantEndpoints
 {
     /// <summary>Maps the routes.</summary>
     public static void MapTenantEndpoints(this IEndpointRouteBuilder app)

@@ -3,7 +3,7 @@ using ConversationLedger.Server.State;
 namespace ConversationLedger.Server.Api;
 
 // What changes a thread besides turns: reset, fork, pins, edits and the system prompt.
-public static partial class ThreadEndpoints
+internal static partial class ThreadEndpoints
 {
     private static async Task<IResult> ResetAsync(HttpContext http, Ledger ledger, ServiceState state)
     {

@@ -4,7 +4,7 @@ using ConversationLedger.Storage;
 namespace ConversationLedger.Server.Api;
 
 // What a thread holds: its messages, its entries, what its calls cost and the request its next turn would send.
-public static partial class ThreadEndpoints
+internal static partial class ThreadEndpoints
 {
     private static async Task<IResult> MessagesAsync(HttpContext http, Ledger ledger, ServiceState state, long? after, long? before, int? limit)
     {

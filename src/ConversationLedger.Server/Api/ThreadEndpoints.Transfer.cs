@@ -3,7 +3,7 @@ using ConversationLedger.Server.State;
 namespace ConversationLedger.Server.Api;
 
 // A thread out as one JSON document and back in.
-public static partial class ThreadEndpoints
+internal static partial class ThreadEndpoints
 {
     private static async Task ExportAsync(HttpContext http, Ledger ledger, ServiceState state)
     {

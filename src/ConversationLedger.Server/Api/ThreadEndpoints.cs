@@ -11,7 +11,7 @@ namespace ConversationLedger.Server.Api;
 /// (settings, system prompt, pins, edits, reset), fork, export, import, delete, and erasing the caller's tenant. Every read and
 /// write is keyed by the caller's tenant: another tenant's thread answers exactly like a missing one.
 /// </summary>
-public static partial class ThreadEndpoints
+internal static partial class ThreadEndpoints
 {
     /// <summary>The path every thread route starts with.</summary>
     public const string ThreadPath = "/threads/{scope}/{id}";

@@ -7,7 +7,7 @@ namespace ConversationLedger.Server.Api;
 /// the credentials. The parts are decoded from the raw request target: the server leaves <c>%2F</c> encoded in the path it
 /// routes on, so decoding the routed values would make <c>a%2Fb</c> and <c>a%252Fb</c> the same id.
 /// </summary>
-public static class ThreadRoute
+internal static class ThreadRoute
 {
     /// <summary>The key of the thread the request names, in <paramref name="tenant"/>.</summary>
     /// <exception cref="ArgumentException">A part is not a valid id (empty, too long, control characters, invalid Unicode), naming it.</exception>

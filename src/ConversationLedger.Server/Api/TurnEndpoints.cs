@@ -15,7 +15,7 @@ namespace ConversationLedger.Server.Api;
 /// re-attach to a turn's events with <c>Last-Event-ID</c>; read or cancel a turn. A turn runs on when its client drops unless
 /// the client asked otherwise, and an <c>Idempotency-Key</c> makes a retried POST return the first turn instead of a second.
 /// </summary>
-public static class TurnEndpoints
+internal static class TurnEndpoints
 {
     private const string TurnPath = ThreadEndpoints.ThreadPath + "/turns/{turnId}";
 

@@ -6,7 +6,7 @@ using ConversationLedger.Server.State;
 namespace ConversationLedger.Server.Api;
 
 /// <summary>A turn's settings: the thread's, with the request's overrides on top, each checked with the field it came from.</summary>
-public static class TurnRequests
+internal static class TurnRequests
 {
     /// <summary>The ledger's per-turn options for a request on <paramref name="thread"/>.</summary>
     /// <exception cref="ArgumentException">A setting is not valid, naming its field.</exception>
@@ -41,7 +41,7 @@ public static class TurnRequests
 }
 
 /// <summary>Checks on free text that arrives in ids and metadata.</summary>
-public static class Text
+internal static class Text
 {
     /// <summary>Whether <paramref name="value"/> is valid Unicode (no unpaired surrogates) without control characters.</summary>
     public static bool IsClean(string value)

@@ -14,7 +14,7 @@ namespace ConversationLedger.Server.Auth;
 /// identity provider whose tenant is a configured claim. Either way the caller's tenant ends up in one claim, and every query
 /// the endpoints make is scoped by it.
 /// </summary>
-public static class LedgerAuthentication
+internal static class LedgerAuthentication
 {
     /// <summary>The scheme that picks API key or JWT by what the request carries.</summary>
     public const string Scheme = "ledger";

@@ -8,7 +8,7 @@ namespace ConversationLedger.Server.Operations;
 /// are archived (a reset entry, hidden from listings until their next activity) or erased, and old turn records are pruned.
 /// It logs what it did, thread by thread. Several instances may run it at once: archiving or erasing twice is harmless.
 /// </summary>
-public sealed partial class RetentionService(Ledger ledger, ServiceState state, IOptions<ServerOptions> options, ILogger<RetentionService> logger, TimeProvider time)
+internal sealed partial class RetentionService(Ledger ledger, ServiceState state, IOptions<ServerOptions> options, ILogger<RetentionService> logger, TimeProvider time)
     : BackgroundService
 {
     private const int Batch = 500;

@@ -10,7 +10,7 @@ namespace ConversationLedger.Server.Turns;
 /// reply text and of thinking the stream had carried up to and including it, so any instance can send the rest of a
 /// committed turn to a client that re-attaches with <c>Last-Event-ID</c>, without the events themselves being shared.
 /// </summary>
-public sealed record TurnEvent(int Index, string Name, string Data, int TextChars, int ThinkingChars)
+internal sealed record TurnEvent(int Index, string Name, string Data, int TextChars, int ThinkingChars)
 {
     /// <summary>The SSE id.</summary>
     public string Id => string.Create(CultureInfo.InvariantCulture, $"{Index}.{TextChars}.{ThinkingChars}");
@@ -32,7 +32,7 @@ public sealed record TurnEvent(int Index, string Name, string Data, int TextChar
 /// A turn running in this instance: its events so far (kept until a while after it ends, for clients that re-attach) and
 /// how it ended. It runs detached from the request that started it, so a dropped client does not cancel it unless it asked to.
 /// </summary>
-public sealed class RunningTurn
+internal sealed class RunningTurn
 {
     private readonly List<TurnEvent> _events = [];
     private readonly CancellationTokenSource _cancel;
@@ -138,4 +138,4 @@ public sealed class RunningTurn
 }
 
 /// <summary>How a turn ended: committed (its response) or not (the problem; nothing of it was stored).</summary>
-public sealed record TurnOutcome(TurnResponse? Response, ProblemDetails? Problem);
+internal sealed record TurnOutcome(TurnResponse? Response, ProblemDetails? Problem);

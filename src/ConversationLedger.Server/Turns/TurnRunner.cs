@@ -8,14 +8,14 @@ using Microsoft.Extensions.Options;
 namespace ConversationLedger.Server.Turns;
 
 /// <summary>What a client asked for when it sent a turn.</summary>
-public sealed record TurnStart(ThreadKey Key, Message Message, TurnOptions Options, bool Wait, bool Streamed, string? IdempotencyKey, string RequestHash);
+internal sealed record TurnStart(ThreadKey Key, Message Message, TurnOptions Options, bool Wait, bool Streamed, string? IdempotencyKey, string RequestHash);
 
 /// <summary>
 /// Runs turns detached from the requests that start them, keeps their events for clients that re-attach, records them for
 /// every instance (idempotency keys, re-attach, cancel), and on shutdown lets them finish for a grace period before
 /// cancelling the rest (nothing of a cancelled turn is stored).
 /// </summary>
-public sealed partial class TurnRunner(
+internal sealed partial class TurnRunner(
     Ledger ledger, ServiceState state, IOptions<ServerOptions> options, ILogger<TurnRunner> logger, TimeProvider time, IHostApplicationLifetime lifetime)
     : IHostedService
 {
@@ -220,7 +220,7 @@ public sealed partial class TurnRunner(
     // of a summary written for it (committed just before it, between the summarized messages and the turn's question).
     private async Task RecordCallsAsync(TurnResult turn, (long From, long Through)? summarized)
     {
-        var calls = new List<UsageRecord> { turn.Usage.Record };
+        var calls = new List<UsageRecord> { turn.UsageEntry.Record };
         if (summarized is { } due && turn.User.Sequence - 1 > due.Through)
         {
             var between = await ledger.Store.ReadEntriesAsync(turn.Key, due.Through, (int)Math.Min(PageRequest.MaxLimit, turn.User.Sequence - 1 - due.Through), CancellationToken.None);
@@ -332,11 +332,11 @@ public sealed partial class TurnRunner(
 }
 
 /// <summary>An idempotency key that cannot be honoured as asked (409, or 422 for a different request).</summary>
-public sealed class IdempotencyException(string message, string? runningTurnId = null) : Exception(message)
+internal sealed class IdempotencyException(string message, string? runningTurnId = null) : Exception(message)
 {
     /// <summary>The turn that holds the key and is still running, if that is the reason.</summary>
     public string? RunningTurnId { get; } = runningTurnId;
 }
 
 /// <summary>New turns are refused while the service shuts down (503).</summary>
-public sealed class ServiceStoppingException() : Exception("the service is shutting down; send the turn again (another instance will take it)");
+internal sealed class ServiceStoppingException() : Exception("the service is shutting down; send the turn again (another instance will take it)");

@@ -53,7 +53,7 @@ public sealed partial class Conversation
             TurnId = turnId,
             User = (MessageEntry)stored.Entries[0],
             Reply = (MessageEntry)stored.Entries[1],
-            Usage = (UsageEntry)stored.Entries[2],
+            UsageEntry = (UsageEntry)stored.Entries[2],
             Head = stored.Head,
             Request = request,
             ContextWarning = request.Fill >= Options.WarnAtFill,

@@ -15,8 +15,14 @@ public sealed record TurnResult
     /// <summary>The stored reply.</summary>
     public required MessageEntry Reply { get; init; }
 
-    /// <summary>The stored usage record.</summary>
-    public required UsageEntry Usage { get; init; }
+    /// <summary>The stored usage entry (its record: model, tokens, cost, request id, stop reason).</summary>
+    public required UsageEntry UsageEntry { get; init; }
+
+    /// <summary>What the call used: input (uncached, cache reads, cache writes) and output tokens.</summary>
+    public TokenUsage Usage => UsageEntry.Record.Usage;
+
+    /// <summary>What the call cost in US dollars, by the model table's prices.</summary>
+    public decimal CostUsd => UsageEntry.Record.CostUsd;
 
     /// <summary>The thread's head after the commit.</summary>
     public required ThreadHead Head { get; init; }
@@ -40,10 +46,10 @@ public sealed record TurnResult
     public string ReplyText => Reply.Message.Text;
 
     /// <summary>Why the model stopped.</summary>
-    public string? StopReason => Usage.Record.StopReason;
+    public string? StopReason => UsageEntry.Record.StopReason;
 
     /// <summary>How full the context window was for this call (prompt tokens ÷ window), 0 … 1.</summary>
-    public double ContextFill => ContextWindow <= 0 ? 0 : (double)Usage.Record.Usage.TotalInputTokens / ContextWindow;
+    public double ContextFill => ContextWindow <= 0 ? 0 : (double)Usage.TotalInputTokens / ContextWindow;
 }
 
 /// <summary>One update of a streamed turn.</summary>

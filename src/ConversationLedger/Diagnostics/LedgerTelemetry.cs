@@ -63,7 +63,7 @@ internal sealed partial class LedgerTelemetry
     public void TurnCommitted(Activity? activity, TurnResult turn, ConversationView view, TimeSpan duration)
     {
         var request = turn.Request;
-        var record = turn.Usage.Record;
+        var record = turn.UsageEntry.Record;
         var usage = record.Usage;
         var input = usage.TotalInputTokens;
         var cacheRatio = input <= 0 ? 0 : (double)usage.CacheReadInputTokens / input;

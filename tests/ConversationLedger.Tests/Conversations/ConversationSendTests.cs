@@ -34,8 +34,8 @@ public sealed class ConversationSendTests
         Assert.Equal(1_000_000, turn.ContextWindow);
         Assert.Equal(3, turn.Head.LastSequence);
         Assert.Equal(2, turn.Reply.Sequence);
-        Assert.Equal((10m * 2m + 5m * 10m) / 1_000_000m, turn.Usage.Record.CostUsd);
-        Assert.Equal("req_test", turn.Usage.Record.RequestId);
+        Assert.Equal((10m * 2m + 5m * 10m) / 1_000_000m, turn.CostUsd);
+        Assert.Equal("req_test", turn.UsageEntry.Record.RequestId);
         Assert.True(turn.User.Tokens > 0);
         Assert.Equal(turn.User.Tokens + turn.Reply.Tokens, turn.Head.RunningTokens);
     }
