@@ -105,7 +105,7 @@ public sealed class ChatCommandTests
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("cancelled: nothing of this turn was stored", result.Output);
         var view = ConversationView.Project(await cli.Store.ReadWindowAsync(DefaultThread, WindowSpec.All));
-        Assert.Equal(["second", FakeModel.ReplyTo(cli.Model.Requests[^1])], view.Messages.Select(m => m.Message.Text));
+        Assert.Equal(["second", CliHarness.Describe(cli.Model.Requests[^1])], view.Messages.Select(m => m.Message.Text));
     }
 
     [Fact]

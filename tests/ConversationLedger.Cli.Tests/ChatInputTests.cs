@@ -173,7 +173,7 @@ public sealed class ChatInputTests : IDisposable
         var result = await cli.RunAsync("one\ntwo\n/undo\nthree\n", "chat");
 
         Assert.Contains("undone:", result.Output);
-        Assert.Equal(["one", FakeModel.ReplyTo(cli.Model.Requests[0]), "three"], cli.Model.Requests[^1].Messages.Select(m => m.Text));
+        Assert.Equal(["one", CliHarness.Describe(cli.Model.Requests[0]), "three"], cli.Model.Requests[^1].Messages.Select(m => m.Text));
         Assert.Equal(["one", "two", "three"], await StoredTextsAsync(cli));
     }
 

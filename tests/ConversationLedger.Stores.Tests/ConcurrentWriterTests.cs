@@ -75,7 +75,7 @@ public sealed class ConcurrentWriterTests : IDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
-    private async Task<(Conversation[] Conversations, CountingModel Model)> TwoLedgersAsync(string kind, ConflictHandling onConflict)
+    private async Task<(Conversation[] Conversations, FakeModel Model)> TwoLedgersAsync(string kind, ConflictHandling onConflict)
     {
         var memory = new InMemoryConversationStore();
         async Task<IConversationStore> StoreAsync() => kind switch
@@ -85,7 +85,7 @@ public sealed class ConcurrentWriterTests : IDisposable
             "postgres" => new PostgresConversationStore(await Servers.PostgresAsync()),
             _ => new RedisConversationStore(await Servers.RedisAsync()),
         };
-        var model = new CountingModel();
+        var model = new FakeModel { Latency = TimeSpan.FromMilliseconds(5), Reply = static (_, _) => "ok" };
         var key = new ThreadKey(_tenant, "scope", "shared");
         var conversations = new Conversation[2];
         for (var i = 0; i < 2; i++)
@@ -96,27 +96,5 @@ public sealed class ConcurrentWriterTests : IDisposable
             conversations[i] = new Ledger(store, model, options).Open(key);
         }
         return (conversations, model);
-    }
-
-    /// <summary>A model that answers after a few milliseconds and counts its calls.</summary>
-    private sealed class CountingModel : IModelClient
-    {
-        private int _calls;
-
-        public int Calls => Volatile.Read(ref _calls);
-
-        public async Task<ModelResponse> SendAsync(ModelRequest request, CancellationToken cancellationToken = default)
-        {
-            Interlocked.Increment(ref _calls);
-            await Task.Delay(5, cancellationToken);
-            return new ModelResponse("msg", request.Model, Message.Assistant("ok"), "end_turn", new TokenUsage { InputTokens = 10, OutputTokens = 1 }, null);
-        }
-
-        public async IAsyncEnumerable<ModelStreamEvent> StreamAsync(ModelRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-        {
-            yield return new StreamCompleted(await SendAsync(request, cancellationToken));
-        }
-
-        public Task<long> CountTokensAsync(ModelRequest request, CancellationToken cancellationToken = default) => Task.FromResult(10L);
     }
 }

@@ -11,7 +11,16 @@ public sealed class CliHarness
 {
     public InMemoryConversationStore Store { get; } = new();
 
-    public FakeModel Model { get; } = new();
+    /// <summary>The model: its reply says how many messages it received and the earliest user text, as the emulator's does, so statelessness shows in the output.</summary>
+    public FakeModel Model { get; } = new() { Reply = (request, _) => Describe(request), InputTokens = 100, OutputTokens = 12 };
+
+    /// <summary>What <see cref="Model"/> answers to a request.</summary>
+    public static string Describe(ModelRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var earliest = request.Messages.First(m => m.Role == Role.User).Text;
+        return $"I can see {request.Messages.Count} messages. Earliest user text: \"{earliest}\".";
+    }
 
     /// <summary>
     /// The environment; XDG_DATA_HOME is a folder of the harness's own, so nothing a chat keeps beside the default

@@ -7,7 +7,7 @@ public sealed class ConcurrencyTests
     private static Func<ModelRequest, CancellationToken, Task<ModelResponse>> AnswerAfter(Gate gate) => async (request, ct) =>
     {
         await gate.PassAsync(ct);
-        return FakeModelClient.Respond("re: " + request.Messages[^1].Text);
+        return FakeModel.Respond("re: " + request.Messages[^1].Text);
     };
 
     [Fact]
@@ -85,7 +85,7 @@ public sealed class ConcurrencyTests
         t.Model.SendAsyncCallback = async (_, ct) =>
         {
             await t.Store.AppendAsync(t.Key, 0, [new MessageEntry(Message.User("other")), new MessageEntry(Message.Assistant("ok"))], ct);
-            return FakeModelClient.Respond("mine");
+            return FakeModel.Respond("mine");
         };
 
         // When the answer arrives
@@ -112,7 +112,7 @@ public sealed class ConcurrencyTests
         var lost = await Assert.ThrowsAsync<ConcurrencyConflictException>(() => t.Conversation.SendAsync("B"));
         Assert.True(lost.TurnInFlight);
         Assert.Equal(0, t.Model.Calls);
-        await pending.CommitAsync(FakeModelClient.Respond("re: A"));
+        await pending.CommitAsync(FakeModel.Respond("re: A"));
         await t.Conversation.SendAsync("B");
 
         // And a pending turn given up releases it when disposed
@@ -174,7 +174,7 @@ public sealed class ConcurrencyTests
         t.Model.StreamAsyncCallback = (_, ct) =>
         {
             streamCalled.TrySetResult();
-            return FakeModelClient.StreamText(["re: ", "B"], ct);
+            return FakeModel.StreamText(["re: ", "B"], ct);
         };
         var send = t.Conversation.SendAsync("A");
         await gate.AllArrived;
@@ -205,7 +205,7 @@ public sealed class ConcurrencyTests
     {
         // Given two ledgers (two processes) over one store, one with a turn in flight
         var store = new InMemoryConversationStore();
-        var model = new FakeModelClient();
+        var model = new FakeModel();
         var gate = new Gate(expected: 1);
         var options = TestLedger.PlainLoop(ConflictHandling.WaitAndRetry);
         var key = new ThreadKey("tenant-a", "scope-1", "shared");
@@ -261,7 +261,7 @@ public sealed class ConcurrencyTests
             var head = await t.Store.GetHeadAsync(t.Key, ct);
             await t.Store.AppendAsync(t.Key, head.LastSequence,
                 [new MessageEntry(Message.User($"other {++sneaked}")), new MessageEntry(Message.Assistant("ok"))], ct);
-            return FakeModelClient.Respond("mine");
+            return FakeModel.Respond("mine");
         };
 
         await Assert.ThrowsAsync<ConcurrencyConflictException>(() => t.Conversation.SendAsync("Hi"));

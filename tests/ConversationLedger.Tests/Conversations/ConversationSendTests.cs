@@ -111,7 +111,7 @@ public sealed class ConversationSendTests
         t.Model.SendAsyncCallback = async (_, _) =>
         {
             await cts.CancelAsync();
-            return FakeModelClient.Respond("too late");
+            return FakeModel.Respond("too late");
         };
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => t.Conversation.SendAsync("Hi", cts.Token));
@@ -161,7 +161,7 @@ public sealed class ConversationSendTests
     public async Task Send_after_a_tool_use_reply_needs_the_tool_result_first()
     {
         var t = new TestLedger();
-        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(Assistant(Text("Checking."), ToolUse("toolu_01"))));
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModel.Respond(Assistant(Text("Checking."), ToolUse("toolu_01"))));
         await t.Conversation.SendAsync("Weather in Oslo?");
         t.Model.SendAsyncCallback = null;
 
@@ -177,7 +177,7 @@ public sealed class ConversationSendTests
     public async Task Send_does_not_store_a_reply_without_content()
     {
         var t = new TestLedger();
-        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(new Message(Role.Assistant, [])));
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModel.Respond(new Message(Role.Assistant, [])));
 
         var ex = await Assert.ThrowsAsync<ModelCallException>(() => t.Conversation.SendAsync("Hi"));
 
@@ -190,7 +190,7 @@ public sealed class ConversationSendTests
     public async Task Send_does_not_store_a_reply_that_is_not_from_the_assistant()
     {
         var t = new TestLedger();
-        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(User("I am not the assistant")));
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModel.Respond(User("I am not the assistant")));
 
         var ex = await Assert.ThrowsAsync<ModelCallException>(() => t.Conversation.SendAsync("Hi"));
 
@@ -203,7 +203,7 @@ public sealed class ConversationSendTests
     public async Task Send_does_not_store_a_reply_that_ends_with_thinking()
     {
         var t = new TestLedger();
-        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(Assistant(Thinking())));
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModel.Respond(Assistant(Thinking())));
 
         await Assert.ThrowsAsync<ModelCallException>(() => t.Conversation.SendAsync("Hi"));
 
@@ -216,7 +216,7 @@ public sealed class ConversationSendTests
     {
         var t = new TestLedger();
         var reply = Message.Parse(RawJson.AssistantMessage);
-        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(reply));
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModel.Respond(reply));
 
         await t.Conversation.SendAsync("Think hard.");
         await t.Conversation.SendAsync("And now?");
@@ -249,7 +249,7 @@ public sealed class ConversationSendTests
     public void Ledger_guards_its_arguments_naming_them()
     {
         var store = new InMemoryConversationStore();
-        var model = new FakeModelClient();
+        var model = new FakeModel();
 
         Assert.Throws<ArgumentNullException>("store", () => new ConversationLedger.Ledger(null!, model));
         Assert.Throws<ArgumentNullException>("model", () => new ConversationLedger.Ledger(store, null!));

@@ -48,7 +48,7 @@ public sealed class RequestOptionsTests
     {
         var options = new LedgerOptions { Thinking = ThinkingOptions.WithBudget(1000) };
 
-        var error = Assert.Throws<ArgumentException>(() => new Ledger(new InMemoryConversationStore(), new FakeModelClient(), options));
+        var error = Assert.Throws<ArgumentException>(() => new Ledger(new InMemoryConversationStore(), new FakeModel(), options));
 
         Assert.Contains("thinking budget 1000 is below the API's minimum of 1024 tokens", error.Message, StringComparison.Ordinal);
     }
@@ -58,7 +58,7 @@ public sealed class RequestOptionsTests
     {
         var options = new LedgerOptions { Effort = "extreme" };
 
-        var error = Assert.Throws<ArgumentException>(() => new Ledger(new InMemoryConversationStore(), new FakeModelClient(), options));
+        var error = Assert.Throws<ArgumentException>(() => new Ledger(new InMemoryConversationStore(), new FakeModel(), options));
 
         Assert.Contains("effort 'extreme' is not one of low, medium, high, max", error.Message, StringComparison.Ordinal);
     }
@@ -70,7 +70,7 @@ public sealed class RequestOptionsTests
         options.Thinking = ThinkingOptions.Adaptive;
         var t = new TestLedger(options);
         await t.Conversation.SendAsync("hello");
-        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(new Message(Role.Assistant,
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModel.Respond(new Message(Role.Assistant,
             [ContentBlock.CreateThinking("checking", "sig"), ContentBlock.CreateToolUse("toolu_01", "lookup")])));
         await t.Conversation.SendAsync("look it up");
         var before = await t.EntriesAsync();
@@ -97,7 +97,7 @@ public sealed class RequestOptionsTests
         var options = TestLedger.PlainLoop();
         options.Thinking = ThinkingOptions.Adaptive;
         var t = new TestLedger(options);
-        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(new Message(Role.Assistant,
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModel.Respond(new Message(Role.Assistant,
         [
             ContentBlock.Parse("""{"type":"server_tool_use","id":"srvtoolu_01","name":"web_search","input":{"query":"oslo weather"}}"""),
             ContentBlock.Parse("""{"type":"web_search_tool_result","tool_use_id":"srvtoolu_01","content":[]}"""),

@@ -9,7 +9,7 @@ public sealed class StreamingTests
     public async Task Stream_yields_the_deltas_then_the_committed_turn()
     {
         var t = new TestLedger();
-        t.Model.StreamAsyncCallback = (_, ct) => FakeModelClient.StreamText(["Hel", "lo", "!"], ct);
+        t.Model.StreamAsyncCallback = (_, ct) => FakeModel.StreamText(["Hel", "lo", "!"], ct);
 
         var updates = new List<TurnUpdate>();
         await foreach (var update in t.Conversation.StreamAsync("Hi"))
@@ -48,7 +48,7 @@ public sealed class StreamingTests
         var t = new TestLedger();
         await t.Conversation.SendAsync("First");
         var before = await t.EntriesAsync();
-        t.Model.StreamAsyncCallback = (_, ct) => FakeModelClient.StreamText(["Hel", "lo"], ct);
+        t.Model.StreamAsyncCallback = (_, ct) => FakeModel.StreamText(["Hel", "lo"], ct);
 
         await foreach (var update in t.Conversation.StreamAsync("Second"))
         {
@@ -63,7 +63,7 @@ public sealed class StreamingTests
     public async Task With_wait_and_retry_an_abandoned_stream_does_not_hold_up_the_next_send()
     {
         var t = new TestLedger(TestLedger.PlainLoop(ConflictHandling.WaitAndRetry));
-        t.Model.StreamAsyncCallback = (_, ct) => FakeModelClient.StreamText(["Hel", "lo"], ct);
+        t.Model.StreamAsyncCallback = (_, ct) => FakeModel.StreamText(["Hel", "lo"], ct);
         await foreach (var _ in t.Conversation.StreamAsync("Abandoned"))
         {
             break;
@@ -78,7 +78,7 @@ public sealed class StreamingTests
     public async Task Cancelling_a_stream_midway_stores_nothing()
     {
         var t = new TestLedger();
-        t.Model.StreamAsyncCallback = (_, ct) => FakeModelClient.StreamText(["Hel", "lo"], ct);
+        t.Model.StreamAsyncCallback = (_, ct) => FakeModel.StreamText(["Hel", "lo"], ct);
         using var cts = new CancellationTokenSource();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
@@ -130,7 +130,7 @@ public sealed class StreamingTests
         await Task.Yield();
         yield return new ThinkingDelta(0, "hmm");
         yield return new TextDelta(1, "Hi");
-        yield return new StreamCompleted(FakeModelClient.Respond(new Message(Role.Assistant,
+        yield return new StreamCompleted(FakeModel.Respond(new Message(Role.Assistant,
             [ContentBlock.CreateThinking("hmm", "sig"), ContentBlock.CreateText("Hi")])));
         ct.ThrowIfCancellationRequested();
     }

@@ -74,7 +74,7 @@ public sealed class TurnOptionsTests
     public void Options_become_read_only_once_a_ledger_uses_them_and_a_clone_is_writable()
     {
         var options = new LedgerOptions { MaxTokens = 100 };
-        var ledger = new Ledger(new InMemoryConversationStore(), new FakeModelClient(), options);
+        var ledger = new Ledger(new InMemoryConversationStore(), new FakeModel(), options);
 
         var error = Assert.Throws<InvalidOperationException>(() => options.MaxTokens = 5);
         var copy = ledger.Options.Clone();
@@ -105,8 +105,8 @@ public sealed class TurnOptionsTests
     [Fact]
     public void A_policy_named_by_its_spec_is_the_ledgers_policy_and_one_set_in_code_wins()
     {
-        var named = new Ledger(new InMemoryConversationStore(), new FakeModelClient(), new LedgerOptions { Policy = "keep-all" });
-        var inCode = new Ledger(new InMemoryConversationStore(), new FakeModelClient(),
+        var named = new Ledger(new InMemoryConversationStore(), new FakeModel(), new LedgerOptions { Policy = "keep-all" });
+        var inCode = new Ledger(new InMemoryConversationStore(), new FakeModel(),
             new LedgerOptions { Policy = "keep-all", HistoryPolicy = LedgerOptions.DefaultPolicy });
 
         Assert.Same(KeepAllPolicy.Instance, named.Policy);

@@ -19,7 +19,7 @@ public sealed class UncommittedUsageTests
             // Another writer (one that takes no lease) commits while the model answers.
             var head = await t.Store.GetHeadAsync(t.Key, token);
             await t.Store.AppendAsync(t.Key, head.LastSequence, [new ResetEntry("elsewhere")], token);
-            return FakeModelClient.Respond("late reply", new TokenUsage { InputTokens = 300, OutputTokens = 7 });
+            return FakeModel.Respond("late reply", new TokenUsage { InputTokens = 300, OutputTokens = 7 });
         };
 
         await Assert.ThrowsAsync<ConcurrencyConflictException>(() => t.Conversation.SendAsync("Two"));
@@ -80,8 +80,8 @@ public sealed class UncommittedUsageTests
         options.HistoryPolicy = HistoryPolicies.Parse("summarize:2/2");
         var t = new TestLedger(options);
         t.Model.SendAsyncCallback = (request, _) => Task.FromResult(request.System.Any(b => b.Text?.Contains("running summary", StringComparison.Ordinal) == true)
-            ? FakeModelClient.Respond(" ", new TokenUsage { InputTokens = 900, OutputTokens = 1 })
-            : FakeModelClient.Respond("reply"));
+            ? FakeModel.Respond(" ", new TokenUsage { InputTokens = 900, OutputTokens = 1 })
+            : FakeModel.Respond("reply"));
 
         for (var i = 0; i < 4; i++)
         {
@@ -98,7 +98,7 @@ public sealed class UncommittedUsageTests
     {
         var t = new TestLedger();
         // A reply that calls a tool twice with the same id breaks the API's rules: it cannot be stored.
-        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModel.Respond(
             Build.Assistant(Build.ToolUse("toolu_1"), Build.ToolUse("toolu_1")), new TokenUsage { InputTokens = 50, OutputTokens = 20 }));
 
         await Assert.ThrowsAsync<ModelCallException>(() => t.Conversation.SendAsync("One"));

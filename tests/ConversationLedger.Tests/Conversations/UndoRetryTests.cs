@@ -67,7 +67,7 @@ public sealed class UndoRetryTests
     {
         var t = new TestLedger();
         await t.Conversation.SendAsync("One");
-        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(Assistant(ToolUse("toolu_1"))));
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModel.Respond(Assistant(ToolUse("toolu_1"))));
         await t.Conversation.SendAsync("Weather?");
         t.Model.SendAsyncCallback = null;
         await t.Conversation.SendAsync(User(ToolResult("toolu_1")));
@@ -103,7 +103,8 @@ public sealed class UndoRetryTests
 
         var committed = Assert.IsType<TurnCommitted>(updates[^1]);
         Assert.Equal([User("One"), Assistant("reply 1"), User("Two")], t.Model.Requests.Last().Messages);
-        Assert.Equal([User("One"), Assistant("reply 1"), User("Two"), Assistant("Hello")], await t.MessagesAsync());
+        // The third call (two turns, then the retry) regenerated the reply.
+        Assert.Equal([User("One"), Assistant("reply 1"), User("Two"), Assistant("reply 3")], await t.MessagesAsync());
         var after = await t.EntriesAsync();
         Assert.Equal(before, after.Take(before.Count));
         var retractions = after.OfType<EditEntry>().ToArray();

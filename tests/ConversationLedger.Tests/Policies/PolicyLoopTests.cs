@@ -120,7 +120,7 @@ public sealed class PolicyLoopTests
         var t = new TestLedger(Options(policy), Services());
         t.Model.SendAsyncCallback = (request, _) => IsSummaryRequest(request)
             ? throw new ModelCallException("overloaded", 529, "overloaded_error", "req_sum")
-            : Task.FromResult(FakeModelClient.Respond("answer"));
+            : Task.FromResult(FakeModel.Respond("answer"));
         var turns = new List<TurnResult>();
         for (var i = 0; i < 12; i++)
         {
@@ -178,7 +178,7 @@ public sealed class PolicyLoopTests
         var before = await t.EntriesAsync();
         Assert.Empty(before.OfType<SummaryEntry>());
         t.Model.SendAsyncCallback = (request, _) => IsSummaryRequest(request)
-            ? Task.FromResult(FakeModelClient.Respond("- the user asked four questions"))
+            ? Task.FromResult(FakeModel.Respond("- the user asked four questions"))
             : throw new ModelCallException("overloaded", 529, "overloaded_error", "req_turn");
 
         // When the summary succeeds and then the turn's own call fails
@@ -192,7 +192,7 @@ public sealed class PolicyLoopTests
         Assert.Equal(before.OfType<MessageEntry>().Count(), (await t.EntriesAsync()).OfType<MessageEntry>().Count());
 
         // And the next turn uses that summary instead of paying for another
-        t.Model.SendAsyncCallback = (request, _) => Task.FromResult(FakeModelClient.Respond(IsSummaryRequest(request) ? "- again" : "answer"));
+        t.Model.SendAsyncCallback = (request, _) => Task.FromResult(FakeModel.Respond(IsSummaryRequest(request) ? "- again" : "answer"));
         var summaries = t.Model.Requests.Count(IsSummaryRequest);
         await t.Conversation.SendAsync("question 4");
         Assert.Equal(summaries, t.Model.Requests.Count(IsSummaryRequest));
@@ -205,7 +205,7 @@ public sealed class PolicyLoopTests
         var policy = new SummarizingPolicy(new SlidingWindowPolicy(new SlidingWindowOptions { Messages = 4, MessageStep = 2 }));
         var t = new TestLedger(Options(policy), Services());
         await t.Conversation.SetSystemPromptAsync("Be brief.");
-        t.Model.SendAsyncCallback = (request, _) => Task.FromResult(FakeModelClient.Respond(
+        t.Model.SendAsyncCallback = (request, _) => Task.FromResult(FakeModel.Respond(
             IsSummaryRequest(request) ? "- The user is Hesham; error E42 at turn 2." : "answer"));
 
         TurnResult? last = null;
@@ -302,8 +302,8 @@ public sealed class PolicyLoopTests
         }
         var calls = 0;
         t.Model.SendAsyncCallback = (request, _) => Task.FromResult(IsSummaryRequest(request)
-            ? FakeModelClient.Respond("- five questions")
-            : FakeModelClient.Respond(++calls <= 4 ? Assistant(Text($"call {calls} " + new string('c', 60)), ToolUse($"toolu_{calls:D2}")) : Message.Assistant("done")));
+            ? FakeModel.Respond("- five questions")
+            : FakeModel.Respond(++calls <= 4 ? Assistant(Text($"call {calls} " + new string('c', 60)), ToolUse($"toolu_{calls:D2}")) : Message.Assistant("done")));
 
         var turn = await t.Conversation.SendAsync("Check four things.");
         var requests = new List<ModelRequest> { turn.Request.Request };
@@ -337,8 +337,8 @@ public sealed class PolicyLoopTests
         var calls = 0;
         var callsLeft = 0;
         t.Model.SendAsyncCallback = (request, _) => Task.FromResult(IsSummaryRequest(request)
-            ? FakeModelClient.Respond("- crawled a site")
-            : FakeModelClient.Respond(callsLeft-- > 0 ? Assistant(Text($"call {++calls} " + new string('c', 60)), ToolUse($"toolu_{calls:D2}")) : Message.Assistant("done")));
+            ? FakeModel.Respond("- crawled a site")
+            : FakeModel.Respond(callsLeft-- > 0 ? Assistant(Text($"call {++calls} " + new string('c', 60)), ToolUse($"toolu_{calls:D2}")) : Message.Assistant("done")));
         async Task<List<ModelRequest>> LoopAsync(string question, int steps)
         {
             callsLeft = steps;
@@ -370,7 +370,7 @@ public sealed class PolicyLoopTests
         var t = new TestLedger(options, Services());
         await t.Conversation.SendAsync("Hello.");
         var calls = 0;
-        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModel.Respond(
             ++calls <= 3 ? Assistant(Text($"call {calls}"), ToolUse($"toolu_{calls:D2}")) : Message.Assistant("The deploy key is K-17.")));
         var turn = await t.Conversation.SendAsync("Find the deploy key.");
         await t.Conversation.PinAsync(turn.User.Sequence); // pinned while the loop runs
@@ -456,8 +456,8 @@ public sealed class PolicyLoopTests
         await t.Conversation.SendAsync("Hello, I am Hesham."); // the pinned first exchange
         var calls = 0;
         t.Model.SendAsyncCallback = (request, _) => Task.FromResult(IsSummaryRequest(request)
-            ? FakeModelClient.Respond("- asked for the weather in 30 cities")
-            : FakeModelClient.Respond(++calls < 30 ? Assistant(Text($"checking city {calls}"), ToolUse($"toolu_{calls:D2}")) : Message.Assistant("all done")));
+            ? FakeModel.Respond("- asked for the weather in 30 cities")
+            : FakeModel.Respond(++calls < 30 ? Assistant(Text($"checking city {calls}"), ToolUse($"toolu_{calls:D2}")) : Message.Assistant("all done")));
 
         var turn = await t.Conversation.SendAsync("What is the weather in these 30 cities?");
         while (turn.Reply.Message.Content.FirstOrDefault(b => b.ToolUse is not null) is { } call)
@@ -479,7 +479,7 @@ public sealed class PolicyLoopTests
         var t = new TestLedger(Options(KeepAllPolicy.Instance, model: "small"), Services());
         await t.Conversation.SendAsync("Hello.");
         var calls = 0;
-        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModelClient.Respond(
+        t.Model.SendAsyncCallback = (_, _) => Task.FromResult(FakeModel.Respond(
             Assistant(Text($"step {++calls} " + new string('c', 1000)), ToolUse($"toolu_{calls:D2}"))));
         var turn = await t.Conversation.SendAsync("Crawl the site.");
         for (var i = 0; i < 5; i++)

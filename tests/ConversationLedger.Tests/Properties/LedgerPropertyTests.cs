@@ -69,7 +69,7 @@ public sealed class LedgerPropertyTests
             switch (script.Steps[i])
             {
                 case Step.Succeeds:
-                    behaviour[text] = _ => Task.FromResult(FakeModelClient.Respond("re: " + text));
+                    behaviour[text] = _ => Task.FromResult(FakeModel.Respond("re: " + text));
                     await t.Conversation.SendAsync(text);
                     acknowledged.Add(text);
                     break;
@@ -80,7 +80,7 @@ public sealed class LedgerPropertyTests
                     break;
 
                 case Step.InvalidReply:
-                    behaviour[text] = _ => Task.FromResult(FakeModelClient.Respond(new Message(Role.Assistant, [])));
+                    behaviour[text] = _ => Task.FromResult(FakeModel.Respond(new Message(Role.Assistant, [])));
                     await Assert.ThrowsAsync<ModelCallException>(() => t.Conversation.SendAsync(text));
                     break;
 
@@ -136,7 +136,7 @@ public sealed class LedgerPropertyTests
             behaviour[text] = async ct =>
             {
                 await gate.PassAsync(ct);
-                return FakeModelClient.Respond("re: " + text);
+                return FakeModel.Respond("re: " + text);
             };
         }
         var sends = new[] { Outcome.Of(t.Conversation.SendAsync(first)), Outcome.Of(t.Conversation.SendAsync(second)) };

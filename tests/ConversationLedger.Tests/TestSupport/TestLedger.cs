@@ -24,7 +24,7 @@ internal sealed class TestLedger
     /// <summary>The default model table with the cheap character-based token estimate.</summary>
     public static LedgerServices CharacterCounting => new() { TokenCounter = CharacterTokenCounter.Instance };
 
-    public FakeModelClient Model { get; } = new();
+    public FakeModel Model { get; } = new();
 
     public Ledger Ledger { get; }
 
