@@ -62,11 +62,3 @@ internal sealed class EmulatorModelClient(InProcessEmulator emulator) : IModelCl
         return Interlocked.CompareExchange(ref _client, created, null) ?? created;
     }
 }
-
-/// <summary>A PostgreSQL data source the container opened, and so disposes.</summary>
-internal sealed class LedgerNpgsqlDataSource(Npgsql.NpgsqlDataSource dataSource) : IAsyncDisposable
-{
-    public Npgsql.NpgsqlDataSource DataSource { get; } = dataSource;
-
-    public ValueTask DisposeAsync() => DataSource.DisposeAsync();
-}
