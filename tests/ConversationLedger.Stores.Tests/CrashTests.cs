@@ -91,46 +91,14 @@ public abstract class CrashContract
         Assert.Equal(turns, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
     }
 
-    private Process StartChild(string kind, string connection, int turns)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { ChildPath(), kind, connection, Tenant, "scope", "thread", turns.ToString(System.Globalization.CultureInfo.InvariantCulture) })
-        {
-            info.ArgumentList.Add(arg);
-        }
-        return Process.Start(info) ?? throw new InvalidOperationException("could not start the crash child");
-    }
-
-    private static string ChildPath()
-    {
-        // Built next to this project (a build-order-only reference): same configuration and framework folders.
-        var path = AppContext.BaseDirectory.Replace("/ConversationLedger.Stores.Tests/bin/", "/ConversationLedger.Stores.CrashChild/bin/", StringComparison.Ordinal);
-        path = Path.Combine(path, "ConversationLedger.Stores.CrashChild.dll");
-        return File.Exists(path) ? path : throw new FileNotFoundException("build tests/ConversationLedger.Stores.CrashChild first", path);
-    }
+    private Process StartChild(string kind, string connection, int turns) =>
+        ChildProcess.Start(kind, connection, Tenant, "scope", "thread", turns.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     private static long Ack(string line) =>
         line.StartsWith("ack ", StringComparison.Ordinal) ? long.Parse(line.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)
             : throw new InvalidOperationException($"unexpected child output: {line}");
 
-    private async Task<List<LedgerEntry>> ReadAllAsync(IConversationStore store)
-    {
-        var entries = new List<LedgerEntry>();
-        while (true)
-        {
-            var page = await store.ReadEntriesAsync(ThreadKey, entries.Count, 500);
-            if (page.Count == 0)
-            {
-                return entries;
-            }
-            entries.AddRange(page);
-        }
-    }
+    private Task<List<LedgerEntry>> ReadAllAsync(IConversationStore store) => ChildProcess.ReadAllAsync(store, ThreadKey);
 }
 
 public sealed class SqliteCrashTests : CrashContract, IDisposable

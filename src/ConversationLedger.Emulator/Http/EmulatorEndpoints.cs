@@ -215,7 +215,9 @@ internal sealed class EmulatorEndpoints(EmulatorServer server)
             return document.RootElement.ValueKind == JsonValueKind.Object
                 && document.RootElement.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
         }
-        catch (JsonException)
+        // InvalidOperationException: a field name holding an unpaired surrogate throws when compared; the request reader
+        // then refuses the body with a 400.
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             return false;
         }
