@@ -38,7 +38,7 @@ public sealed class ContextGuardTests(ITestOutputHelper output) : IAsyncLifetime
         var model = new AnthropicModelClient(new AnthropicModelClientOptions { ApiKey = "sk-ant-test", BaseUrl = _emulator.BaseUrl, MaxRetries = 0 });
         var store = new InMemoryConversationStore();
         // Summaries ask for at most 400 tokens too: the default (1024) is over tiny's output limit (see the test below).
-        var options = new LedgerOptions { Model = "tiny", MaxTokens = 400, SummaryMaxTokens = 400, Policy = policy };
+        var options = new LedgerOptions { Model = "tiny", MaxTokens = 400, Policy = policy };
         var ledger = new Ledger(store, model, options, new LedgerServices { Models = SmallWindow });
         var (turns, summaries, highestFill) = (0, 0, 0.0);
 
@@ -72,10 +72,9 @@ public sealed class ContextGuardTests(ITestOutputHelper output) : IAsyncLifetime
             + $"fullest request {highestFill:P0} of the 8,000-token window");
     }
 
-    // DEFECT (reported, not fixed here: src/ConversationLedger/Conversations is another engineer's): a summary request is sent
-    // with SummaryMaxTokens as it is, even above the model's MaxOutput, so on a model whose output limit is under 1024 every due
-    // summary is refused (400 "max_tokens: 1024 > 1000") and the turn goes on without it. Remove the Skip once it is fixed.
-    [Fact(Skip = "DEFECT: summary max_tokens is not limited to the model's MaxOutput (docs/reliability.md, context guard)")]
+    // A summary request once went out with SummaryMaxTokens as it was, above the model's MaxOutput: on a model whose output limit
+    // is under 1024 every due summary was refused (400 "max_tokens: 1024 > 1000") and the turn went on without it.
+    [Fact]
     public async Task A_due_summary_on_a_model_with_a_small_output_limit_is_not_refused()
     {
         var model = new AnthropicModelClient(new AnthropicModelClientOptions { ApiKey = "sk-ant-test", BaseUrl = _emulator.BaseUrl, MaxRetries = 0 });

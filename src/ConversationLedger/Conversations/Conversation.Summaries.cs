@@ -43,11 +43,13 @@ public sealed partial class Conversation
         var model = Options.SummaryModel ?? turnModel;
         var info = _ledger.Models.Get(model);
         var window = info.ContextWindow;
+        // Never more than the summary model may write: above its MaxOutput the API refuses the request outright.
+        var maxTokens = (int)Math.Min(Options.SummaryMaxTokens, info.MaxOutput);
         // A summary needs no deliberation: thinking off where the model allows it (up-front thinking otherwise), least effort.
         var (thinking, outputConfig) = ThinkingOptions.ForModel(
             info.TakesThinking("disabled") ? ThinkingOptions.Off : info.TakesThinking("between_tools") ? new ThinkingOptions { Mode = ThinkingMode.BetweenTools } : null,
-            info.EffortLevels.Contains("low") ? "low" : null, info, Options.SummaryMaxTokens);
-        var budget = Math.Min(SummaryPieceTokens, (long)((window - Options.SummaryMaxTokens - Options.SafetyMarginTokens) / _ledger.Calibration.FactorFor(model)));
+            info.EffortLevels.Contains("low") ? "low" : null, info, maxTokens);
+        var budget = Math.Min(SummaryPieceTokens, (long)((window - maxTokens - Options.SafetyMarginTokens) / _ledger.Calibration.FactorFor(model)));
         var head = view.Head.LastSequence;
         var summary = view.Summary;
         var piece = new List<Message>();
@@ -61,7 +63,7 @@ public sealed partial class Conversation
 
         async Task FoldAsync()
         {
-            var request = HistorySummarizer.BuildRequest(model, Options.SummaryMaxTokens, summary?.Text, piece) with { Thinking = thinking, OutputConfig = outputConfig };
+            var request = HistorySummarizer.BuildRequest(model, maxTokens, summary?.Text, piece) with { Thinking = thinking, OutputConfig = outputConfig };
             var response = await _ledger.Model.SendAsync(request, cancellationToken);
             var text = response.Message.Text.Trim();
             if (text.Length == 0)
