@@ -78,6 +78,7 @@ public sealed partial class Conversation
         }
         ModelResponse? response = null;
         StreamStarted? billed = null;
+        var logged = false;
         var stream = _ledger.Model.StreamAsync(prepared.Prepared.Request, cancellationToken).GetAsyncEnumerator(cancellationToken);
         try
         {
@@ -95,6 +96,7 @@ public sealed partial class Conversation
                 catch (Exception ex) when (billed is not null && response is null)
                 {
                     // The call started (and is billed): a stream cut short still goes into the usage log.
+                    logged = true;
                     await RecordUncommittedAsync(billed.Model, billed.Usage, billed.RequestId, null,
                         ex is OperationCanceledException ? "cancelled" : "interrupted", prepared.TurnId);
                     throw;
@@ -119,6 +121,12 @@ public sealed partial class Conversation
         finally
         {
             await stream.DisposeAsync();
+            if (billed is not null && response is null && !logged)
+            {
+                // The caller stopped enumerating mid-reply (or was cancelled while it handled a delta, outside our await):
+                // the call was billed all the same.
+                await RecordUncommittedAsync(billed.Model, billed.Usage, billed.RequestId, null, "cancelled", prepared.TurnId);
+            }
         }
         if (response is null)
         {

@@ -55,6 +55,39 @@ public sealed class UncommittedUsageTests
         Assert.DoesNotContain(await t.EntriesAsync(), e => e is MessageEntry);
     }
 
+    [Theory]
+    [InlineData(true)] // cancelled while the caller handled a delta (its own await throws, not the stream's)
+    [InlineData(false)] // the caller stopped enumerating
+    public async Task A_stream_the_caller_leaves_after_it_started_records_the_usage_the_api_reported(bool cancelWhileHandling)
+    {
+        var t = new TestLedger();
+        using var cancel = new CancellationTokenSource();
+        t.Model.StreamAsyncCallback = (_, token) => StartThenHang(token);
+
+        try
+        {
+            await foreach (var update in t.Conversation.StreamAsync(Message.User("One"), cancel.Token))
+            {
+                if (update is TurnTextDelta && cancelWhileHandling)
+                {
+                    await cancel.CancelAsync();
+                    await Task.Delay(Timeout.Infinite, cancel.Token);
+                }
+                if (update is TurnTextDelta)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancelWhileHandling)
+        {
+        }
+
+        var usage = Assert.Single(await UsageAsync(t));
+        Assert.Equal(("cancelled", 1_200L, "req_started"), (usage.Uncommitted, usage.Usage.InputTokens, usage.RequestId));
+        Assert.DoesNotContain(await t.EntriesAsync(), e => e is MessageEntry);
+    }
+
     [Fact]
     public async Task A_stream_cancelled_before_it_started_records_nothing()
     {
