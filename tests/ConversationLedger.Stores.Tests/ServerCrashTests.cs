@@ -98,6 +98,8 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
             await close();
         }
 
+        await ALeaseHeldAtACrashExpiresAsync(server, open, name);
+
         // Then, read back through a new connection: what was acknowledged is stored, once, whole
         var (reader, closeReader) = open();
         try
@@ -120,6 +122,40 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
         finally
         {
             await closeReader();
+        }
+    }
+
+    // A lease taken just before the kill is kept by the durable server (a new process after the restart is refused, as it
+    // would have been before the crash), and expires after its duration: the thread is free without anyone releasing it.
+    private async Task ALeaseHeldAtACrashExpiresAsync(PrivateServer server, Func<(IConversationStore Store, Func<ValueTask> Close)> open, string name)
+    {
+        var key = new ThreadKey(_tenant, "scope", "leased at the crash");
+        var (holder, closeHolder) = open();
+        Assert.True(await holder.TryAcquireTurnLeaseAsync(key, "cut off", Lease));
+        var taken = Stopwatch.StartNew();
+        await server.KillAsync();
+        await closeHolder();
+        using (var restarting = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            await server.StartAsync(restarting.Token);
+        }
+        var (next, close) = open();
+        try
+        {
+            var refusedAfterRestart = false;
+            while (!await next.TryAcquireTurnLeaseAsync(key, "next", Lease))
+            {
+                refusedAfterRestart = true;
+                Assert.True(taken.Elapsed < Lease + TimeSpan.FromSeconds(10), $"the lease held at the crash was still held {taken.Elapsed.TotalSeconds:F1} s later");
+                await Task.Delay(50);
+            }
+            output.WriteLine($"{name}: a lease held at the crash was {(refusedAfterRestart ? "kept" : "gone")} after the restart and free {taken.Elapsed.TotalSeconds:F1} s after it was taken");
+            Assert.True(refusedAfterRestart, "the lease held at the crash was lost with the restart");
+            Assert.True(taken.Elapsed >= Lease - TimeSpan.FromMilliseconds(50), $"the lease was free again after {taken.Elapsed.TotalSeconds:F1} s, before its {Lease.TotalSeconds} s");
+        }
+        finally
+        {
+            await close();
         }
     }
 
