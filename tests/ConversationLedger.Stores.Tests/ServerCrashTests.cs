@@ -66,11 +66,12 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
         var (store, close) = open();
         var run = new Run();
         var random = new Random();
+        using var stop = new CancellationTokenSource();
+        var writers = Array.Empty<Task>();
         try
         {
             // Given writers sending turns on every thread
-            using var stop = new CancellationTokenSource();
-            var writers = Enumerable.Range(0, Writers).Select(w => Task.Run(() => WriteAsync(store, w, run, stop.Token))).ToArray();
+            writers = Enumerable.Range(0, Writers).Select(w => Task.Run(() => WriteAsync(store, w, run, stop.Token))).ToArray();
             await EveryThreadTakesATurnAsync(run, since: 0);
 
             // When the server is killed at random moments under that load, and started again on the same data
@@ -95,6 +96,9 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
         }
         finally
         {
+            // Also when the test failed midway: no writer may go on against a server that is about to be removed.
+            await stop.CancelAsync();
+            await Task.WhenAny(Task.WhenAll(writers), Task.Delay(TurnBound * 2));
             await close();
         }
 
