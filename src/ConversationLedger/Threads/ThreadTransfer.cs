@@ -145,7 +145,7 @@ public static class ThreadTransfer
             if (root.TryGetProperty("format", out var format)
                 && (format.ValueKind != JsonValueKind.String || format.GetString() != FormatName))
             {
-                throw new LedgerFormatException($"unknown format {format.GetRawText()}; this version reads \"{FormatName}\"");
+                throw new LedgerFormatException($"unknown format {Excerpt.Of(format.GetRawText())}; this version reads \"{FormatName}\"");
             }
             var entries = root.TryGetProperty("entries", out var list)
                 ? ReadEntries(list)

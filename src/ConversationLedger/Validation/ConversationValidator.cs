@@ -68,7 +68,7 @@ public static class ConversationValidator
             if (!role.IsKnown)
             {
                 found.Add(new Violation(i, null, ValidationRule.UnknownRole,
-                    $"role \"{role}\" is not one the API knows (\"user\", \"assistant\" or \"system\")"));
+                    $"role \"{Excerpt.Of(role.ToString())}\" is not one the API knows (\"user\", \"assistant\" or \"system\")"));
                 continue;
             }
 
