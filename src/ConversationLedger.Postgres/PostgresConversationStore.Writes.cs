@@ -8,7 +8,20 @@ namespace ConversationLedger.Postgres;
 public sealed partial class PostgresConversationStore
 {
     /// <inheritdoc />
-    public async Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default)
+    public Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default) =>
+        AppendAsync(key, expectedSequence, entries, null, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<AppendResult> AppendAndReleaseTurnLeaseAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, string holder,
+        CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckLease(key, holder);
+        return await AppendAsync(key, expectedSequence, entries, holder, cancellationToken) with { LeaseReleased = true };
+    }
+
+    // An append, and the release of the lease holder's lease in the same statement when there is one.
+    private async Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, string? leaseHolder,
+        CancellationToken cancellationToken)
     {
         StoreArguments.CheckAppend(key, expectedSequence, entries);
         await using var connection = await OpenAsync(cancellationToken);
@@ -19,7 +32,7 @@ public sealed partial class PostgresConversationStore
             var head = await ReadHeadAsync(connection, null, key, NoLock, cancellationToken);
             StoreConditions.ThrowIfMoved(head, expectedSequence);
             var (stamped, next) = head.Advance(entries, Now());
-            if (!await AdvanceAsync(connection, head, next, stamped, cancellationToken))
+            if (!await AdvanceAsync(connection, head, next, stamped, leaseHolder, cancellationToken))
             {
                 throw await ConflictAsync(connection, key, expectedSequence);
             }
@@ -41,19 +54,24 @@ public sealed partial class PostgresConversationStore
 
     // The head moves from what was read (an update that matches only that row version: the sequence, and the creation time in
     // case the thread was erased and made again meanwhile; a new thread: an insert that loses to any head) and the entries
-    // go in only if it moved, in one statement, so one auto-committed transaction. The update locks the head row as the old
-    // SELECT … FOR NO KEY UPDATE did, so appends, forks and deletes still serialize on it: a writer that waited for the row
-    // finds it changed and moves nothing.
+    // go in only if it moved (and the turn's lease goes only then too), in one statement, so one auto-committed transaction.
+    // The update locks the head row as the old SELECT … FOR NO KEY UPDATE did, so appends, forks and deletes still serialize
+    // on it: a writer that waited for the row finds it changed and moves nothing.
     private const string AdvanceSql = """
-        WITH head AS ({0} RETURNING 1)
+        WITH head AS ({0} RETURNING 1){1}
         INSERT INTO entries (tenant, scope, thread_id, sequence, kind, payload, target, turn_id, recorded_at, tokens, running_tokens, running_messages)
         SELECT @t, @s, @id, * FROM unnest(@seq, @kind, @payload, @target, @turn, @at, @tokens, @rt, @rm) WHERE EXISTS (SELECT 1 FROM head)
         """;
 
     private const string HeadColumns = "last_sequence = @last, running_tokens = @tokens_sum, running_messages = @messages, reset_sequence = @reset, updated_at = @updated";
 
+    private const string ReleaseLeaseSql = $"""
+        ,
+        released AS (DELETE FROM turn_leases WHERE {ThreadFilter} AND holder = @holder AND EXISTS (SELECT 1 FROM head))
+        """;
+
     private static async Task<bool> AdvanceAsync(NpgsqlConnection connection, ThreadHead from, ThreadHead to, IReadOnlyList<LedgerEntry> entries,
-        CancellationToken cancellationToken)
+        string? leaseHolder, CancellationToken cancellationToken)
     {
         var moveHead = from.Exists
             ? $"UPDATE threads SET {HeadColumns} WHERE {ThreadFilter} AND last_sequence = @expected AND created_at = @created"
@@ -61,7 +79,12 @@ public sealed partial class PostgresConversationStore
               INSERT INTO threads (tenant, scope, thread_id, last_sequence, running_tokens, running_messages, reset_sequence, created_at, updated_at)
               VALUES (@t, @s, @id, @last, @tokens_sum, @messages, @reset, @created, @updated) ON CONFLICT (tenant, scope, thread_id) DO NOTHING
               """;
-        await using var command = Command(connection, null, string.Format(System.Globalization.CultureInfo.InvariantCulture, AdvanceSql, moveHead), to.Key);
+        var sql = string.Format(System.Globalization.CultureInfo.InvariantCulture, AdvanceSql, moveHead, leaseHolder is null ? "" : ReleaseLeaseSql);
+        await using var command = Command(connection, null, sql, to.Key);
+        if (leaseHolder is not null)
+        {
+            command.Parameters.AddWithValue("holder", leaseHolder);
+        }
         command.Parameters.AddWithValue("expected", from.LastSequence);
         command.Parameters.AddWithValue("created", (from.Exists ? from.CreatedAt : to.CreatedAt).ToUniversalTime());
         command.Parameters.AddWithValue("last", to.LastSequence);
