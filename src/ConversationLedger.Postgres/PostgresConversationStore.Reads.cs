@@ -60,7 +60,8 @@ public sealed partial class PostgresConversationStore
                 BatchCommand(NewestOfKindSql, key, ("kind", "summary"), boundary, last),
                 BatchCommand(NewestOfKindSql, key, ("kind", "reset"), ("boundary", 0L), last),
                 BatchCommand(PinnedMessagesSql, key, boundary, last),
-                BatchCommand(EditsSql, key, ("lo", lo), boundary, last),
+                BatchCommand(EditsOfWindowSql, key, ("lo", lo), last),
+                BatchCommand(EditsOfPinnedSql, key, boundary, last),
                 BatchCommand(HeadSql, key),
             },
         };
@@ -118,20 +119,22 @@ public sealed partial class PostgresConversationStore
         FROM threads h WHERE h.tenant = @t AND h.scope = @s AND h.thread_id = @id
         """;
 
-    // The window's parts, each cut at the head's sequence (@last); each an index lookup or a short index range.
+    // The window's parts, each cut at the head's sequence (@last); each an index lookup or a short index range. What depends
+    // on another part is found by subquery, evaluated once (an array for = ANY, a first sequence): edits of the window are
+    // those of a message from its first on, pinned messages and their edits those the pins name.
     private const string UpToHead = "AND sequence <= @last";
-    private const string PinTargets = $"SELECT target FROM entries WHERE {ThreadFilter} AND kind = 'pin' AND sequence > @boundary {UpToHead}";
+    private const string PinTargets = $"ARRAY(SELECT target FROM entries WHERE {ThreadFilter} AND kind = 'pin' AND sequence > @boundary {UpToHead})";
     internal const string MessagesSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= @lo {UpToHead} ORDER BY running_messages";
     internal const string PinsSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'pin' AND sequence > @boundary {UpToHead} ORDER BY kind, sequence";
     internal const string NewestOfKindSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = @kind AND sequence > @boundary {UpToHead} ORDER BY kind DESC, sequence DESC LIMIT 1";
-    internal const string PinnedMessagesSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'message' AND sequence IN ({PinTargets})";
-    internal const string EditsSql = $"""
-        SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'edit' {UpToHead} AND target IN (
-            SELECT sequence FROM entries WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= @lo {UpToHead}
-            UNION ALL {PinTargets})
+    internal const string PinnedMessagesSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'message' AND sequence = ANY({PinTargets})";
+    internal const string EditsOfWindowSql = $"""
+        SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'edit' {UpToHead} AND target >= (
+            SELECT sequence FROM entries WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= @lo {UpToHead} ORDER BY running_messages LIMIT 1)
         """;
+    internal const string EditsOfPinnedSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'edit' {UpToHead} AND target = ANY({PinTargets})";
 
-    internal static IReadOnlyList<string> WindowQueries { get; } = [MessagesSql, PinsSql, NewestOfKindSql, PinnedMessagesSql, EditsSql];
+    internal static IReadOnlyList<string> WindowQueries { get; } = [MessagesSql, PinsSql, NewestOfKindSql, PinnedMessagesSql, EditsOfWindowSql, EditsOfPinnedSql];
 
     private static NpgsqlBatchCommand BatchCommand(string sql, ThreadKey key, params (string Name, object Value)[] parameters)
     {

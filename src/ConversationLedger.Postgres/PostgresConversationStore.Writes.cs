@@ -27,7 +27,7 @@ public sealed partial class PostgresConversationStore
         await using var connection = await OpenAsync(cancellationToken);
         try
         {
-            // Two round trips and one transaction: the head as it is, then one statement that moves it on only if it is
+            // Two round trips, one write transaction: the head as it is, then one statement that moves it on only if it is
             // still that head and inserts the entries only if it did (see AdvanceSql).
             var head = await ReadHeadAsync(connection, null, key, NoLock, cancellationToken);
             StoreConditions.ThrowIfMoved(head, expectedSequence);
@@ -41,7 +41,7 @@ public sealed partial class PostgresConversationStore
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            // Entries of that sequence exist without the head saying so (a writer that took no head, e.g. an older library).
+            // A writer that stores entries before the head (a fork onto this thread) took these sequence numbers first.
             throw await ConflictAsync(connection, key, expectedSequence);
         }
     }
@@ -57,10 +57,9 @@ public sealed partial class PostgresConversationStore
     // go in only if it moved (and the turn's lease goes only then too), in one statement, so one auto-committed transaction.
     // The update locks the head row as the old SELECT … FOR NO KEY UPDATE did, so appends, forks and deletes still serialize
     // on it: a writer that waited for the row finds it changed and moves nothing.
-    private const string AdvanceSql = """
+    private const string AdvanceSql = $$"""
         WITH head AS ({0} RETURNING 1){1}
-        INSERT INTO entries (tenant, scope, thread_id, sequence, kind, payload, target, turn_id, recorded_at, tokens, running_tokens, running_messages)
-        SELECT @t, @s, @id, * FROM unnest(@seq, @kind, @payload, @target, @turn, @at, @tokens, @rt, @rm) WHERE EXISTS (SELECT 1 FROM head)
+        {{InsertEntriesSql}} WHERE EXISTS (SELECT 1 FROM head)
         """;
 
     private const string HeadColumns = "last_sequence = @last, running_tokens = @tokens_sum, running_messages = @messages, reset_sequence = @reset, updated_at = @updated";
@@ -217,15 +216,17 @@ public sealed partial class PostgresConversationStore
     private static async Task InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ThreadKey key,
         IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken)
     {
-        await using var command = Command(connection, transaction, """
-            INSERT INTO entries (tenant, scope, thread_id, sequence, kind, payload, target, turn_id, recorded_at, tokens, running_tokens, running_messages)
-            SELECT @t, @s, @id, * FROM unnest(@seq, @kind, @payload, @target, @turn, @at, @tokens, @rt, @rm)
-            """, key);
+        await using var command = Command(connection, transaction, InsertEntriesSql, key);
         AddEntryParameters(command, entries);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    // One round trip for the whole batch: the entries' columns as arrays, unnested into rows.
+    // One round trip for the whole batch: the entries' columns as arrays (AddEntryParameters), unnested into rows.
+    private const string InsertEntriesSql = """
+        INSERT INTO entries (tenant, scope, thread_id, sequence, kind, payload, target, turn_id, recorded_at, tokens, running_tokens, running_messages)
+        SELECT @t, @s, @id, * FROM unnest(@seq, @kind, @payload, @target, @turn, @at, @tokens, @rt, @rm)
+        """;
+
     private static void AddEntryParameters(NpgsqlCommand command, IReadOnlyList<LedgerEntry> entries)
     {
         command.Parameters.AddWithValue("seq", entries.Select(e => e.Sequence).ToArray());
