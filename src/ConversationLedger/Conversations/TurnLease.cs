@@ -67,6 +67,10 @@ internal sealed class TurnLease : IAsyncDisposable
     /// </summary>
     public async Task<AppendResult> AppendAsync(Func<string, Task<AppendResult>> append)
     {
+        if (_stop.IsCancellationRequested)
+        {
+            return await append(_holder); // disposed already (a pending turn disposed, then committed): nothing renews it
+        }
         await _renewing.WaitAsync();
         try
         {
