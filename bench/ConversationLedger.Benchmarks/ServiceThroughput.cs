@@ -75,15 +75,18 @@ internal static class ServiceThroughput
     /// <summary>The replicas the analysis runs: the first is the service's own sequence (its calls are timed).</summary>
     public static readonly Replica[] Replicas =
     [
-        new("replica: a turn's 7 store and state calls in-process (no HTTP, no model)"),
-        new("replica, connection string + " + Prepared, ConnectionOptions: Prepared),
-        new("replica without lease take/release and activity update (key, thread, window, append)", Lease: false, Activity: false),
+        new("replica: a turn's 6 store and state calls in-process (no HTTP, no model)"),
+        new("replica, connection string + " + Unprepared, ConnectionOptions: Unprepared),
+        new("replica without lease and activity update (key, thread, window, plain append)", Lease: false, Activity: false),
         new("replica: window read + append only (the ledger's own two calls)", ServiceReads: false, Lease: false, Activity: false),
-        new("replica: window read + append only, connection string + " + Prepared, ServiceReads: false, Lease: false, Activity: false, ConnectionOptions: Prepared),
+        new("replica: window read + append only, connection string + " + Unprepared, ServiceReads: false, Lease: false, Activity: false, ConnectionOptions: Unprepared),
     ];
 
-    /// <summary>Npgsql connection-string options: automatic preparation of repeated statements, no session reset on reuse.</summary>
-    public const string Prepared = "Max Auto Prepare=20;No Reset On Close=true";
+    /// <summary>
+    /// Npgsql connection-string options that undo the store's defaults (automatic preparation of repeated statements, no
+    /// session reset on reuse): what those defaults are worth.
+    /// </summary>
+    public const string Unprepared = "Max Auto Prepare=0;No Reset On Close=false";
 
     public sealed record Result(IReadOnlyList<Row> Rows, int TurnPayloadBytes, RoundTrips? Trips, IReadOnlyList<Phase> Phases, string Durability);
 
@@ -134,7 +137,7 @@ internal static class ServiceThroughput
                 }
                 var service = settings.PoolSize is { } pool ? $"{database.ConnectionString};Max Pool Size={pool}" : database.ConnectionString;
                 log.WriteLine($"  PostgreSQL: {await database.FreeConnectionsAsync()} free connection slots before the runs; service pools: " +
-                    (settings.PoolSize is { } size ? $"Max Pool Size={size}" : "Npgsql's default size") + " (each instance has two: the ledger store's and its own tables')");
+                    (settings.PoolSize is { } size ? $"Max Pool Size={size}" : "Npgsql's default size") + " (one per instance, shared by the ledger store and its own tables)");
                 var store = new Dictionary<string, string>(common) { ["Server:Store"] = "postgres:" + service };
                 rows.Add(await ServiceRowAsync("postgres", "service, JSON turns", store, 1, secret, "pg1", settings, work, database, log));
                 payloadBytes = await database.TurnPayloadBytesAsync();
@@ -142,10 +145,10 @@ internal static class ServiceThroughput
                 rows.Add(await ServiceRowAsync("postgres", "service, JSON turns", store, 2, secret, "pg2", settings, work, database, log));
                 if (settings.Analysis)
                 {
-                    // Npgsql's own options, set in the connection string the service is given: statements prepared once per
-                    // connection, and no DISCARD ALL each time a pooled connection is reused (see the replicas below).
-                    rows.Add(await ServiceRowAsync("postgres", "service, JSON turns, connection string + " + Prepared,
-                        new(store) { ["Server:Store"] = "postgres:" + service + ";" + Prepared }, 1, secret, "pg1p", settings, work, database, log));
+                    // Npgsql's own options, set in the connection string the service is given: without the store's defaults
+                    // (statements prepared once per connection, no DISCARD ALL each time a pooled connection is reused).
+                    rows.Add(await ServiceRowAsync("postgres", "service, JSON turns, connection string + " + Unprepared,
+                        new(store) { ["Server:Store"] = "postgres:" + service + ";" + Unprepared }, 1, secret, "pg1u", settings, work, database, log));
                 }
                 rows.Add(await CeilingRowAsync(database, payloadBytes, settings, log) with { Configuration = "raw BEGIN; INSERT; COMMIT (again, after the service runs)" });
                 if (settings.Analysis)
@@ -337,8 +340,9 @@ internal static class ServiceThroughput
         Settings settings, TextWriter log)
     {
         var connectionString = replica.ConnectionOptions.Length == 0 ? database.ConnectionString : database.ConnectionString + ";" + replica.ConnectionOptions;
-        await using var state = ServiceState.Postgres(connectionString);
+        // One pool for both, as an instance has when its tables are in the store's database.
         await using var store = new PostgresConversationStore(connectionString);
+        await using var state = ServiceState.Postgres(store.DataSource);
         var plan = HistoryPolicies.Parse(Policy).Plan();
         var timings = ReplicaClient.Names.Select(_ => new List<double>()).ToArray();
         var before = await database.CountersAsync();
@@ -400,7 +404,7 @@ internal static class ServiceThroughput
             {
                 var met = r.Load.PerSecond / mean >= 0.5 ? "met" : "missed";
                 table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                    $"Target ≥ 50 % of the ceiling, {r.Instances} instance(s){(r.Configuration.Contains(Prepared, StringComparison.Ordinal) ? " (" + Prepared + ")" : "")}: {r.Load.PerSecond / mean * 100:N1} % — {met}."));
+                    $"Target ≥ 50 % of the ceiling, {r.Instances} instance(s){(r.Configuration.Contains(Unprepared, StringComparison.Ordinal) ? " (" + Unprepared + ")" : "")}: {r.Load.PerSecond / mean * 100:N1} % — {met}."));
             }
         }
         return table.ToString();
@@ -577,7 +581,7 @@ internal static class ServiceThroughput
     }
 
     /// <summary>
-    /// What a service JSON turn asks of its databases, in its order (auth, thread row, lease, window, append, release, activity),
+    /// What a service JSON turn asks of its databases, in its order (auth, thread row, lease, window, append ending the lease, activity),
     /// over one shared <see cref="ServiceState"/> and store as an instance has them, each call timed.
     /// </summary>
     private sealed class ReplicaClient : ILoadClient
@@ -585,7 +589,7 @@ internal static class ServiceThroughput
         public static readonly string[] Names =
         [
             "API key lookup (service tables)", "thread row read (service tables)", "lease take (store)", "window read (store)",
-            "append (store)", "lease release (store)", "activity update (service tables)",
+            "append, ending the lease (store)", "activity update (service tables)",
         ];
 
         private readonly ServiceState _state;
@@ -642,19 +646,16 @@ internal static class ServiceThroughput
                 new MessageEntry(Message.Assistant($"[emulator] I can see {window.Entries.Count + 1} messages. Latest: \"{question[..60]}…\".")) { TurnId = turnId, Tokens = 40 },
                 new UsageEntry(new UsageRecord(Model, new TokenUsage { InputTokens = 3000, OutputTokens = 40 }, 0.0032m, "msg_replica", "end_turn")) { TurnId = turnId },
             ];
-            var stored = _store.AppendAsync(_key, window.Head.LastSequence, entries).GetAwaiter().GetResult();
+            var stored = (_replica.Lease
+                ? _store.AppendAndReleaseTurnLeaseAsync(_key, window.Head.LastSequence, entries, holder)
+                : _store.AppendAsync(_key, window.Head.LastSequence, entries)).GetAwaiter().GetResult();
             marks[5] = Stopwatch.GetTimestamp();
-            if (_replica.Lease)
-            {
-                _store.ReleaseTurnLeaseAsync(_key, holder).GetAwaiter().GetResult();
-            }
-            marks[6] = Stopwatch.GetTimestamp();
             if (_replica.Activity)
             {
                 _state.RecordActivityAsync(stored.Head, [((UsageEntry)entries[2]).Record]).GetAwaiter().GetResult();
             }
-            marks[7] = Stopwatch.GetTimestamp();
-            if (_window.Contains(marks[7]))
+            marks[6] = Stopwatch.GetTimestamp();
+            if (_window.Contains(marks[6]))
             {
                 for (var i = 0; i < Names.Length; i++)
                 {

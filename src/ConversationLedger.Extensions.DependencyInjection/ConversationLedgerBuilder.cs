@@ -34,7 +34,8 @@ public sealed class ConversationLedgerBuilder
     }
 
     /// <summary>
-    /// Keeps threads in PostgreSQL; the container owns the connection pool, which logs through the container's
+    /// Keeps threads in PostgreSQL; the container owns the connection pool (with the store's defaults,
+    /// <see cref="PostgresConversationStore.CreateDataSourceBuilder"/>), which logs through the container's
     /// <see cref="Microsoft.Extensions.Logging.ILoggerFactory"/>. Npgsql's own spans and metrics are named "Npgsql"
     /// (<c>AddNpgsql()</c> from Npgsql.OpenTelemetry, or <c>AddSource("Npgsql")</c> / <c>AddMeter("Npgsql")</c>).
     /// </summary>
@@ -42,7 +43,7 @@ public sealed class ConversationLedgerBuilder
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         Services.RemoveAll<LedgerNpgsqlDataSource>();
-        Services.AddSingleton(sp => new LedgerNpgsqlDataSource(new NpgsqlDataSourceBuilder(connectionString)
+        Services.AddSingleton(sp => new LedgerNpgsqlDataSource(PostgresConversationStore.CreateDataSourceBuilder(connectionString)
             .UseLoggerFactory(sp.GetService<Microsoft.Extensions.Logging.ILoggerFactory>())
             .Build()));
         return Store(sp => new PostgresConversationStore(sp.GetRequiredService<LedgerNpgsqlDataSource>().DataSource));

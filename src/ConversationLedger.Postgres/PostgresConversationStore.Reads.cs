@@ -4,63 +4,106 @@ using NpgsqlTypes;
 
 namespace ConversationLedger.Postgres;
 
-// Reads: the window a policy asks for (one snapshot), pages of entries and thread listings.
+// Reads: the window a policy asks for (as of one head), pages of entries and thread listings.
 public sealed partial class PostgresConversationStore
 {
     /// <inheritdoc />
+    /// <remarks>
+    /// Two round trips and no explicit transaction: the head and the window's bounds, then every part of the window in one
+    /// batch that ends by reading the head again. Entries are immutable and a thread only grows until it is erased, so the
+    /// parts, each cut at the first head's sequence, are what that head had — unless the thread was erased (and maybe made
+    /// again) in between, which the second head shows (gone, or created at another time), and then the read starts over.
+    /// </remarks>
     public async Task<ThreadWindow> ReadWindowAsync(ThreadKey key, WindowSpec window, CancellationToken cancellationToken = default)
     {
         StoreArguments.CheckWindow(key, window);
         await using var connection = await OpenAsync(cancellationToken);
-        // Repeatable read: the head and the rows come from one snapshot.
-        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        // The head and the window's first message ordinal in one round trip, so the window query gets a constant lower
-        // bound and the planner sees a short index range (a bound computed inside the query looks like a third of the table).
-        await using var bounds = Command(connection, transaction, BoundsSql, key);
-        bounds.Parameters.Add(new NpgsqlParameter<long?>("budget", NpgsqlDbType.Bigint) { TypedValue = window.LastTokens });
-        ThreadHead head;
-        long lo;
-        await using (var reader = await bounds.ExecuteReaderAsync(cancellationToken))
+        while (true)
         {
-            if (!await reader.ReadAsync(cancellationToken))
+            // The head and the window's first message ordinal in one round trip, so the window query gets a constant lower
+            // bound and the planner sees a short index range (a bound computed inside the query looks like a third of the table).
+            await using var bounds = Command(connection, null, BoundsSql, key);
+            bounds.Parameters.Add(new NpgsqlParameter<long?>("budget", NpgsqlDbType.Bigint) { TypedValue = window.LastTokens });
+            ThreadHead head;
+            long lo;
+            await using (var reader = await bounds.ExecuteReaderAsync(cancellationToken))
             {
-                return new ThreadWindow(ThreadHead.Empty(key), []);
+                if (!await reader.ReadAsync(cancellationToken))
+                {
+                    return new ThreadWindow(ThreadHead.Empty(key), []);
+                }
+                head = ReadHead(reader, key, 0);
+                lo = WindowBounds.FirstMessage(window, head, reader.GetInt64(6), reader.GetInt64(7));
             }
-            head = ReadHead(reader, key, 0);
-            lo = WindowBounds.FirstMessage(window, head, reader.GetInt64(6), reader.GetInt64(7));
+            if (await ReadPartsAsync(connection, head, lo, cancellationToken) is { } entries)
+            {
+                return new ThreadWindow(head, entries);
+            }
         }
-        // Simple queries with constant bounds, batched (two round trips): their plans stay index lookups and short
-        // ranges even before statistics catch up with a fast-growing thread, which one big join did not.
+    }
+
+    // The window's parts as of the head, or null when the thread was erased since that head was read.
+    private static async Task<LedgerEntry[]?> ReadPartsAsync(NpgsqlConnection connection, ThreadHead head, long lo, CancellationToken cancellationToken)
+    {
+        var key = head.Key;
+        var last = ("last", (object)head.LastSequence);
+        var boundary = ("boundary", (object)head.ResetSequence);
+        // Simple queries with constant bounds: their plans stay index lookups and short ranges even before statistics catch
+        // up with a fast-growing thread, which one big join did not.
+        await using var batch = new NpgsqlBatch(connection)
+        {
+            BatchCommands =
+            {
+                BatchCommand(MessagesSql, key, ("lo", lo), last),
+                BatchCommand(PinsSql, key, boundary, last),
+                BatchCommand(NewestOfKindSql, key, ("kind", "system_prompt"), ("boundary", 0L), last),
+                BatchCommand(NewestOfKindSql, key, ("kind", "summary"), boundary, last),
+                BatchCommand(NewestOfKindSql, key, ("kind", "reset"), ("boundary", 0L), last),
+                BatchCommand(PinnedMessagesSql, key, boundary, last),
+                BatchCommand(EditsOfWindowSql, key, ("lo", lo), last),
+                BatchCommand(EditsOfPinnedSql, key, boundary, last),
+                BatchCommand(HeadSql, key),
+            },
+        };
         var picked = new SortedDictionary<long, LedgerEntry>();
-        await using (var first = new NpgsqlBatch(connection, transaction))
+        var edits = new List<EditEntry>();
+        ThreadHead? again = null;
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
-            first.BatchCommands.Add(BatchCommand(MessagesSql, key, ("lo", lo)));
-            first.BatchCommands.Add(BatchCommand(PinsSql, key, ("boundary", head.ResetSequence)));
-            first.BatchCommands.Add(BatchCommand(NewestOfKindSql, key, ("kind", "system_prompt"), ("boundary", 0L)));
-            first.BatchCommands.Add(BatchCommand(NewestOfKindSql, key, ("kind", "summary"), ("boundary", head.ResetSequence)));
-            first.BatchCommands.Add(BatchCommand(NewestOfKindSql, key, ("kind", "reset"), ("boundary", 0L)));
-            await ReadBatchAsync(first, picked, cancellationToken);
+            var part = 0;
+            do
+            {
+                var isHead = ++part == batch.BatchCommands.Count;
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    if (isHead)
+                    {
+                        again = ReadHead(reader, key, 0);
+                        continue;
+                    }
+                    var entry = EntryRows.Read(reader, RecordedAt(reader));
+                    if (entry is EditEntry edit)
+                    {
+                        edits.Add(edit);
+                    }
+                    else
+                    {
+                        picked[entry.Sequence] = entry;
+                    }
+                }
+            }
+            while (await reader.NextResultAsync(cancellationToken));
         }
-        var windowMessages = picked.Values.OfType<MessageEntry>().Select(m => m.Sequence).ToArray();
-        var targets = picked.Values.OfType<PinEntry>().Select(p => p.Target).Distinct().ToArray();
-        await using (var second = new NpgsqlBatch(connection, transaction))
+        if (again is null || again.CreatedAt != head.CreatedAt)
         {
-            second.BatchCommands.Add(BatchCommand(MessagesAtSql, key, ("seqs", targets)));
-            second.BatchCommands.Add(BatchCommand(EditsOfSql, key, ("targets", windowMessages.Concat(targets).Distinct().ToArray())));
-            var later = new SortedDictionary<long, LedgerEntry>();
-            await ReadBatchAsync(second, later, cancellationToken);
-            foreach (var (sequence, entry) in later.Where(e => e.Value is MessageEntry))
-            {
-                picked[sequence] = entry;
-            }
-            var shown = picked.Values.OfType<MessageEntry>().Select(m => m.Sequence).ToHashSet();
-            foreach (var edit in later.Values.OfType<EditEntry>().Where(e => shown.Contains(e.Target)))
-            {
-                picked[edit.Sequence] = edit;
-            }
+            return null;
         }
-        await transaction.CommitAsync(cancellationToken);
-        return new ThreadWindow(head, picked.Values.ToArray());
+        // The edits of every message returned (the window's and the pinned ones).
+        foreach (var edit in edits.Where(e => picked.GetValueOrDefault(e.Target) is MessageEntry))
+        {
+            picked[edit.Sequence] = edit;
+        }
+        return [.. picked.Values];
     }
 
     // The head, the message ordinal at the newest reset, and the first message of a token budget (each an index lookup).
@@ -76,14 +119,22 @@ public sealed partial class PostgresConversationStore
         FROM threads h WHERE h.tenant = @t AND h.scope = @s AND h.thread_id = @id
         """;
 
-    // The window's parts; each an index lookup or a short index range.
-    internal const string MessagesSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= @lo ORDER BY running_messages";
-    internal const string PinsSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'pin' AND sequence > @boundary ORDER BY kind, sequence";
-    internal const string NewestOfKindSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = @kind AND sequence > @boundary ORDER BY kind DESC, sequence DESC LIMIT 1";
-    internal const string MessagesAtSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND sequence = ANY(@seqs) AND kind = 'message'";
-    internal const string EditsOfSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND target = ANY(@targets) AND kind = 'edit'";
+    // The window's parts, each cut at the head's sequence (@last); each an index lookup or a short index range. What depends
+    // on another part is found by subquery, evaluated once (an array for = ANY, a first sequence): edits of the window are
+    // those of a message from its first on, pinned messages and their edits those the pins name.
+    private const string UpToHead = "AND sequence <= @last";
+    private const string PinTargets = $"ARRAY(SELECT target FROM entries WHERE {ThreadFilter} AND kind = 'pin' AND sequence > @boundary {UpToHead})";
+    internal const string MessagesSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= @lo {UpToHead} ORDER BY running_messages";
+    internal const string PinsSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'pin' AND sequence > @boundary {UpToHead} ORDER BY kind, sequence";
+    internal const string NewestOfKindSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = @kind AND sequence > @boundary {UpToHead} ORDER BY kind DESC, sequence DESC LIMIT 1";
+    internal const string PinnedMessagesSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'message' AND sequence = ANY({PinTargets})";
+    internal const string EditsOfWindowSql = $"""
+        SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'edit' {UpToHead} AND target >= (
+            SELECT sequence FROM entries WHERE {ThreadFilter} AND kind = 'message' AND running_messages >= @lo {UpToHead} ORDER BY running_messages LIMIT 1)
+        """;
+    internal const string EditsOfPinnedSql = $"SELECT {Columns} FROM entries WHERE {ThreadFilter} AND kind = 'edit' {UpToHead} AND target = ANY({PinTargets})";
 
-    internal static IReadOnlyList<string> WindowQueries { get; } = [MessagesSql, PinsSql, NewestOfKindSql, MessagesAtSql, EditsOfSql];
+    internal static IReadOnlyList<string> WindowQueries { get; } = [MessagesSql, PinsSql, NewestOfKindSql, PinnedMessagesSql, EditsOfWindowSql, EditsOfPinnedSql];
 
     private static NpgsqlBatchCommand BatchCommand(string sql, ThreadKey key, params (string Name, object Value)[] parameters)
     {
@@ -96,20 +147,6 @@ public sealed partial class PostgresConversationStore
             command.Parameters.AddWithValue(name, value);
         }
         return command;
-    }
-
-    private static async Task ReadBatchAsync(NpgsqlBatch batch, SortedDictionary<long, LedgerEntry> into, CancellationToken cancellationToken)
-    {
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        do
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var entry = EntryRows.Read(reader, RecordedAt(reader));
-                into[entry.Sequence] = entry;
-            }
-        }
-        while (await reader.NextResultAsync(cancellationToken));
     }
 
     /// <inheritdoc />

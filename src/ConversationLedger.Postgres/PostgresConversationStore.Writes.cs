@@ -8,28 +8,91 @@ namespace ConversationLedger.Postgres;
 public sealed partial class PostgresConversationStore
 {
     /// <inheritdoc />
-    public async Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default)
+    public Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default) =>
+        AppendAsync(key, expectedSequence, entries, null, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<AppendResult> AppendAndReleaseTurnLeaseAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, string holder,
+        CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckLease(key, holder);
+        return await AppendAsync(key, expectedSequence, entries, holder, cancellationToken) with { LeaseReleased = true };
+    }
+
+    // An append, and the release of the lease holder's lease in the same statement when there is one.
+    private async Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, string? leaseHolder,
+        CancellationToken cancellationToken)
     {
         StoreArguments.CheckAppend(key, expectedSequence, entries);
         await using var connection = await OpenAsync(cancellationToken);
         try
         {
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var head = await ReadHeadAsync(connection, transaction, key, AppendLock, cancellationToken);
+            // Two round trips, one write transaction: the head as it is, then one statement that moves it on only if it is
+            // still that head and inserts the entries only if it did (see AdvanceSql).
+            var head = await ReadHeadAsync(connection, null, key, NoLock, cancellationToken);
             StoreConditions.ThrowIfMoved(head, expectedSequence);
             var (stamped, next) = head.Advance(entries, Now());
-            // A concurrent writer that read the same head inserts the same sequence numbers: the unique key lets one win.
-            await InsertAsync(connection, transaction, key, stamped, cancellationToken);
-            await WriteHeadAsync(connection, transaction, next, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
+            if (!await AdvanceAsync(connection, head, next, stamped, leaseHolder, cancellationToken))
+            {
+                throw await ConflictAsync(connection, key, expectedSequence);
+            }
             await RefreshStatisticsAfterBulkAsync(connection, stamped.Count, cancellationToken);
             return new AppendResult(stamped, next);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            var actual = await ReadHeadAsync(connection, null, key, NoLock, CancellationToken.None);
-            throw new ConcurrencyConflictException(key, expectedSequence, actual.LastSequence);
+            // A writer that stores entries before the head (a fork onto this thread) took these sequence numbers first.
+            throw await ConflictAsync(connection, key, expectedSequence);
         }
+    }
+
+    private static async Task<ConcurrencyConflictException> ConflictAsync(NpgsqlConnection connection, ThreadKey key, long expectedSequence)
+    {
+        var actual = await ReadHeadAsync(connection, null, key, NoLock, CancellationToken.None);
+        return new ConcurrencyConflictException(key, expectedSequence, actual.LastSequence);
+    }
+
+    // The head moves from what was read (an update that matches only that row version: the sequence, and the creation time in
+    // case the thread was erased and made again meanwhile; a new thread: an insert that loses to any head) and the entries
+    // go in only if it moved (and the turn's lease goes only then too), in one statement, so one auto-committed transaction.
+    // The update locks the head row as the old SELECT … FOR NO KEY UPDATE did, so appends, forks and deletes still serialize
+    // on it: a writer that waited for the row finds it changed and moves nothing.
+    private const string AdvanceSql = $$"""
+        WITH head AS ({0} RETURNING 1){1}
+        {{InsertEntriesSql}} WHERE EXISTS (SELECT 1 FROM head)
+        """;
+
+    private const string HeadColumns = "last_sequence = @last, running_tokens = @tokens_sum, running_messages = @messages, reset_sequence = @reset, updated_at = @updated";
+
+    private const string ReleaseLeaseSql = $"""
+        ,
+        released AS (DELETE FROM turn_leases WHERE {ThreadFilter} AND holder = @holder AND EXISTS (SELECT 1 FROM head))
+        """;
+
+    private static async Task<bool> AdvanceAsync(NpgsqlConnection connection, ThreadHead from, ThreadHead to, IReadOnlyList<LedgerEntry> entries,
+        string? leaseHolder, CancellationToken cancellationToken)
+    {
+        var moveHead = from.Exists
+            ? $"UPDATE threads SET {HeadColumns} WHERE {ThreadFilter} AND last_sequence = @expected AND created_at = @created"
+            : """
+              INSERT INTO threads (tenant, scope, thread_id, last_sequence, running_tokens, running_messages, reset_sequence, created_at, updated_at)
+              VALUES (@t, @s, @id, @last, @tokens_sum, @messages, @reset, @created, @updated) ON CONFLICT (tenant, scope, thread_id) DO NOTHING
+              """;
+        var sql = string.Format(System.Globalization.CultureInfo.InvariantCulture, AdvanceSql, moveHead, leaseHolder is null ? "" : ReleaseLeaseSql);
+        await using var command = Command(connection, null, sql, to.Key);
+        if (leaseHolder is not null)
+        {
+            command.Parameters.AddWithValue("holder", leaseHolder);
+        }
+        command.Parameters.AddWithValue("expected", from.LastSequence);
+        command.Parameters.AddWithValue("created", (from.Exists ? from.CreatedAt : to.CreatedAt).ToUniversalTime());
+        command.Parameters.AddWithValue("last", to.LastSequence);
+        command.Parameters.AddWithValue("tokens_sum", to.RunningTokens);
+        command.Parameters.AddWithValue("messages", to.RunningMessages);
+        command.Parameters.AddWithValue("reset", to.ResetSequence);
+        command.Parameters.AddWithValue("updated", to.UpdatedAt.ToUniversalTime());
+        AddEntryParameters(command, entries);
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
     /// <summary>Appends of at least this many entries (imports, forks) refresh the planner's statistics.</summary>
@@ -111,7 +174,7 @@ public sealed partial class PostgresConversationStore
         ArgumentNullException.ThrowIfNull(key);
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        // The head first: it waits for an append or fork holding it (see AppendLock), so the entries delete sees theirs.
+        // The head first: it waits for an append or fork holding it (see the locks in the main file), so the entries delete sees theirs.
         await using (var lease = Command(connection, transaction, $"DELETE FROM turn_leases WHERE {ThreadFilter}", key))
         {
             await lease.ExecuteNonQueryAsync(cancellationToken);
@@ -153,11 +216,19 @@ public sealed partial class PostgresConversationStore
     private static async Task InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ThreadKey key,
         IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken)
     {
-        // One round trip for the whole batch: arrays unnested into rows.
-        await using var command = Command(connection, transaction, """
-            INSERT INTO entries (tenant, scope, thread_id, sequence, kind, payload, target, turn_id, recorded_at, tokens, running_tokens, running_messages)
-            SELECT @t, @s, @id, * FROM unnest(@seq, @kind, @payload, @target, @turn, @at, @tokens, @rt, @rm)
-            """, key);
+        await using var command = Command(connection, transaction, InsertEntriesSql, key);
+        AddEntryParameters(command, entries);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    // One round trip for the whole batch: the entries' columns as arrays (AddEntryParameters), unnested into rows.
+    private const string InsertEntriesSql = """
+        INSERT INTO entries (tenant, scope, thread_id, sequence, kind, payload, target, turn_id, recorded_at, tokens, running_tokens, running_messages)
+        SELECT @t, @s, @id, * FROM unnest(@seq, @kind, @payload, @target, @turn, @at, @tokens, @rt, @rm)
+        """;
+
+    private static void AddEntryParameters(NpgsqlCommand command, IReadOnlyList<LedgerEntry> entries)
+    {
         command.Parameters.AddWithValue("seq", entries.Select(e => e.Sequence).ToArray());
         command.Parameters.AddWithValue("kind", entries.Select(e => EntryCodec.KindName(e.Kind)).ToArray());
         command.Parameters.AddWithValue("payload", entries.Select(EntryCodec.EncodePayload).ToArray());
@@ -173,6 +244,5 @@ public sealed partial class PostgresConversationStore
         command.Parameters.AddWithValue("tokens", entries.Select(e => e.Tokens).ToArray());
         command.Parameters.AddWithValue("rt", entries.Select(e => e.RunningTokens).ToArray());
         command.Parameters.AddWithValue("rm", entries.Select(e => e.RunningMessages).ToArray());
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -5,10 +5,10 @@ namespace ConversationLedger.Postgres;
 
 /// <summary>
 /// The scale-out store on PostgreSQL (Npgsql, pooled connections). The schema is created and versioned on first use
-/// (under an advisory lock, so several processes may start at once). Appends check the expected sequence against
-/// the thread's head row, locked for the transaction, so appends, forks and deletes of a thread serialize on it; a new
-/// thread has no head row yet, and there the unique key (tenant, scope, thread, sequence) lets only one writer store
-/// a given sequence number. The loser gets a <see cref="ConcurrencyConflictException"/>. An acknowledged append is
+/// (under an advisory lock, so several processes may start at once). An append moves the thread's head row on only
+/// from the head it expected, in the statement that inserts its entries, so appends, forks and deletes of a thread
+/// serialize on that row; a new thread's head is inserted only if none exists. The loser gets a
+/// <see cref="ConcurrencyConflictException"/>. An acknowledged append is
 /// committed with the server's durability settings (keep <c>fsync</c> and <c>synchronous_commit</c> on for zero
 /// acknowledged-turn loss). Thread-safe; share one instance per database.
 /// </summary>
@@ -20,11 +20,10 @@ public sealed partial class PostgresConversationStore : IConversationStore, IAsy
     private const string Columns = EntryRows.Columns;
     private const string ThreadFilter = "tenant = @t AND scope = @s AND thread_id = @id";
 
-    // Locks on the head row, which serialize every change of an existing thread. An append holds its thread's head
-    // against other appends and deletes, a fork holds its source's head against deletes only (KEY SHARE does not
-    // conflict with NO KEY UPDATE, so appends to the source go on), and a delete removes the head before the entries.
+    // Locks on the head row, which serialize every change of an existing thread. An append's update of the head holds it
+    // against other appends and deletes (NO KEY UPDATE), a fork holds its source's head against deletes only (KEY SHARE
+    // does not conflict with NO KEY UPDATE, so appends to the source go on), and a delete removes the head before the entries.
     private const string NoLock = "";
-    private const string AppendLock = "FOR NO KEY UPDATE";
     private const string ForkSourceLock = "FOR KEY SHARE";
 
     // Entries without a head, deleted after the heads in a new statement: its snapshot holds every entry of an append
@@ -44,14 +43,46 @@ public sealed partial class PostgresConversationStore : IConversationStore, IAsy
         _time = timeProvider ?? TimeProvider.System;
     }
 
-    /// <summary>Creates a store over a connection string; the store owns its pooled data source.</summary>
+    /// <summary>
+    /// Creates a store over a connection string; the store owns its pooled data source, built by
+    /// <see cref="CreateDataSourceBuilder"/> (so with its defaults).
+    /// </summary>
     public PostgresConversationStore(string connectionString, TimeProvider? timeProvider = null)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        _dataSource = NpgsqlDataSource.Create(connectionString);
+        _dataSource = CreateDataSourceBuilder(connectionString).Build();
         _ownsDataSource = true;
         _time = timeProvider ?? TimeProvider.System;
     }
+
+    /// <summary>Statements each pooled connection keeps prepared, by default (<c>Max Auto Prepare</c>).</summary>
+    public const int DefaultMaxAutoPrepare = 64;
+
+    /// <summary>
+    /// A data source builder for <paramref name="connectionString"/> with the options a ledger's traffic wants, where the
+    /// connection string does not set them itself: <c>Max Auto Prepare</c> <see cref="DefaultMaxAutoPrepare"/> (every turn
+    /// runs the same few statements; prepared, PostgreSQL stops parsing and planning them each time) and
+    /// <c>No Reset On Close=true</c> (the store leaves no session state behind, so a pooled connection need not be
+    /// reset with <c>DISCARD ALL</c>, one more statement and transaction, each time it is reused).
+    /// </summary>
+    public static NpgsqlDataSourceBuilder CreateDataSourceBuilder(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.Keys
+            .Cast<string>().Select(k => k.Replace(" ", "", StringComparison.Ordinal).ToUpperInvariant()).ToHashSet(StringComparer.Ordinal);
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        if (!given.Contains("MAXAUTOPREPARE"))
+        {
+            builder.ConnectionStringBuilder.MaxAutoPrepare = DefaultMaxAutoPrepare;
+        }
+        if (!given.Contains("NORESETONCLOSE"))
+        {
+            builder.ConnectionStringBuilder.NoResetOnClose = true;
+        }
+        return builder;
+    }
+
+    /// <summary>Where the store's connections come from; others may share its pool (the service's own tables do).</summary>
+    public NpgsqlDataSource DataSource => _dataSource;
 
     /// <summary>Disposes the data source when the store created it.</summary>
     public async ValueTask DisposeAsync()
@@ -105,13 +136,12 @@ public sealed partial class PostgresConversationStore : IConversationStore, IAsy
         return command;
     }
 
+    private const string HeadSql = $"SELECT last_sequence, running_tokens, running_messages, reset_sequence, created_at, updated_at FROM threads WHERE {ThreadFilter}";
+
     private static async Task<ThreadHead> ReadHeadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, ThreadKey key,
         string rowLock, CancellationToken cancellationToken)
     {
-        await using var command = Command(connection, transaction, $"""
-            SELECT last_sequence, running_tokens, running_messages, reset_sequence, created_at, updated_at
-            FROM threads WHERE {ThreadFilter} {rowLock}
-            """, key);
+        await using var command = Command(connection, transaction, $"{HeadSql} {rowLock}", key);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? ReadHead(reader, key, 0) : ThreadHead.Empty(key);
     }

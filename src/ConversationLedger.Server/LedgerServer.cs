@@ -54,7 +54,7 @@ public static partial class LedgerServer
 
         var (store, modelApi) = ConfigureLedger(builder, settings);
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(_ => OpenState(settings, store));
+        builder.Services.AddSingleton(sp => OpenState(settings, store, sp));
         builder.Services.AddSingleton<TurnRunner>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TurnRunner>());
         builder.Services.AddSingleton<RetentionService>();
@@ -147,11 +147,14 @@ public static partial class LedgerServer
         options.Timeout = section.GetValue("Timeout", options.Timeout);
     }
 
-    private static ServiceState OpenState(ServerOptions settings, StoreSetting store)
+    private static ServiceState OpenState(ServerOptions settings, StoreSetting store, IServiceProvider services)
     {
         var state = settings.State is { } configured ? StoreSetting.Parse(configured, "Server:State") : store;
         return state.Kind switch
         {
+            // The store's database: one pool for both, so an instance holds as many connections as it has requests, not twice that.
+            "postgres" when state == store && services.GetRequiredService<IConversationStore>() is ConversationLedger.Postgres.PostgresConversationStore ledger =>
+                ServiceState.Postgres(ledger.DataSource),
             "postgres" => ServiceState.Postgres(state.Target),
             "sqlite" => ServiceState.Sqlite(CreateFolder(state.Target)),
             _ => throw new OptionsValidationException("Server:State", typeof(ServerOptions),

@@ -42,15 +42,15 @@ public sealed partial class SqliteConversationStore
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 1;
     }
 
+    // The holder's lease only: one taken by another holder after it expired stays.
+    private const string ReleaseLeaseSql = "DELETE FROM turn_leases WHERE tenant = $t AND scope = $s AND thread_id = $id AND holder = $holder";
+
     /// <inheritdoc />
     public async Task<bool> ReleaseTurnLeaseAsync(ThreadKey key, string holder, CancellationToken cancellationToken = default)
     {
         StoreArguments.CheckLease(key, holder);
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, """
-            DELETE FROM turn_leases WHERE tenant = $t AND scope = $s AND thread_id = $id AND holder = $holder;
-            SELECT changes();
-            """, key);
+        await using var command = Command(connection, null, ReleaseLeaseSql + "; SELECT changes();", key);
         command.Parameters.AddWithValue("$holder", holder);
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 1;
     }

@@ -8,7 +8,21 @@ namespace ConversationLedger.Sqlite;
 public sealed partial class SqliteConversationStore
 {
     /// <inheritdoc />
-    public async Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default)
+    public Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default) =>
+        AppendAsync(key, expectedSequence, entries, null, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>One write transaction, so one commit (and sync of the file) instead of two.</remarks>
+    public async Task<AppendResult> AppendAndReleaseTurnLeaseAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, string holder,
+        CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckLease(key, holder);
+        return await AppendAsync(key, expectedSequence, entries, holder, cancellationToken) with { LeaseReleased = true };
+    }
+
+    // An append, and the release of the lease holder's lease in its transaction when there is one.
+    private async Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, string? leaseHolder,
+        CancellationToken cancellationToken)
     {
         StoreArguments.CheckAppend(key, expectedSequence, entries);
         await using var connection = await OpenAsync(cancellationToken);
@@ -19,6 +33,12 @@ public sealed partial class SqliteConversationStore
         var (stamped, next) = head.Advance(entries, _time.GetUtcNow());
         await InsertAsync(connection, transaction, key, stamped, cancellationToken);
         await WriteHeadAsync(connection, transaction, next, cancellationToken);
+        if (leaseHolder is not null)
+        {
+            await using var release = Command(connection, transaction, ReleaseLeaseSql, key);
+            release.Parameters.AddWithValue("$holder", leaseHolder);
+            await release.ExecuteNonQueryAsync(cancellationToken);
+        }
         await transaction.CommitAsync(cancellationToken);
         return new AppendResult(stamped, next);
     }

@@ -808,6 +808,40 @@ public abstract class ConversationStoreContract
         await store.DeleteTenantAsync(Tenant + "-other");
     }
 
+    /// <summary>Whether an append ends the caller's turn lease in the same write (a store that keeps the port's default does not).</summary>
+    protected virtual bool EndsTurnLeasesWithAppends => true;
+
+    [SkippableFact]
+    public async Task An_append_that_ends_its_turn_lease_stores_the_turn_and_frees_the_thread()
+    {
+        var store = await StoreAsync();
+        await AppendTurnsAsync(store, Key(), 1, 1);
+        Assert.True(await store.TryAcquireTurnLeaseAsync(Key(), "holder-a", Long));
+
+        var stored = await store.AppendAndReleaseTurnLeaseAsync(Key(), 2, Turn(2), "holder-a");
+
+        Assert.Equal([3L, 4L], stored.Entries.Select(e => e.Sequence));
+        Assert.Equal(stored.Head, await store.GetHeadAsync(Key()));
+        Assert.Equal(EndsTurnLeasesWithAppends, stored.LeaseReleased);
+        Assert.Equal(stored.LeaseReleased, await store.TryAcquireTurnLeaseAsync(Key(), "holder-b", Long));
+    }
+
+    [SkippableFact]
+    public async Task An_append_that_loses_keeps_its_turn_lease_and_none_ends_another_holders()
+    {
+        var store = await StoreAsync();
+        await AppendTurnsAsync(store, Key(), 1, 1);
+        Assert.True(await store.TryAcquireTurnLeaseAsync(Key(), "holder-a", Long));
+
+        var conflict = await Assert.ThrowsAsync<ConcurrencyConflictException>(() => store.AppendAndReleaseTurnLeaseAsync(Key(), 1, Turn(2), "holder-a"));
+        Assert.Equal((1L, 2L), (conflict.ExpectedSequence, conflict.ActualSequence));
+        Assert.False(await store.TryAcquireTurnLeaseAsync(Key(), "holder-b", Long));
+
+        await store.AppendAndReleaseTurnLeaseAsync(Key(), 2, Turn(2), "holder-b");
+        Assert.False(await store.TryAcquireTurnLeaseAsync(Key(), "holder-c", Long));
+        Assert.True(await store.ReleaseTurnLeaseAsync(Key(), "holder-a"));
+    }
+
     [SkippableFact]
     public async Task Of_many_concurrent_holders_exactly_one_takes_a_free_turn_lease()
     {

@@ -46,9 +46,8 @@ public sealed class PostgresQueryPlanTests : IAsyncLifetime
             command.Parameters.AddWithValue("id", key.ThreadId);
             command.Parameters.AddWithValue("boundary", 0L);
             command.Parameters.AddWithValue("lo", 4981L);
+            command.Parameters.AddWithValue("last", 5000L);
             command.Parameters.AddWithValue("kind", "summary");
-            command.Parameters.AddWithValue("seqs", new long[] { 5, 7 });
-            command.Parameters.AddWithValue("targets", new long[] { 4990, 4991 });
             await using var reader = await command.ExecuteReaderAsync();
             while (await reader.ReadAsync())
             {

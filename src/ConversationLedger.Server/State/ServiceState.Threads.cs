@@ -125,7 +125,7 @@ public sealed partial class ServiceState
 
     /// <summary>
     /// Records a thread's activity after a change — its size now — and the billed model calls it made: added to the thread's cost
-    /// and to its tenant's day (UTC). One round trip, one transaction.
+    /// and to its tenant's day (UTC). One round trip, one transaction (on PostgreSQL; SQLite's is local).
     /// </summary>
     public async Task RecordActivityAsync(ThreadHead head, IReadOnlyList<UsageRecord> calls, CancellationToken cancellationToken = default)
     {
@@ -151,11 +151,16 @@ public sealed partial class ServiceState
                 ($"@out{i}", u.OutputTokens), ($"@cost{i}", Nanos(calls[i].CostUsd))]);
         }
         await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // Npgsql sends the statements as one batch, which PostgreSQL runs as one transaction (no BEGIN, no COMMIT round trip);
+        // SQLite runs them one by one, so there they need a transaction of their own.
+        await using var transaction = IsSqlite ? await connection.BeginTransactionAsync(cancellationToken) : null;
         await using var command = Command(connection, sql.ToString(), [.. parameters]);
         command.Transaction = transaction;
         await command.ExecuteNonQueryAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
     }
 
     private static long Nanos(decimal usd) => (long)(usd * 1_000_000_000m);

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
+using ConversationLedger.Postgres;
 using Npgsql;
 
 namespace ConversationLedger.Server.State;
@@ -46,12 +47,24 @@ public sealed partial class ServiceState : IAsyncDisposable
         }, isSqlite: true, owned: null, time);
     }
 
-    /// <summary>The service's tables in PostgreSQL.</summary>
+    /// <summary>
+    /// The service's tables in PostgreSQL, over a pool of their own with the ledger store's defaults
+    /// (<see cref="PostgresConversationStore.CreateDataSourceBuilder"/>).
+    /// </summary>
     public static ServiceState Postgres(string connectionString, TimeProvider? time = null)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        var source = NpgsqlDataSource.Create(connectionString);
+        var source = PostgresConversationStore.CreateDataSourceBuilder(connectionString).Build();
         return new ServiceState(async ct => await source.OpenConnectionAsync(ct), isSqlite: false, owned: source, time);
+    }
+
+    /// <summary>
+    /// The service's tables in PostgreSQL, over the caller's data source (not disposed with the state): the ledger store's,
+    /// when both live in one database, so an instance has one pool rather than two of the same size.
+    /// </summary>
+    public static ServiceState Postgres(NpgsqlDataSource dataSource, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        return new ServiceState(async ct => await dataSource.OpenConnectionAsync(ct), isSqlite: false, owned: null, time);
     }
 
     /// <summary>Creates the tables when missing (also done on first use).</summary>

@@ -39,7 +39,7 @@ public sealed partial class Conversation
         AppendResult stored;
         try
         {
-            stored = await AppendAsync(head.LastSequence, entries, cancellationToken);
+            stored = await AppendAsync(head.LastSequence, entries, cancellationToken, prepared.Lease);
         }
         catch (ConcurrencyConflictException)
         {
@@ -96,12 +96,15 @@ public sealed partial class Conversation
         }
     }
 
-    // Every append of a turn or summary: timed, and a lost race counted and logged before it reaches the caller.
-    private async Task<AppendResult> AppendAsync(long expected, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken)
+    // Every append of a turn or summary: timed, and a lost race counted and logged before it reaches the caller. A turn's
+    // commit ends its lease in the same write where the store can (one transaction less per turn).
+    private async Task<AppendResult> AppendAsync(long expected, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken, TurnLease? ending = null)
     {
         try
         {
-            return await _ledger.Telemetry.StoreAsync("append", () => Store.AppendAsync(Key, expected, entries, cancellationToken));
+            return await _ledger.Telemetry.StoreAsync("append", () => ending is null
+                ? Store.AppendAsync(Key, expected, entries, cancellationToken)
+                : ending.AppendAsync(holder => Store.AppendAndReleaseTurnLeaseAsync(Key, expected, entries, holder, cancellationToken)));
         }
         catch (ConcurrencyConflictException conflict)
         {

@@ -71,7 +71,7 @@ public sealed partial class Conversation
             yield return new TurnSummarizing(due.FromSequence, due.ThroughSequence);
             (view, selection, summaryError) = await FoldSummaryAsync(view, selection, due, settings, withdrawn, cancellationToken);
         }
-        var prepared = Finish(view, selection, userMessage, summaryError, settings) with { Started = started, Withdrawn = withdrawn };
+        var prepared = Finish(view, selection, userMessage, summaryError, settings) with { Started = started, Withdrawn = withdrawn, Lease = lease };
         if (prepared.Prepared.Fill >= Options.WarnAtFill)
         {
             yield return new TurnContextWarning(prepared.Prepared);
@@ -160,7 +160,7 @@ public sealed partial class Conversation
         try
         {
             var started = (Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow);
-            var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken) with { Started = started.Item1 };
+            var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken) with { Started = started.Item1, Lease = lease };
             return new PendingTurn(prepared.Prepared, async (response, ct) =>
             {
                 // The model call was made by the caller: the span covers it, from the turn's start to its commit.

@@ -117,7 +117,7 @@ public sealed partial class Conversation
         {
             await using var lease = await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, cancellationToken)
                 ?? throw ConcurrencyConflictException.ForTurnInFlight(Key);
-            return await SendOnceAsync(userMessage, settings, cancellationToken);
+            return await SendOnceAsync(userMessage, settings, lease, cancellationToken);
         }
 
         // This process's turns queue on a local gate, so only one of them at a time waits for the store's lease.
@@ -127,7 +127,7 @@ public sealed partial class Conversation
         {
             try
             {
-                return await SendOnceAsync(userMessage, settings, cancellationToken);
+                return await SendOnceAsync(userMessage, settings, held, cancellationToken);
             }
             catch (ConcurrencyConflictException) when (attempt < Options.MaxConflictRetries)
             {
@@ -137,13 +137,13 @@ public sealed partial class Conversation
         }
     }
 
-    private async Task<TurnResult> SendOnceAsync(Message userMessage, TurnSettings settings, CancellationToken cancellationToken)
+    private async Task<TurnResult> SendOnceAsync(Message userMessage, TurnSettings settings, TurnLease lease, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         using var activity = _ledger.Telemetry.StartTurn(Key, settings.Model);
         try
         {
-            var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken) with { Started = started };
+            var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken) with { Started = started, Lease = lease };
             var response = await _ledger.Model.SendAsync(prepared.Prepared.Request, cancellationToken);
             return await CommitAsync(prepared, response, activity, cancellationToken);
         }
@@ -215,5 +215,8 @@ public sealed partial class Conversation
 
         /// <summary>The id the caller chose for the turn's entries (null: a new one).</summary>
         public string? TurnId { get; init; }
+
+        /// <summary>The turn's lease, which the append that commits the turn releases.</summary>
+        public TurnLease? Lease { get; init; }
     }
 }

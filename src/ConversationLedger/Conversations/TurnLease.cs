@@ -3,8 +3,9 @@ namespace ConversationLedger;
 /// <summary>
 /// A turn's hold on its thread's lease in the store (<see cref="IConversationStore.TryAcquireTurnLeaseAsync"/>), from before
 /// the window is read until the turn is committed or given up. Renewed every third of its duration while held, so a long or
-/// streamed turn keeps it; released when disposed. If renewal fails (the store was unreachable longer than the lease), the turn
-/// goes on: the expected sequence at commit still refuses a turn that another writer overtook.
+/// streamed turn keeps it; released by the append that commits the turn (<see cref="AppendAsync"/>) or, failing that, when
+/// disposed. If renewal fails (the store was unreachable longer than the lease), the turn goes on: the expected sequence at
+/// commit still refuses a turn that another writer overtook.
 /// </summary>
 internal sealed class TurnLease : IAsyncDisposable
 {
@@ -18,7 +19,9 @@ internal sealed class TurnLease : IAsyncDisposable
     private readonly ThreadKey _key;
     private readonly string _holder;
     private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _renewing = new(1, 1);
     private readonly Task _renewal;
+    private volatile bool _released;
 
     private TurnLease(IConversationStore store, ThreadKey key, string holder, TimeSpan duration, bool renew)
     {
@@ -57,6 +60,30 @@ internal sealed class TurnLease : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Commits through <paramref name="append"/>, an append that also releases this lease when it stores
+    /// (<see cref="IConversationStore.AppendAndReleaseTurnLeaseAsync"/>, given the holder). Renewal waits meanwhile, so none
+    /// can take the lease again once the append let it go; a lease the append released is not released again.
+    /// </summary>
+    public async Task<AppendResult> AppendAsync(Func<string, Task<AppendResult>> append)
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return await append(_holder); // disposed already (a pending turn disposed, then committed): nothing renews it
+        }
+        await _renewing.WaitAsync();
+        try
+        {
+            var stored = await append(_holder);
+            _released = stored.LeaseReleased;
+            return stored;
+        }
+        finally
+        {
+            _renewing.Release();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_stop.IsCancellationRequested)
@@ -66,6 +93,11 @@ internal sealed class TurnLease : IAsyncDisposable
         await _stop.CancelAsync();
         await _renewal;
         _stop.Dispose();
+        _renewing.Dispose();
+        if (_released)
+        {
+            return;
+        }
         using var timeout = new CancellationTokenSource(ReleaseTimeout);
         try
         {
@@ -84,9 +116,17 @@ internal sealed class TurnLease : IAsyncDisposable
             while (true)
             {
                 await Task.Delay(every, stop);
-                if (!await _store.TryAcquireTurnLeaseAsync(_key, _holder, duration, stop))
+                await _renewing.WaitAsync(stop);
+                try
                 {
-                    return; // lost it (it expired and another turn took it); the commit's sequence check decides
+                    if (_released || !await _store.TryAcquireTurnLeaseAsync(_key, _holder, duration, stop))
+                    {
+                        return; // released by the commit, or lost (it expired and another turn took it: the commit's sequence check decides)
+                    }
+                }
+                finally
+                {
+                    _renewing.Release();
                 }
             }
         }

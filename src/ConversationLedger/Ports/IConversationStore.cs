@@ -19,6 +19,18 @@ public interface IConversationStore
     Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Appends as <see cref="AppendAsync(ThreadKey, long, IReadOnlyList{LedgerEntry}, CancellationToken)"/> does and, when the
+    /// entries are stored, releases the thread's turn lease if <paramref name="holder"/> holds it, in the same write: a turn's
+    /// commit and the end of its lease cost one transaction. An append that stores nothing releases nothing. A store that
+    /// cannot do both at once keeps this default, which only appends: <see cref="AppendResult.LeaseReleased"/> then says the
+    /// caller must still release the lease.
+    /// </summary>
+    /// <exception cref="ConcurrencyConflictException">Another writer appended first; nothing was stored or released.</exception>
+    Task<AppendResult> AppendAndReleaseTurnLeaseAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, string holder,
+        CancellationToken cancellationToken = default) =>
+        AppendAsync(key, expectedSequence, entries, cancellationToken);
+
+    /// <summary>
     /// Reads what a history policy asks for: the newest system prompt, the newest reset entry, and since that reset
     /// the pins with their messages, the newest summary, the window of messages the <paramref name="window"/> selects
     /// and the edits of every message returned. Reads only what it returns: never the whole thread for a bounded window.
@@ -67,7 +79,14 @@ public interface IConversationStore
 }
 
 /// <summary>The stored entries of an append and the thread's new head.</summary>
-public sealed record AppendResult(IReadOnlyList<LedgerEntry> Entries, ThreadHead Head);
+public sealed record AppendResult(IReadOnlyList<LedgerEntry> Entries, ThreadHead Head)
+{
+    /// <summary>
+    /// Whether the append also released the caller's turn lease (<see cref="IConversationStore.AppendAndReleaseTurnLeaseAsync"/>
+    /// in a store that does both in one write); false: the caller releases it.
+    /// </summary>
+    public bool LeaseReleased { get; init; }
+}
 
 /// <summary>
 /// Which messages a policy needs, counted from the newest reset boundary. Unset limits mean all messages since the

@@ -51,6 +51,17 @@ public sealed class InMemoryConversationStore(TimeProvider? timeProvider = null)
     }
 
     /// <inheritdoc />
+    public async Task<AppendResult> AppendAndReleaseTurnLeaseAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, string holder,
+        CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckLease(key, holder);
+        // The lease is looked at only after the append stored, and nothing else can fail in between.
+        var stored = await AppendAsync(key, expectedSequence, entries, cancellationToken);
+        await ReleaseTurnLeaseAsync(key, holder, CancellationToken.None);
+        return stored with { LeaseReleased = true };
+    }
+
+    /// <inheritdoc />
     public Task<ThreadWindow> ReadWindowAsync(ThreadKey key, WindowSpec window, CancellationToken cancellationToken = default)
     {
         StoreArguments.CheckWindow(key, window);

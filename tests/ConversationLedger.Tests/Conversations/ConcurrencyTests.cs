@@ -142,6 +142,71 @@ public sealed class ConcurrencyTests
     }
 
     [Fact]
+    public async Task A_committed_turn_ends_its_lease_in_the_append_that_stores_it_however_it_was_sent()
+    {
+        // Given a store that ends leases with appends and counts the releases asked of it apart
+        var store = new CountingReleases();
+        var ledger = new Ledger(store, new FakeModelClient(), TestLedger.PlainLoop(), TestLedger.CharacterCounting);
+        var key = new ThreadKey("tenant-a", "scope-1", "thread");
+        var conversation = ledger.Open(key);
+
+        // When turns commit by a send, a stream and a pending turn
+        await conversation.SendAsync("A");
+        await foreach (var _ in conversation.StreamAsync("B"))
+        {
+        }
+        await using (var pending = await conversation.BeginTurnAsync(Message.User("C")))
+        {
+            await pending.CommitAsync(FakeModelClient.Respond("re: C"));
+        }
+
+        // Then none needed a release of its own, and the thread is free
+        Assert.Equal(0, store.Releases);
+        Assert.True(await store.TryAcquireTurnLeaseAsync(key, "next", TimeSpan.FromMinutes(1)));
+    }
+
+    private sealed class CountingReleases : IConversationStore
+    {
+        private readonly InMemoryConversationStore _inner = new();
+        private int _releases;
+
+        public int Releases => Volatile.Read(ref _releases);
+
+        public Task<bool> ReleaseTurnLeaseAsync(ThreadKey key, string holder, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _releases);
+            return _inner.ReleaseTurnLeaseAsync(key, holder, cancellationToken);
+        }
+
+        public Task<AppendResult> AppendAndReleaseTurnLeaseAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, string holder,
+            CancellationToken cancellationToken = default) => _inner.AppendAndReleaseTurnLeaseAsync(key, expectedSequence, entries, holder, cancellationToken);
+
+        public Task<ThreadHead> GetHeadAsync(ThreadKey key, CancellationToken cancellationToken = default) => _inner.GetHeadAsync(key, cancellationToken);
+
+        public Task<AppendResult> AppendAsync(ThreadKey key, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default) =>
+            _inner.AppendAsync(key, expectedSequence, entries, cancellationToken);
+
+        public Task<ThreadWindow> ReadWindowAsync(ThreadKey key, WindowSpec window, CancellationToken cancellationToken = default) =>
+            _inner.ReadWindowAsync(key, window, cancellationToken);
+
+        public Task<IReadOnlyList<LedgerEntry>> ReadEntriesAsync(ThreadKey key, long afterSequence, int limit, CancellationToken cancellationToken = default) =>
+            _inner.ReadEntriesAsync(key, afterSequence, limit, cancellationToken);
+
+        public Task<ThreadPage> ListThreadsAsync(string tenant, string? scope, PageRequest page, CancellationToken cancellationToken = default) =>
+            _inner.ListThreadsAsync(tenant, scope, page, cancellationToken);
+
+        public Task<ThreadHead> ForkAsync(ThreadKey source, long atSequence, ThreadKey target, CancellationToken cancellationToken = default) =>
+            _inner.ForkAsync(source, atSequence, target, cancellationToken);
+
+        public Task<bool> DeleteThreadAsync(ThreadKey key, CancellationToken cancellationToken = default) => _inner.DeleteThreadAsync(key, cancellationToken);
+
+        public Task<int> DeleteTenantAsync(string tenant, CancellationToken cancellationToken = default) => _inner.DeleteTenantAsync(tenant, cancellationToken);
+
+        public Task<bool> TryAcquireTurnLeaseAsync(ThreadKey key, string holder, TimeSpan duration, CancellationToken cancellationToken = default) =>
+            _inner.TryAcquireTurnLeaseAsync(key, holder, duration, cancellationToken);
+    }
+
+    [Fact]
     public async Task With_wait_and_retry_two_concurrent_sends_both_commit_in_order()
     {
         var t = new TestLedger(TestLedger.PlainLoop(ConflictHandling.WaitAndRetry));
