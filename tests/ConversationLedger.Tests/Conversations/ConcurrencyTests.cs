@@ -146,7 +146,7 @@ public sealed class ConcurrencyTests
     {
         // Given a store that ends leases with appends and counts the releases asked of it apart
         var store = new CountingReleases();
-        var ledger = new Ledger(store, new FakeModelClient(), TestLedger.PlainLoop(), TestLedger.CharacterCounting);
+        var ledger = new Ledger(store, new FakeModel(), TestLedger.PlainLoop(), TestLedger.CharacterCounting);
         var key = new ThreadKey("tenant-a", "scope-1", "thread");
         var conversation = ledger.Open(key);
 
@@ -157,7 +157,7 @@ public sealed class ConcurrencyTests
         }
         await using (var pending = await conversation.BeginTurnAsync(Message.User("C")))
         {
-            await pending.CommitAsync(FakeModelClient.Respond("re: C"));
+            await pending.CommitAsync(FakeModel.Respond("re: C"));
         }
 
         // Then none needed a release of its own, and the thread is free
