@@ -1,3 +1,5 @@
+using ConversationLedger.Storage;
+
 namespace ConversationLedger;
 
 /// <summary>What was read of a thread for the next request, and what of it the policy picked.</summary>
@@ -89,7 +91,7 @@ public static class HistoryPlanner
     // A plan read when the thread had this many messages, its LastMessages turned into the FromMessage it stood for.
     private static WindowSpec From(WindowSpec plan, long messages, ConversationView view) => new()
     {
-        FromMessage = plan.LastMessages is { } last ? Math.Max(Math.Max(messages - last + 1, plan.FromMessage ?? 1), view.MessagesBeforeReset + 1) : plan.FromMessage,
+        FromMessage = WindowBounds.FirstMessage(plan with { LastTokens = null }, view.Head with { RunningMessages = messages }, view.MessagesBeforeReset),
         LastTokens = plan.LastTokens,
     };
 
