@@ -31,8 +31,28 @@ public sealed class LedgerProcess : IDisposable
     /// </summary>
     public bool Unprivileged { get; set; }
 
-    /// <summary>Whether <see cref="Unprivileged"/> children really drop root (the tests run as root and setpriv exists).</summary>
-    public static bool CanDropRoot { get; } = System.Environment.UserName == "root" && File.Exists("/usr/bin/setpriv");
+    /// <summary>
+    /// Whether <see cref="Unprivileged"/> children really drop root: the tests run as root, setpriv exists, and another
+    /// user can reach the build output (a checkout in a private directory cannot be run as nobody).
+    /// </summary>
+    public static bool CanDropRoot { get; } = System.Environment.UserName == "root" && !OperatingSystem.IsWindows() && File.Exists("/usr/bin/setpriv") && OthersCanRun(LedgerDll);
+
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static bool OthersCanRun(string file)
+    {
+        if (!File.GetUnixFileMode(file).HasFlag(UnixFileMode.OtherRead))
+        {
+            return false;
+        }
+        for (var folder = Path.GetDirectoryName(file); !string.IsNullOrEmpty(folder); folder = Path.GetDirectoryName(folder))
+        {
+            if (!File.GetUnixFileMode(folder).HasFlag(UnixFileMode.OtherExecute))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 
     public Task<Result> RunAsync(string stdin, params string[] args) => RunAsync(stdin, _ => Task.CompletedTask, args);
 
