@@ -127,6 +127,10 @@ public sealed partial class ServiceState
     /// Records a thread's activity after a change — its size now — and the billed model calls it made: added to the thread's cost
     /// and to its tenant's day (UTC). One round trip, one transaction (on PostgreSQL; SQLite's is local).
     /// </summary>
+    /// <remarks>
+    /// A tenant's day is <see cref="UsageShards"/> rows, each call added to one picked at random: with one row, every turn of a
+    /// busy tenant waited for the previous turn's commit to take that row's lock.
+    /// </remarks>
     public async Task RecordActivityAsync(ThreadHead head, IReadOnlyList<UsageRecord> calls, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(head);
@@ -136,17 +140,17 @@ public sealed partial class ServiceState
             "WHERE tenant = @tenant AND scope = @scope AND thread_id = @id;");
         var parameters = new List<(string, object?)>([.. KeyParameters(head.Key), ("@now", Now), ("@messages", head.RunningMessages),
             ("@tokens", head.RunningTokens), ("@cost", calls.Sum(c => Nanos(c.CostUsd))),
-            ("@day", _time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture))]);
+            ("@day", _time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)),
+            ("@shard", Random.Shared.Next(UsageShards))]);
         for (var i = 0; i < calls.Count; i++)
         {
             var u = calls[i].Usage;
             sql.Append(
-                "INSERT INTO ledger_usage_days (tenant, day, calls, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_nanos) " +
-                $"VALUES (@tenant, @day, 1, @in{i}, @read{i}, @write{i}, @out{i}, @cost{i}) ON CONFLICT (tenant, day) DO UPDATE SET " +
-                "calls = ledger_usage_days.calls + 1, input_tokens = ledger_usage_days.input_tokens + excluded.input_tokens, " +
-                "cache_read_tokens = ledger_usage_days.cache_read_tokens + excluded.cache_read_tokens, " +
-                "cache_write_tokens = ledger_usage_days.cache_write_tokens + excluded.cache_write_tokens, " +
-                "output_tokens = ledger_usage_days.output_tokens + excluded.output_tokens, cost_nanos = ledger_usage_days.cost_nanos + excluded.cost_nanos;");
+                "INSERT INTO ledger_usage_shards AS u (tenant, day, shard, calls, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_nanos) " +
+                $"VALUES (@tenant, @day, @shard, 1, @in{i}, @read{i}, @write{i}, @out{i}, @cost{i}) ON CONFLICT (tenant, day, shard) DO UPDATE SET " +
+                "calls = u.calls + 1, input_tokens = u.input_tokens + excluded.input_tokens, cache_read_tokens = u.cache_read_tokens + excluded.cache_read_tokens, " +
+                "cache_write_tokens = u.cache_write_tokens + excluded.cache_write_tokens, output_tokens = u.output_tokens + excluded.output_tokens, " +
+                "cost_nanos = u.cost_nanos + excluded.cost_nanos;");
             parameters.AddRange([($"@in{i}", u.InputTokens), ($"@read{i}", u.CacheReadInputTokens), ($"@write{i}", u.CacheCreationInputTokens),
                 ($"@out{i}", u.OutputTokens), ($"@cost{i}", Nanos(calls[i].CostUsd))]);
         }
@@ -165,11 +169,16 @@ public sealed partial class ServiceState
 
     private static long Nanos(decimal usd) => (long)(usd * 1_000_000_000m);
 
+    /// <summary>Rows per tenant and day that calls are added to (summed when read).</summary>
+    internal const int UsageShards = 16;
+
+    private static readonly string[] UsageColumns = ["calls", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "cost_nanos"];
+
     /// <summary>A tenant's usage per UTC day from <paramref name="from"/> through <paramref name="to"/> (days with calls only).</summary>
     public Task<List<DailyUsage>> ListUsageDaysAsync(string tenant, DateOnly from, DateOnly to, CancellationToken cancellationToken = default) =>
         QueryAsync(
-            "SELECT day, calls, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_nanos FROM ledger_usage_days " +
-            "WHERE tenant = @tenant AND day >= @from AND day <= @to ORDER BY day",
+            "SELECT day, " + string.Join(", ", UsageColumns.Select(c => $"CAST(SUM({c}) AS BIGINT)")) + " " +
+            "FROM ledger_usage_shards WHERE tenant = @tenant AND day >= @from AND day <= @to GROUP BY day ORDER BY day",
             r => new DailyUsage(DateOnly.ParseExact(r.GetString(0), "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), r.GetInt64(1), r.GetInt64(2),
                 r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6) / 1_000_000_000m),
             cancellationToken, ("@tenant", tenant), ("@from", from.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)),
@@ -270,7 +279,7 @@ public sealed partial class ServiceState
         ThreadKey.CheckPart(tenant, nameof(tenant));
         await ExecuteAsync("DELETE FROM ledger_thread_tags WHERE tenant = @tenant", cancellationToken, ("@tenant", tenant));
         await ExecuteAsync("DELETE FROM ledger_turns WHERE tenant = @tenant", cancellationToken, ("@tenant", tenant));
-        await ExecuteAsync("DELETE FROM ledger_usage_days WHERE tenant = @tenant", cancellationToken, ("@tenant", tenant));
+        await ExecuteAsync("DELETE FROM ledger_usage_shards WHERE tenant = @tenant", cancellationToken, ("@tenant", tenant));
         return await ExecuteAsync("DELETE FROM ledger_threads WHERE tenant = @tenant", cancellationToken, ("@tenant", tenant));
     }
 

@@ -156,9 +156,10 @@ public sealed partial class ServiceState : IAsyncDisposable
         "CREATE UNIQUE INDEX IF NOT EXISTS ledger_turns_by_key ON ledger_turns (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL",
         "CREATE INDEX IF NOT EXISTS ledger_turns_by_age ON ledger_turns (updated_at)",
         """
-        CREATE TABLE IF NOT EXISTS ledger_usage_days (
-            tenant TEXT NOT NULL, day TEXT NOT NULL, calls BIGINT NOT NULL, input_tokens BIGINT NOT NULL, cache_read_tokens BIGINT NOT NULL,
-            cache_write_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL, cost_nanos BIGINT NOT NULL, PRIMARY KEY (tenant, day))
+        CREATE TABLE IF NOT EXISTS ledger_usage_shards (
+            tenant TEXT NOT NULL, day TEXT NOT NULL, shard INTEGER NOT NULL, calls BIGINT NOT NULL, input_tokens BIGINT NOT NULL,
+            cache_read_tokens BIGINT NOT NULL, cache_write_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL, cost_nanos BIGINT NOT NULL,
+            PRIMARY KEY (tenant, day, shard))
         """,
     ];
 
