@@ -10,8 +10,9 @@ using ConversationLedger.Benchmarks;
 // `scenario agent [--turns N] [--calls N]`: an agent's tool loop with thinking on: cost, cache hits, and whether the API's checks pass.
 // `scenario system-change [--turns N] [--at T]`: the token economy with the system prompt changed at turn T, swapped vs sent as a system message.
 // `scenario writers [--writers N] [--seconds S] [--latency-ms L]`: N writers on one thread: model calls per stored turn, lease off and on.
-// `scenario service [--clients N] [--seconds S] [--warmup S] [--postgres CONN] [--stores sqlite,postgres] [--pool N]`: the conversation service's JSON turns/s
+// `scenario service [--clients N] [--seconds S] [--warmup S] [--postgres CONN] [--stores sqlite,postgres] [--pool N] [--server DLL]`: the conversation service's JSON turns/s
 //   from N HTTP clients (real service processes, in-process zero-latency emulator), against PostgreSQL's raw insert ceiling.
+//   --server DLL runs that server assembly (a ReadyToRun publish, say) instead of the one built beside the bench.
 // `scenario smoke`: every scenario at tiny sizes (seconds; CI runs it; no timing is checked).
 // Anything else goes to BenchmarkDotNet.
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -47,6 +48,7 @@ switch (scenario)
         await WritersAsync(IntOption("--writers", 100), IntOption("--seconds", 5), IntOption("--latency-ms", 20));
         return 0;
     case "service":
+        ServiceProcess.Override = Option("--server");
         await ServiceAsync(IntOption("--clients", 64), IntOption("--seconds", 12), IntOption("--warmup", 20), Option("--stores")?.Split(',').ToHashSet(StringComparer.Ordinal), analysis: true,
             Option("--pool") is { } pool ? int.Parse(pool, CultureInfo.InvariantCulture) : null);
         return 0;

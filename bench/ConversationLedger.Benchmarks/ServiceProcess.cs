@@ -27,10 +27,13 @@ internal sealed class ServiceProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
+    /// <summary>A server assembly to run instead of the one built beside the bench (e.g. a ReadyToRun publish), or null.</summary>
+    public static string? Override { get; set; }
+
     /// <summary>The server assembly this bench was built with (the project reference copies it, with its runtime config, beside the bench).</summary>
     public static string ServerDll()
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "ConversationLedger.Server.dll");
+        var dll = Override ?? Path.Combine(AppContext.BaseDirectory, "ConversationLedger.Server.dll");
         return File.Exists(dll) && File.Exists(Path.ChangeExtension(dll, ".runtimeconfig.json"))
             ? dll
             : throw new FileNotFoundException("ConversationLedger.Server.dll is not beside the bench; build the bench project first", dll);
