@@ -6,7 +6,8 @@ namespace ConversationLedger.Sqlite;
 /// <summary>
 /// The embedded default store: one SQLite file (or any SQLite connection string). The schema is created and
 /// versioned on first use. The file runs in WAL mode with <c>synchronous=FULL</c>, so an acknowledged append has
-/// been fsync'd and survives a crash of the process or the machine; <c>busy_timeout</c> lets several processes
+/// been fsync'd and survives a crash of the process or the machine (turn leases skip the fsync: only running processes
+/// hold them); <c>busy_timeout</c> lets several processes
 /// share one file, and appends take the write lock up front (<c>BEGIN IMMEDIATE</c>) so the expected-sequence
 /// check and the insert cannot interleave with another writer. Deletes are real erasure: <c>secure_delete</c> zeroes
 /// freed content and the WAL is checkpointed and truncated after a delete. Thread-safe; share one instance per file.
