@@ -1,4 +1,5 @@
 using ConversationLedger.Storage;
+using Npgsql;
 
 namespace ConversationLedger.Postgres;
 
@@ -14,15 +15,18 @@ public sealed partial class PostgresConversationStore
     {
         StoreArguments.CheckLease(key, holder, duration);
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, """
-            INSERT INTO turn_leases (tenant, scope, thread_id, holder, expires_at) VALUES (@t, @s, @id, @holder, clock_timestamp() + @duration)
-            ON CONFLICT (tenant, scope, thread_id) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-            WHERE turn_leases.expires_at <= clock_timestamp() OR turn_leases.holder = EXCLUDED.holder
-            """, key);
-        command.Parameters.AddWithValue("holder", holder);
-        command.Parameters.AddWithValue("duration", duration);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await using var batch = new NpgsqlBatch(connection) { BatchCommands = { LeaseCommand(key, holder, duration) } };
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken);
     }
+
+    // Takes or renews the lease; returns a row only when it did.
+    private static NpgsqlBatchCommand LeaseCommand(ThreadKey key, string holder, TimeSpan duration) => BatchCommand("""
+        INSERT INTO turn_leases (tenant, scope, thread_id, holder, expires_at) VALUES (@t, @s, @id, @holder, clock_timestamp() + @duration)
+        ON CONFLICT (tenant, scope, thread_id) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+        WHERE turn_leases.expires_at <= clock_timestamp() OR turn_leases.holder = EXCLUDED.holder
+        RETURNING 1
+        """, key, ("holder", holder), ("duration", duration));
 
     /// <inheritdoc />
     public async Task<bool> ReleaseTurnLeaseAsync(ThreadKey key, string holder, CancellationToken cancellationToken = default)

@@ -18,16 +18,54 @@ public sealed partial class PostgresConversationStore
     {
         StoreArguments.CheckWindow(key, window);
         await using var connection = await OpenAsync(cancellationToken);
+        return (await ReadWindowAsync(connection, key, window, takeLease: null, cancellationToken))!;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Two round trips, as <see cref="ReadWindowAsync(ThreadKey, WindowSpec, CancellationToken)"/> takes: the lease's upsert
+    /// goes in the batch that reads the head and the window's bounds (one transaction, whose commit is the lease's), and the
+    /// parts are read only when the lease was taken.
+    /// </remarks>
+    public async Task<ThreadWindow?> TryAcquireTurnLeaseAndReadWindowAsync(ThreadKey key, string holder, TimeSpan duration, WindowSpec window,
+        CancellationToken cancellationToken = default)
+    {
+        StoreArguments.CheckLease(key, holder, duration);
+        StoreArguments.CheckWindow(key, window);
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadWindowAsync(connection, key, window, LeaseCommand(key, holder, duration), cancellationToken);
+    }
+
+    // The window; with takeLease, that upsert first, in the bounds' round trip, and null when it took nothing.
+    private static async Task<ThreadWindow?> ReadWindowAsync(NpgsqlConnection connection, ThreadKey key, WindowSpec window, NpgsqlBatchCommand? takeLease,
+        CancellationToken cancellationToken)
+    {
         while (true)
         {
             // The head and the window's first message ordinal in one round trip, so the window query gets a constant lower
             // bound and the planner sees a short index range (a bound computed inside the query looks like a third of the table).
-            await using var bounds = Command(connection, null, BoundsSql, key);
+            var bounds = BatchCommand(BoundsSql, key);
             bounds.Parameters.Add(new NpgsqlParameter<long?>("budget", NpgsqlDbType.Bigint) { TypedValue = window.LastTokens });
+            await using var batch = new NpgsqlBatch(connection);
+            if (takeLease is not null)
+            {
+                batch.BatchCommands.Add(takeLease);
+            }
+            batch.BatchCommands.Add(bounds);
             ThreadHead head;
             long lo;
-            await using (var reader = await bounds.ExecuteReaderAsync(cancellationToken))
+            await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
             {
+                if (takeLease is not null)
+                {
+                    // The upsert returns its row only when it took or renewed the lease.
+                    if (!await reader.ReadAsync(cancellationToken))
+                    {
+                        return null;
+                    }
+                    await reader.NextResultAsync(cancellationToken);
+                    takeLease = null; // taken: a second pass reads the window only
+                }
                 if (!await reader.ReadAsync(cancellationToken))
                 {
                     return new ThreadWindow(ThreadHead.Empty(key), []);

@@ -118,7 +118,7 @@ public sealed class DiagnosticsTests
         Assert.Equal((double)usage.CacheReadInputTokens / usage.TotalInputTokens, Assert.Single(metrics.Of(LedgerDiagnostics.CacheReadRatio)).Value, 6);
         Assert.Equal(0, metrics.Sum(LedgerDiagnostics.TokensSaved));
         Assert.Contains(metrics.Of(LedgerDiagnostics.StoreDuration), m => Equals(m.Tags["conversation_ledger.store.operation"], "append"));
-        Assert.Contains(metrics.Of(LedgerDiagnostics.StoreDuration), m => Equals(m.Tags["conversation_ledger.store.operation"], "read_window"));
+        Assert.Contains(metrics.Of(LedgerDiagnostics.StoreDuration), m => Equals(m.Tags["conversation_ledger.store.operation"], "lease_and_read_window"));
     }
 
     [Fact]

@@ -741,6 +741,41 @@ public abstract class ConversationStoreContract
     }
 
     [SkippableFact]
+    public async Task A_turn_taking_its_lease_with_its_first_window_reads_what_a_window_read_reads()
+    {
+        var store = await StoreAsync();
+        await AppendTurnsAsync(store, Key(), 1, 10);
+        var spec = new WindowSpec { LastMessages = 4 };
+
+        var taken = await store.TryAcquireTurnLeaseAndReadWindowAsync(Key(), "holder-a", Long, spec);
+
+        Assert.NotNull(taken);
+        Assert.Equal(["question 9", "answer 9", "question 10", "answer 10"], Texts(taken));
+        Assert.Equal((await store.ReadWindowAsync(Key(), spec)).Entries.Select(e => e.Sequence), taken.Entries.Select(e => e.Sequence));
+        Assert.Equal(20, taken.Head.LastSequence);
+        Assert.False(await store.TryAcquireTurnLeaseAsync(Key(), "holder-b", Long));
+        // Its own holder renews it and reads again; another holder reads nothing.
+        Assert.NotNull(await store.TryAcquireTurnLeaseAndReadWindowAsync(Key(), "holder-a", Long, spec));
+        Assert.Null(await store.TryAcquireTurnLeaseAndReadWindowAsync(Key(), "holder-b", Long, spec));
+        Assert.True(await store.ReleaseTurnLeaseAsync(Key(), "holder-a"));
+        Assert.NotNull(await store.TryAcquireTurnLeaseAndReadWindowAsync(Key(), "holder-b", Long, WindowSpec.All));
+    }
+
+    [SkippableFact]
+    public async Task A_turn_taking_its_lease_on_a_new_thread_reads_an_empty_window_and_holds_the_thread()
+    {
+        var store = await StoreAsync();
+
+        var taken = await store.TryAcquireTurnLeaseAndReadWindowAsync(Key("new"), "holder-a", Long, new WindowSpec { LastTokens = 100 });
+
+        Assert.NotNull(taken);
+        Assert.False(taken.Head.Exists);
+        Assert.Empty(taken.Entries);
+        Assert.False(await store.TryAcquireTurnLeaseAsync(Key("new"), "holder-b", Long));
+        Assert.False((await store.GetHeadAsync(Key("new"))).Exists);
+    }
+
+    [SkippableFact]
     public async Task A_turn_lease_is_seen_by_every_store_over_the_same_data()
     {
         var first = await StoreAsync();

@@ -50,12 +50,10 @@ public sealed partial class Conversation
         // left when the enumeration ends, however it ends.
         var waits = Options.OnConflict == ConflictHandling.WaitAndRetry;
         using var turn = waits ? await _ledger.EnterAsync(Key, cancellationToken) : null;
-        await using var lease = waits
-            ? await TurnLease.TakeAsync(Store, Key, Options.TurnLease, cancellationToken)
-            : await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, cancellationToken) ?? throw ConcurrencyConflictException.ForTurnInFlight(Key);
+        await using var lease = waits ? await TakeLeaseAsync(settings, renew: true, cancellationToken) : await TryTakeLeaseAsync(settings, renew: true, cancellationToken);
         var started = Stopwatch.GetTimestamp();
         using var activity = _ledger.Telemetry.StartTurn(Key, settings.Model);
-        var (view, selection) = await SelectAsync(settings.Policy, [], cancellationToken);
+        var (view, selection) = await SelectAsync(settings.Policy, [], cancellationToken, lease);
         IReadOnlyList<LedgerMessage> withdrawn = [];
         if (newMessage is null)
         {
@@ -155,12 +153,12 @@ public sealed partial class Conversation
         CheckUserMessage(userMessage);
         var settings = Defaults.With(options);
         var lease = Options.OnConflict == ConflictHandling.WaitAndRetry
-            ? await TurnLease.TakeAsync(Store, Key, Options.TurnLease, cancellationToken, renew: false)
-            : await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, cancellationToken, renew: false) ?? throw ConcurrencyConflictException.ForTurnInFlight(Key);
+            ? await TakeLeaseAsync(settings, renew: false, cancellationToken)
+            : await TryTakeLeaseAsync(settings, renew: false, cancellationToken);
         try
         {
             var started = (Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow);
-            var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken) with { Started = started.Item1, Lease = lease };
+            var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken, lease) with { Started = started.Item1, Lease = lease };
             return new PendingTurn(prepared.Prepared, async (response, ct) =>
             {
                 // The model call was made by the caller: the span covers it, from the turn's start to its commit.

@@ -115,14 +115,13 @@ public sealed partial class Conversation
         var settings = Defaults.With(options);
         if (Options.OnConflict == ConflictHandling.Throw)
         {
-            await using var lease = await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, cancellationToken)
-                ?? throw ConcurrencyConflictException.ForTurnInFlight(Key);
+            await using var lease = await TryTakeLeaseAsync(settings, renew: true, cancellationToken);
             return await SendOnceAsync(userMessage, settings, lease, cancellationToken);
         }
 
         // This process's turns queue on a local gate, so only one of them at a time waits for the store's lease.
         using var turn = await _ledger.EnterAsync(Key, cancellationToken);
-        await using var held = await TurnLease.TakeAsync(Store, Key, Options.TurnLease, cancellationToken);
+        await using var held = await TakeLeaseAsync(settings, renew: true, cancellationToken);
         for (var attempt = 0; ; attempt++)
         {
             try
@@ -143,7 +142,7 @@ public sealed partial class Conversation
         using var activity = _ledger.Telemetry.StartTurn(Key, settings.Model);
         try
         {
-            var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken) with { Started = started, Lease = lease };
+            var prepared = await PrepareAsync(userMessage, summarize: true, settings, cancellationToken, lease) with { Started = started, Lease = lease };
             var response = await _ledger.Model.SendAsync(prepared.Prepared.Request, cancellationToken);
             return await CommitAsync(prepared, response, activity, cancellationToken);
         }
@@ -157,9 +156,10 @@ public sealed partial class Conversation
     private async Task<ConversationView> ReadPolicyWindowAsync(WindowSpec window, CancellationToken cancellationToken) =>
         ConversationView.Project(await _ledger.Telemetry.StoreAsync("read_window", () => Store.ReadWindowAsync(Key, window, cancellationToken)));
 
-    private async Task<PreparedTurn> PrepareAsync(Message userMessage, bool summarize, TurnSettings settings, CancellationToken cancellationToken)
+    private async Task<PreparedTurn> PrepareAsync(Message userMessage, bool summarize, TurnSettings settings, CancellationToken cancellationToken,
+        TurnLease? lease = null)
     {
-        var (view, selection) = await SelectAsync(settings.Policy, [], cancellationToken);
+        var (view, selection) = await SelectAsync(settings.Policy, [], cancellationToken, lease);
         string? summaryError = null;
         if (summarize && selection.SummaryDue is { } due)
         {
@@ -168,13 +168,23 @@ public sealed partial class Conversation
         return Finish(view, selection, userMessage, summaryError, settings);
     }
 
-    // Reads what the policy plans and lets it select; messages a retry is about to withdraw are left out as if withdrawn.
+    // A turn's lease, taken with the window the turn reads first (one round trip less where the store can); refused with a
+    // conflict when another turn holds it, or waited for.
+    private async Task<TurnLease> TryTakeLeaseAsync(TurnSettings settings, bool renew, CancellationToken cancellationToken) =>
+        await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, cancellationToken, renew, HistoryPlanner.FirstRead(settings.Policy), _ledger.Telemetry)
+            ?? throw ConcurrencyConflictException.ForTurnInFlight(Key);
+
+    private Task<TurnLease> TakeLeaseAsync(TurnSettings settings, bool renew, CancellationToken cancellationToken) =>
+        TurnLease.TakeAsync(Store, Key, Options.TurnLease, cancellationToken, renew, HistoryPlanner.FirstRead(settings.Policy), _ledger.Telemetry);
+
+    // Reads what the policy plans and lets it select (the first read may come with the turn's lease); messages a retry is
+    // about to withdraw are left out as if withdrawn.
     private async Task<(ConversationView View, HistorySelection Selection)> SelectAsync(IHistoryPolicy policy, IReadOnlyList<LedgerMessage> withdrawn,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, TurnLease? lease = null)
     {
         var planned = await HistoryPlanner.SelectAsync(policy, async (spec, ct) =>
         {
-            var view = await ReadPolicyWindowAsync(spec, ct);
+            var view = lease?.TakeFirstRead(spec) is { } read ? ConversationView.Project(read) : await ReadPolicyWindowAsync(spec, ct);
             return withdrawn.Count == 0 ? view : view.Without(withdrawn);
         }, cancellationToken);
         return (planned.View, planned.Selection);

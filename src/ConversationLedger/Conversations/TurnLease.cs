@@ -22,36 +22,61 @@ internal sealed class TurnLease : IAsyncDisposable
     private readonly SemaphoreSlim _renewing = new(1, 1);
     private readonly Task _renewal;
     private volatile bool _released;
+    private (WindowSpec Spec, ThreadWindow Window)? _firstRead;
 
-    private TurnLease(IConversationStore store, ThreadKey key, string holder, TimeSpan duration, bool renew)
+    private TurnLease(IConversationStore store, ThreadKey key, string holder, TimeSpan duration, bool renew, (WindowSpec, ThreadWindow)? firstRead)
     {
         _store = store;
         _key = key;
         _holder = holder;
+        _firstRead = firstRead;
         _renewal = renew ? RenewAsync(duration / 3, duration, _stop.Token) : Task.CompletedTask;
     }
 
     /// <summary>
     /// Takes the lease, or returns null when another turn holds it. With <paramref name="renew"/> false (a lease whose disposal is
-    /// up to a caller) it is not renewed, so it expires if forgotten.
+    /// up to a caller) it is not renewed, so it expires if forgotten. With <paramref name="read"/>, the window the turn will read
+    /// first is read as the lease is taken (<see cref="IConversationStore.TryAcquireTurnLeaseAndReadWindowAsync"/>), for
+    /// <see cref="TakeFirstRead"/>, timed by <paramref name="telemetry"/> (when given) as the store operation <c>lease_and_read_window</c>.
     /// </summary>
-    public static async Task<TurnLease?> TryTakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, CancellationToken cancellationToken, bool renew = true)
+    public static async Task<TurnLease?> TryTakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, CancellationToken cancellationToken,
+        bool renew = true, WindowSpec? read = null, LedgerTelemetry? telemetry = null)
     {
         var holder = Guid.CreateVersion7().ToString("N");
-        return await store.TryAcquireTurnLeaseAsync(key, holder, duration, cancellationToken)
-            ? new TurnLease(store, key, holder, duration, renew)
+        if (read is null)
+        {
+            return await store.TryAcquireTurnLeaseAsync(key, holder, duration, cancellationToken) ? new TurnLease(store, key, holder, duration, renew, null) : null;
+        }
+        Task<ThreadWindow?> TakeAndRead() => store.TryAcquireTurnLeaseAndReadWindowAsync(key, holder, duration, read, cancellationToken);
+        return await (telemetry is null ? TakeAndRead() : telemetry.StoreAsync("lease_and_read_window", TakeAndRead)) is { } window
+            ? new TurnLease(store, key, holder, duration, renew, (read, window))
             : null;
     }
 
+    /// <summary>
+    /// The window read as the lease was taken, once, when <paramref name="spec"/> is the one read; later reads (a retry after a
+    /// conflict, a summary folded in) must see the thread as it is by then.
+    /// </summary>
+    public ThreadWindow? TakeFirstRead(WindowSpec spec)
+    {
+        if (_firstRead is not { } first || first.Spec != spec)
+        {
+            return null;
+        }
+        _firstRead = null;
+        return first.Window;
+    }
+
     /// <summary>Takes the lease, waiting (bounded only by <paramref name="cancellationToken"/>) while another turn holds it.</summary>
-    public static async Task<TurnLease> TakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, CancellationToken cancellationToken, bool renew = true)
+    public static async Task<TurnLease> TakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, CancellationToken cancellationToken,
+        bool renew = true, WindowSpec? read = null, LedgerTelemetry? telemetry = null)
     {
         // The lease lives in the store, which cannot wake a waiter: look again after a short, growing pause. Jitter keeps
         // waiters in several processes from looking in lockstep.
         var pause = TimeSpan.FromMilliseconds(10);
         while (true)
         {
-            if (await TryTakeAsync(store, key, duration, cancellationToken, renew) is { } lease)
+            if (await TryTakeAsync(store, key, duration, cancellationToken, renew, read, telemetry) is { } lease)
             {
                 return lease;
             }

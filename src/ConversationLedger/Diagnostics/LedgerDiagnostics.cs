@@ -34,7 +34,7 @@ public static class LedgerDiagnostics
     /// <summary>Counter of turns that lost a race with another writer (<c>{conflict}</c>).</summary>
     public const string Conflicts = "conversation_ledger.conflicts";
 
-    /// <summary>Histogram of store calls' duration (<c>s</c>), tagged <c>conversation_ledger.store.operation</c> = read_window or append.</summary>
+    /// <summary>Histogram of store calls' duration (<c>s</c>), tagged <c>conversation_ledger.store.operation</c> = lease_and_read_window (a turn's start: its lease and the first window it reads), read_window or append.</summary>
     public const string StoreDuration = "conversation_ledger.store.duration";
 
     /// <summary>Log event id: a turn was stored (one line per turn).</summary>

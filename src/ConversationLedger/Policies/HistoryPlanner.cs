@@ -45,7 +45,7 @@ public static class HistoryPlanner
     {
         ArgumentNullException.ThrowIfNull(policy);
         var (picker, summarizes) = policy is SummarizingPolicy summarizing ? (summarizing.Window, true) : (policy, false);
-        var plan = picker.Plan();
+        var plan = FirstRead(policy);
         var view = await read(plan, cancellationToken);
         var (selection, more) = Select(picker, plan, view);
         for (var reads = 0; reads < MaxExtraReads && more is not null; reads++)
@@ -55,6 +55,9 @@ public static class HistoryPlanner
         }
         return new PlannedHistory(view, summarizes ? SummarizingPolicy.WithSummaryDue(view, selection) : selection);
     }
+
+    /// <summary>What the planner reads first for <paramref name="policy"/> (a turn can read it as it takes the thread's lease).</summary>
+    internal static WindowSpec FirstRead(IHistoryPolicy policy) => (policy is SummarizingPolicy summarizing ? summarizing.Window : policy).Plan();
 
     // One selection on what was read, and the wider read that would make it right, if any.
     private static (HistorySelection Selection, WindowSpec? More) Select(IHistoryPolicy policy, WindowSpec plan, ConversationView view)

@@ -72,6 +72,16 @@ public interface IConversationStore
     Task<bool> TryAcquireTurnLeaseAsync(ThreadKey key, string holder, TimeSpan duration, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The start of a turn: takes the thread's turn lease as <see cref="TryAcquireTurnLeaseAsync"/> does and, only when it was
+    /// taken, reads <paramref name="window"/> as <see cref="ReadWindowAsync"/> does. A store that can do both in fewer round
+    /// trips overrides this default, which takes the lease and then reads.
+    /// </summary>
+    /// <returns>The window read while holding the lease, or null when another holder's unexpired lease holds the thread (nothing was read).</returns>
+    async Task<ThreadWindow?> TryAcquireTurnLeaseAndReadWindowAsync(ThreadKey key, string holder, TimeSpan duration, WindowSpec window,
+        CancellationToken cancellationToken = default) =>
+        await TryAcquireTurnLeaseAsync(key, holder, duration, cancellationToken) ? await ReadWindowAsync(key, window, cancellationToken) : null;
+
+    /// <summary>
     /// Releases the thread's turn lease if <paramref name="holder"/> holds it; a lease taken by another holder (after this one's
     /// expired) is left alone. Returns whether a lease was released.
     /// </summary>
