@@ -171,11 +171,11 @@ public sealed partial class Conversation
     // A turn's lease, taken with the window the turn reads first (one round trip less where the store can); refused with a
     // conflict when another turn holds it, or waited for.
     private async Task<TurnLease> TryTakeLeaseAsync(TurnSettings settings, bool renew, CancellationToken cancellationToken) =>
-        await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, cancellationToken, renew, HistoryPlanner.FirstRead(settings.Policy), _ledger.Telemetry)
+        await TurnLease.TryTakeAsync(Store, Key, Options.TurnLease, HistoryPlanner.FirstRead(settings.Policy), _ledger.Telemetry, renew, cancellationToken)
             ?? throw ConcurrencyConflictException.ForTurnInFlight(Key);
 
     private Task<TurnLease> TakeLeaseAsync(TurnSettings settings, bool renew, CancellationToken cancellationToken) =>
-        TurnLease.TakeAsync(Store, Key, Options.TurnLease, cancellationToken, renew, HistoryPlanner.FirstRead(settings.Policy), _ledger.Telemetry);
+        TurnLease.TakeAsync(Store, Key, Options.TurnLease, HistoryPlanner.FirstRead(settings.Policy), _ledger.Telemetry, renew, cancellationToken);
 
     // Reads what the policy plans and lets it select (the first read may come with the turn's lease); messages a retry is
     // about to withdraw are left out as if withdrawn.

@@ -1,11 +1,11 @@
 namespace ConversationLedger;
 
 /// <summary>
-/// A turn's hold on its thread's lease in the store (<see cref="IConversationStore.TryAcquireTurnLeaseAsync"/>), from before
-/// the window is read until the turn is committed or given up. Renewed every third of its duration while held, so a long or
-/// streamed turn keeps it; released by the append that commits the turn (<see cref="AppendAsync"/>) or, failing that, when
-/// disposed. If renewal fails (the store was unreachable longer than the lease), the turn goes on: the expected sequence at
-/// commit still refuses a turn that another writer overtook.
+/// A turn's hold on its thread's lease in the store, taken with the first window the turn reads
+/// (<see cref="IConversationStore.TryAcquireTurnLeaseAndReadWindowAsync"/>) and held until the turn is committed or given up.
+/// Renewed every third of its duration while held, so a long or streamed turn keeps it; released by the append that commits
+/// the turn (<see cref="AppendAsync"/>) or, failing that, when disposed. If renewal fails (the store was unreachable longer
+/// than the lease), the turn goes on: the expected sequence at commit still refuses a turn that another writer overtook.
 /// </summary>
 internal sealed class TurnLease : IAsyncDisposable
 {
@@ -24,7 +24,7 @@ internal sealed class TurnLease : IAsyncDisposable
     private volatile bool _released;
     private (WindowSpec Spec, ThreadWindow Window)? _firstRead;
 
-    private TurnLease(IConversationStore store, ThreadKey key, string holder, TimeSpan duration, bool renew, (WindowSpec, ThreadWindow)? firstRead)
+    private TurnLease(IConversationStore store, ThreadKey key, string holder, TimeSpan duration, bool renew, (WindowSpec, ThreadWindow) firstRead)
     {
         _store = store;
         _key = key;
@@ -34,21 +34,17 @@ internal sealed class TurnLease : IAsyncDisposable
     }
 
     /// <summary>
-    /// Takes the lease, or returns null when another turn holds it. With <paramref name="renew"/> false (a lease whose disposal is
-    /// up to a caller) it is not renewed, so it expires if forgotten. With <paramref name="read"/>, the window the turn will read
-    /// first is read as the lease is taken (<see cref="IConversationStore.TryAcquireTurnLeaseAndReadWindowAsync"/>), for
-    /// <see cref="TakeFirstRead"/>, timed by <paramref name="telemetry"/> (when given) as the store operation <c>lease_and_read_window</c>.
+    /// Takes the lease with the window <paramref name="read"/> (for <see cref="TakeFirstRead"/>), timed by
+    /// <paramref name="telemetry"/> as the store operation <c>lease_and_read_window</c>, or returns null when another turn holds
+    /// it. With <paramref name="renew"/> false (a lease whose disposal is up to a caller) it is not renewed, so it expires if
+    /// forgotten.
     /// </summary>
-    public static async Task<TurnLease?> TryTakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, CancellationToken cancellationToken,
-        bool renew = true, WindowSpec? read = null, LedgerTelemetry? telemetry = null)
+    public static async Task<TurnLease?> TryTakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, WindowSpec read, LedgerTelemetry telemetry,
+        bool renew, CancellationToken cancellationToken)
     {
         var holder = Guid.CreateVersion7().ToString("N");
-        if (read is null)
-        {
-            return await store.TryAcquireTurnLeaseAsync(key, holder, duration, cancellationToken) ? new TurnLease(store, key, holder, duration, renew, null) : null;
-        }
-        Task<ThreadWindow?> TakeAndRead() => store.TryAcquireTurnLeaseAndReadWindowAsync(key, holder, duration, read, cancellationToken);
-        return await (telemetry is null ? TakeAndRead() : telemetry.StoreAsync("lease_and_read_window", TakeAndRead)) is { } window
+        return await telemetry.StoreAsync("lease_and_read_window", () => store.TryAcquireTurnLeaseAndReadWindowAsync(key, holder, duration, read, cancellationToken))
+            is { } window
             ? new TurnLease(store, key, holder, duration, renew, (read, window))
             : null;
     }
@@ -68,15 +64,15 @@ internal sealed class TurnLease : IAsyncDisposable
     }
 
     /// <summary>Takes the lease, waiting (bounded only by <paramref name="cancellationToken"/>) while another turn holds it.</summary>
-    public static async Task<TurnLease> TakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, CancellationToken cancellationToken,
-        bool renew = true, WindowSpec? read = null, LedgerTelemetry? telemetry = null)
+    public static async Task<TurnLease> TakeAsync(IConversationStore store, ThreadKey key, TimeSpan duration, WindowSpec read, LedgerTelemetry telemetry,
+        bool renew, CancellationToken cancellationToken)
     {
         // The lease lives in the store, which cannot wake a waiter: look again after a short, growing pause. Jitter keeps
         // waiters in several processes from looking in lockstep.
         var pause = TimeSpan.FromMilliseconds(10);
         while (true)
         {
-            if (await TryTakeAsync(store, key, duration, cancellationToken, renew, read, telemetry) is { } lease)
+            if (await TryTakeAsync(store, key, duration, read, telemetry, renew, cancellationToken) is { } lease)
             {
                 return lease;
             }
